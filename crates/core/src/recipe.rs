@@ -1,0 +1,333 @@
+//! Recipes: everything needed to regenerate an image bit-for-bit.
+//!
+//! A recipe travels with its image (inside the PNG), into the NFT's metadata and, as its
+//! hash, onto the chain. Anyone holding the recipe and the same engine version can make the
+//! same bytes again, which is what `chrysalis verify` relies on.
+//!
+//! The recipe's identity is the SHA-256 of its *canonical JSON*: object keys sorted, no
+//! insignificant whitespace, numbers as serde_json writes them (shortest round-trip form).
+//! Key order is sorted by hand rather than trusting `serde_json::Map`, whose order depends on
+//! a cargo feature another crate in the build may switch on.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Version of the recipe format itself. A newer one is refused rather than misread.
+pub const RECIPE_FORMAT: u32 = 1;
+
+/// How to make one image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// [`RECIPE_FORMAT`] at the time of writing.
+    pub format: u32,
+    /// Which engine, its version and its engine-specific settings.
+    pub engine: EngineSpec,
+    /// The seed every random draw derives from.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub seed: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Evolution stage this image shows (0 = the first).
+    pub stage: u32,
+    /// What to draw. The procedural engine keeps it as the image's title.
+    #[serde(default)]
+    pub prompt: String,
+    #[serde(default)]
+    pub negative_prompt: String,
+}
+
+/// The engine and its settings, tagged by `kind` in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EngineSpec {
+    Procedural(ProceduralSpec),
+    Diffusion(DiffusionSpec),
+}
+
+/// The built-in procedural engine: a named style driven by the seed and named parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct ProceduralSpec {
+    /// Version of the procedural algorithms; bumped whenever any output byte would change.
+    pub engine_version: u32,
+    /// Style name, e.g. `flow-field`.
+    pub style: String,
+    /// Named parameters of the style (density, palette index, ...). Sorted by name.
+    #[serde(default)]
+    pub params: BTreeMap<String, f64>,
+}
+
+/// A Stable-Diffusion model run by candle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct DiffusionSpec {
+    /// Version of our diffusion pipeline; bumped whenever output for the same inputs changes.
+    pub engine_version: u32,
+    pub model: ModelRef,
+    pub steps: u32,
+    /// Classifier-free guidance scale (1.0 = no guidance).
+    pub guidance: f64,
+    pub scheduler: Scheduler,
+    pub dtype: DType,
+    /// Present for img2img: the source image and how far to move away from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_image: Option<InitImage>,
+}
+
+/// Identifies a model by the hashes of its weight files, not by where it lives on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct ModelRef {
+    /// A display name (the model folder's name); not part of the model's identity.
+    pub name: String,
+    /// Path inside the model folder (`unet/diffusion_pytorch_model.safetensors`, ...) to the
+    /// lowercase hex SHA-256 of that file.
+    pub files: BTreeMap<String, String>,
+}
+
+impl ModelRef {
+    /// A short fingerprint of the whole model for A1111's `Model hash`: the first 10 hex
+    /// digits of the SHA-256 over `path\0sha256\n` lines in path order.
+    pub fn short_hash(&self) -> String {
+        let mut h = Sha256::new();
+        for (path, sha) in &self.files {
+            h.update(path.as_bytes());
+            h.update([0]);
+            h.update(sha.as_bytes());
+            h.update(b"\n");
+        }
+        hex::encode(h.finalize())[..10].to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Scheduler {
+    Ddim,
+    Euler,
+    EulerAncestral,
+}
+
+impl Scheduler {
+    /// The sampler name AUTOMATIC1111 writes in its `parameters` chunk.
+    pub fn a1111_name(self) -> &'static str {
+        match self {
+            Self::Ddim => "DDIM",
+            Self::Euler => "Euler",
+            Self::EulerAncestral => "Euler a",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum DType {
+    F32,
+    F16,
+}
+
+/// The source of an img2img generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct InitImage {
+    /// Lowercase hex SHA-256 of the source image file's bytes.
+    pub sha256: String,
+    /// 0.0 keeps the source, 1.0 ignores it.
+    pub strength: f64,
+}
+
+/// The SHA-256 of a recipe's canonical JSON. Shown as lowercase hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecipeHash(pub [u8; 32]);
+
+impl fmt::Display for RecipeHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for RecipeHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecipeHash({self})")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecipeError {
+    #[error("not a valid recipe: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("recipe format {found} is newer than this Chrysalis understands ({supported}); update Chrysalis")]
+    TooNew { found: u32, supported: u32 },
+    #[error("invalid recipe: {0}")]
+    Invalid(String),
+}
+
+impl Recipe {
+    /// The canonical JSON text: sorted keys, compact. Stable across builds and platforms.
+    pub fn canonical_json(&self) -> String {
+        let value = serde_json::to_value(self).expect("a recipe always serializes");
+        let mut out = String::new();
+        write_canonical(&value, &mut out);
+        out
+    }
+
+    pub fn hash(&self) -> RecipeHash {
+        RecipeHash(Sha256::digest(self.canonical_json().as_bytes()).into())
+    }
+
+    /// Parses a recipe, refusing newer formats and impossible values.
+    pub fn from_json(text: &str) -> Result<Self, RecipeError> {
+        #[derive(Deserialize)]
+        struct Probe {
+            format: u32,
+        }
+        let Probe { format } = serde_json::from_str(text)?;
+        if format > RECIPE_FORMAT {
+            return Err(RecipeError::TooNew { found: format, supported: RECIPE_FORMAT });
+        }
+        let recipe: Recipe = serde_json::from_str(text)?;
+        recipe.validate()?;
+        Ok(recipe)
+    }
+
+    /// Checks values a recipe can hold but no engine can honour.
+    pub fn validate(&self) -> Result<(), RecipeError> {
+        let invalid = |m: String| Err(RecipeError::Invalid(m));
+        if self.width == 0 || self.height == 0 {
+            return invalid(format!("size {}x{} is empty", self.width, self.height));
+        }
+        if let EngineSpec::Diffusion(d) = &self.engine {
+            if d.steps == 0 {
+                return invalid("steps must be at least 1".into());
+            }
+            if !d.guidance.is_finite() || d.guidance < 0.0 {
+                return invalid(format!("guidance {} must be a finite number ≥ 0", d.guidance));
+            }
+            if let Some(init) = &d.init_image
+                && !(init.strength > 0.0 && init.strength <= 1.0)
+            {
+                return invalid(format!("img2img strength {} must be in (0, 1]", init.strength));
+            }
+        }
+        if let EngineSpec::Procedural(p) = &self.engine
+            && let Some((k, v)) = p.params.iter().find(|(_, v)| !v.is_finite())
+        {
+            return invalid(format!("parameter {k} = {v} is not a finite number"));
+        }
+        Ok(())
+    }
+}
+
+/// Writes `value` with object keys sorted and no whitespace.
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn procedural() -> Recipe {
+        Recipe {
+            format: RECIPE_FORMAT,
+            engine: EngineSpec::Procedural(ProceduralSpec {
+                engine_version: 1,
+                style: "flow-field".into(),
+                params: BTreeMap::from([("density".into(), 0.5), ("palette".into(), 3.0)]),
+            }),
+            seed: 42,
+            width: 512,
+            height: 512,
+            stage: 0,
+            prompt: "moth".into(),
+            negative_prompt: String::new(),
+        }
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_and_is_compact() {
+        let json = procedural().canonical_json();
+        assert_eq!(
+            json,
+            r#"{"engine":{"engine_version":1,"kind":"procedural","params":{"density":0.5,"palette":3.0},"style":"flow-field"},"format":1,"height":512,"negative_prompt":"","prompt":"moth","seed":42,"stage":0,"width":512}"#
+        );
+    }
+
+    #[test]
+    fn hash_is_sha256_of_canonical_json_and_changes_with_any_field() {
+        let r = procedural();
+        assert_eq!(r.hash().to_string(), hex::encode(Sha256::digest(r.canonical_json())));
+        let mut s = r.clone();
+        s.stage = 1;
+        assert_ne!(r.hash(), s.hash());
+    }
+
+    #[test]
+    fn json_round_trip_preserves_the_hash() {
+        let r = procedural();
+        let back = Recipe::from_json(&serde_json::to_string_pretty(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.hash(), r.hash());
+    }
+
+    #[test]
+    fn newer_format_and_bad_values_are_refused() {
+        let mut v = serde_json::to_value(procedural()).unwrap();
+        v["format"] = 2.into();
+        assert!(matches!(Recipe::from_json(&v.to_string()), Err(RecipeError::TooNew { found: 2, .. })));
+        let mut r = procedural();
+        r.width = 0;
+        assert!(Recipe::from_json(&serde_json::to_string(&r).unwrap()).is_err());
+        let mut v = serde_json::to_value(procedural()).unwrap();
+        v["surprise"] = true.into();
+        assert!(Recipe::from_json(&v.to_string()).is_err(), "unknown fields must not be dropped silently");
+    }
+
+    #[test]
+    fn model_short_hash_depends_on_every_file() {
+        let mut m = ModelRef { name: "sd".into(), files: BTreeMap::from([("unet/a".into(), "00".into())]) };
+        let a = m.short_hash();
+        assert_eq!(a.len(), 10);
+        m.files.insert("vae/b".into(), "11".into());
+        assert_ne!(a, m.short_hash());
+    }
+}
