@@ -50,6 +50,20 @@ impl Output {
         bar.enable_steady_tick(Duration::from_millis(120));
         JobBar(bar)
     }
+
+    /// Like [`Output::progress`], for jobs whose units are bytes: shows bytes done, total,
+    /// throughput and ETA.
+    pub fn byte_progress(&self, what: &str) -> JobBar {
+        let bar = self.progress(what);
+        bar.0.set_style(
+            ProgressStyle::with_template(
+                "{prefix:.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} {msg} (ETA {eta})",
+            )
+            .expect("static template is valid")
+            .progress_chars("█▉▊▋▌▍▎▏ "),
+        );
+        bar
+    }
 }
 
 pub struct JobBar(ProgressBar);

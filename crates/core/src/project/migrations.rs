@@ -40,6 +40,61 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             detail TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(detail))
         );
     "#,
+},
+Migration {
+    version: 2,
+    name: "storage roots",
+    sql: r#"
+        -- Roots kept in the local content-addressed store (crates/storage): what was added or
+        -- imported, under which name, and the UnixFS layout that made its CID (NULL when the
+        -- CID came from elsewhere, e.g. a CAR import).
+        CREATE TABLE storage_roots (
+            id      INTEGER PRIMARY KEY AUTOINCREMENT,
+            name    TEXT    NOT NULL,
+            cid     TEXT    NOT NULL,
+            layout  TEXT    CHECK (layout IN ('v0', 'v1', 'v1-2025')),
+            bytes   INTEGER NOT NULL DEFAULT 0 CHECK (bytes >= 0),
+            created INTEGER NOT NULL,
+            UNIQUE (name, cid)
+        );
+        CREATE INDEX storage_roots_cid ON storage_roots (cid);
+    "#,
+},
+Migration {
+    version: 3,
+    name: "uploads",
+    sql: r#"
+        -- Every upload to a remote backend (crates/storage/src/remote/publish.rs), written
+        -- before and after each step so an interrupted publish resumes without re-uploading
+        -- what was verified. One row per (backend, endpoint, kind, CID). No credentials here:
+        -- the endpoint is a URL without secrets, tokens live in env vars or the OS keyring.
+        CREATE TABLE uploads (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            backend     TEXT    NOT NULL CHECK (backend IN ('local', 'kubo', 'psa', 'pinata', 'arweave')),
+            endpoint    TEXT    NOT NULL,
+            kind        TEXT    NOT NULL CHECK (kind IN ('file', 'dir')),
+            cid         TEXT    NOT NULL,
+            layout      TEXT    NOT NULL CHECK (layout IN ('v0', 'v1', 'v1-2025')),
+            local_path  TEXT    NOT NULL,
+            size        INTEGER NOT NULL DEFAULT 0 CHECK (size >= 0),
+            sha256      TEXT,
+            status      TEXT    NOT NULL DEFAULT 'planned'
+                        CHECK (status IN ('planned', 'uploading', 'uploaded', 'verified', 'failed')),
+            remote_id   TEXT,
+            remote_uri  TEXT,
+            receipt     TEXT    CHECK (receipt IS NULL OR json_valid(receipt)),
+            checkpoint  TEXT    CHECK (checkpoint IS NULL OR json_valid(checkpoint)),
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            last_error  TEXT,
+            created_at  INTEGER NOT NULL,
+            updated_at  INTEGER NOT NULL,
+            uploaded_at INTEGER,
+            verified_at INTEGER,
+            UNIQUE (backend, endpoint, kind, cid)
+        );
+        CREATE INDEX uploads_cid ON uploads (cid);
+        CREATE INDEX uploads_status ON uploads (backend, endpoint, status);
+    "#,
 }];
 
 /// The newest schema version this build understands.
