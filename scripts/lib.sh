@@ -1,0 +1,43 @@
+# Shared helpers for the scripts in this folder. Source it; do not run it.
+
+# Cargo's build cache lives outside the clone, at a fixed path, so repeated runs (and CI on
+# the same machine) are warm. Honour a CARGO_TARGET_DIR the caller already set.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/chrysalis/target}"
+# agave-precompiles would otherwise build a vendored OpenSSL from source.
+export OPENSSL_NO_VENDOR=1
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+
+say() { printf '\033[1;35m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the Debian packages named as arguments that are not installed yet; skips
+# `apt-get update` entirely when everything is present, so warm runs cost nothing.
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# `npm ci` in a folder, skipped when node_modules already matches package-lock.json.
+npm_ci() {
+  local dir="$1"
+  local stamp="$dir/node_modules/.chrysalis-lock-sha256"
+  local want
+  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  say "npm ci in ${dir#"$ROOT"/}"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+}

@@ -1,0 +1,116 @@
+//! The one error type every command returns: `{ kind, message }`, in words a user can act on.
+
+use chrysalis_core::ProjectError;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// What went wrong, so the UI can offer the right next step; `message` says it in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorKind {
+    /// An argument is unusable as given: an empty or relative path, a file where a folder
+    /// belongs, a project name that is empty or too long.
+    InvalidInput,
+    /// The folder does not exist (the UI offers to create a project there).
+    NotFound,
+    /// The folder exists but is not a project (the UI offers to create one there).
+    NotAProject,
+    /// The folder already is a project (the UI offers to open it).
+    AlreadyProject,
+    /// The project was written by a newer Chrysalis; update the app to open it.
+    TooNew,
+    /// The project's settings or database are damaged or missing; restore from a backup.
+    Damaged,
+    /// Reading or writing the project failed (disk, permissions, database).
+    Storage,
+    /// The command needs an open project and none is open.
+    NoProject,
+    /// Another long job is already running; wait for it or cancel it.
+    Busy,
+    /// The job was cancelled by the user.
+    Cancelled,
+    /// A bug in the app (a panicked job); the message says what to report.
+    Internal,
+}
+
+/// The error every command returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
+#[error("{message}")]
+pub struct CommandError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    pub fn no_project() -> Self {
+        Self::new(
+            ErrorKind::NoProject,
+            "No project is open. Create a new project or open an existing one first.",
+        )
+    }
+
+    pub fn busy() -> Self {
+        Self::new(
+            ErrorKind::Busy,
+            "Another job is still running. Wait for it to finish or cancel it first.",
+        )
+    }
+
+    pub fn cancelled() -> Self {
+        Self::new(ErrorKind::Cancelled, "The job was cancelled.")
+    }
+
+    pub fn internal(what: impl std::fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::Internal,
+            format!("Chrysalis Studio hit an internal error ({what}). Please report it."),
+        )
+    }
+}
+
+impl From<ProjectError> for CommandError {
+    fn from(err: ProjectError) -> Self {
+        let kind = match &err {
+            ProjectError::NotFound { .. } => ErrorKind::NotFound,
+            ProjectError::NotAProject { .. } => ErrorKind::NotAProject,
+            ProjectError::AlreadyProject { .. } => ErrorKind::AlreadyProject,
+            ProjectError::NotADirectory { .. } | ProjectError::InvalidName { .. } => {
+                ErrorKind::InvalidInput
+            }
+            ProjectError::ConfigTooNew { .. } | ProjectError::SchemaTooNew { .. } => {
+                ErrorKind::TooNew
+            }
+            ProjectError::BadConfig { .. }
+            | ProjectError::MissingDatabase { .. }
+            | ProjectError::Corrupt { .. } => ErrorKind::Damaged,
+            ProjectError::Cancelled(_) => ErrorKind::Cancelled,
+            // Io, Database, Migration and anything core adds later.
+            #[allow(unreachable_patterns)]
+            _ => ErrorKind::Storage,
+        };
+        Self::new(kind, sentence(&err.to_string()))
+    }
+}
+
+/// Core's messages start lower-case to read well after "error: " in the CLI; the UI shows
+/// them on their own, as sentences.
+fn sentence(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+pub type CommandResult<T> = Result<T, CommandError>;

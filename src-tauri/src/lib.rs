@@ -1,0 +1,75 @@
+//! Chrysalis Studio, the desktop face of Chrysalis: a thin Tauri 2 shell whose commands
+//! convert arguments, call the library crates and stream progress to the Svelte UI.
+
+pub mod commands;
+pub mod error;
+pub mod state;
+
+use std::path::PathBuf;
+
+use tauri::{Manager, Runtime};
+
+pub use commands::ProgressEvent;
+pub use error::{CommandError, ErrorKind};
+pub use state::AppState;
+
+/// Environment variable naming a project folder to open at startup (the first command-line
+/// argument does the same).
+pub const PROJECT_ENV: &str = "CHRYSALIS_PROJECT";
+
+/// Everything the app registers, on any runtime (the tests use Tauri's mock runtime).
+pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder
+        .manage(AppState::default())
+        .invoke_handler(tauri::generate_handler![
+            commands::create_project,
+            commands::open_project,
+            commands::project_info,
+            commands::check_project,
+            commands::cancel_job,
+        ])
+}
+
+/// The project folder named at startup: `CHRYSALIS_PROJECT`, else the first argument that
+/// is not an option.
+pub fn startup_project() -> Option<String> {
+    std::env::var(PROJECT_ENV)
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .or_else(|| std::env::args().skip(1).find(|a| !a.starts_with('-')))
+}
+
+/// Open the startup project, remembering why it failed so the UI can say so.
+pub fn open_startup_project(state: &AppState, dir: &str) {
+    let opened = commands::parse_dir(dir)
+        .and_then(|path: PathBuf| chrysalis_core::Project::open(&path).map_err(CommandError::from));
+    match opened {
+        Ok(project) => {
+            tracing::info!("opened project {dir}");
+            state.set_project(project);
+        }
+        Err(e) => {
+            tracing::warn!("could not open startup project {dir}: {e}");
+            state.set_startup_error(e);
+        }
+    }
+}
+
+/// Start the desktop app.
+pub fn run() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .try_init();
+
+    builder(tauri::Builder::default())
+        .setup(|app| {
+            if let Some(dir) = startup_project() {
+                open_startup_project(&app.state::<AppState>(), &dir);
+            }
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+        .expect("Chrysalis Studio failed to start");
+}

@@ -1,0 +1,173 @@
+// End-to-end: the built Chrysalis Studio, driven through tauri-driver and WebKitWebDriver
+// under Xvfb. Run it with scripts/e2e.sh, which builds the app and sets:
+//   CHRYSALIS_STUDIO_BIN  the app binary (a build that embeds ui/dist)
+//   TAURI_DRIVER          the tauri-driver binary (default: on PATH)
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { remote } from "webdriverio";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SCREENSHOTS = path.resolve(HERE, "../screenshots");
+const APP = process.env.CHRYSALIS_STUDIO_BIN;
+const DRIVER = process.env.TAURI_DRIVER || "tauri-driver";
+const PORT = Number(process.env.TAURI_DRIVER_PORT || 4444);
+
+let driver;
+let scratch;
+
+async function driverReady() {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${PORT}/status`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`tauri-driver did not start on port ${PORT}`);
+}
+
+/** Starts the app with `args` and returns a WebDriver session on its window. */
+async function launch(args = []) {
+  return remote({
+    hostname: "127.0.0.1",
+    port: PORT,
+    logLevel: "warn",
+    connectionRetryCount: 0,
+    capabilities: {
+      // No browserName: WebKitWebDriver rejects "wry".
+      "tauri:options": { application: APP, args },
+      "wdio:enforceWebDriverClassic": true,
+    },
+  });
+}
+
+const byTestId = (browser, id) => browser.$(`[data-testid="${id}"]`);
+
+async function textOf(browser, id, timeout = 15000) {
+  const el = await byTestId(browser, id);
+  await el.waitForDisplayed({ timeout });
+  return el.getText();
+}
+
+async function waitForText(browser, id, expected, timeout = 15000) {
+  const el = await byTestId(browser, id);
+  await el.waitForDisplayed({ timeout });
+  await browser.waitUntil(async () => (await el.getText()).includes(expected), {
+    timeout,
+    timeoutMsg: `${id} never showed "${expected}" (it shows "${await el.getText()}")`,
+  });
+}
+
+describe("Chrysalis Studio", function () {
+  this.timeout(120_000);
+
+  before(async () => {
+    assert.ok(APP && existsSync(APP), `CHRYSALIS_STUDIO_BIN must name the built app (got ${APP})`);
+    scratch = mkdtempSync(path.join(tmpdir(), "chrysalis-e2e-"));
+    // The app's webview data (localStorage) goes to a scratch profile, not the user's.
+    const xdg = (name) => {
+      const dir = path.join(scratch, name);
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    };
+    driver = spawn(DRIVER, ["--port", String(PORT)], {
+      stdio: ["ignore", "inherit", "inherit"],
+      env: {
+        ...process.env,
+        XDG_DATA_HOME: xdg("data"),
+        XDG_CONFIG_HOME: xdg("config"),
+        XDG_CACHE_HOME: xdg("cache"),
+        CHRYSALIS_PROJECT: "",
+      },
+    });
+    driver.on("error", (e) => console.error(`tauri-driver: ${e.message}`));
+    // Never leave a driver holding the port, even if mocha dies.
+    process.on("exit", () => driver?.kill());
+    await driverReady();
+    mkdirSync(SCREENSHOTS, { recursive: true });
+  });
+
+  after(async () => {
+    if (driver && driver.exitCode === null) {
+      const exited = new Promise((resolve) => driver.once("exit", resolve));
+      driver.kill();
+      await exited;
+    }
+    if (scratch && !process.env.KEEP_E2E_TMP) {
+      // The webview may still be flushing its caches for a moment after the session ends.
+      rmSync(scratch, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    }
+  });
+
+  it("creates a project, shows its info and checks it with progress", async () => {
+    const dir = path.join(scratch, "projects", "moths-of-night");
+    const browser = await launch();
+    try {
+      await (await byTestId(browser, "new-dir")).waitForDisplayed({ timeout: 30000 });
+      await (await byTestId(browser, "new-dir")).setValue(dir);
+      await (await byTestId(browser, "new-name")).setValue("Moths of Night");
+      await (await byTestId(browser, "create-button")).click();
+
+      await waitForText(browser, "project-name", "Moths of Night");
+      assert.match(await textOf(browser, "schema-version"), /^v\d+ latest$/);
+      // textContent: WebDriver's visible-text rules drop text clipped with an ellipsis.
+      assert.equal(await (await byTestId(browser, "project-root")).getProperty("textContent"), dir);
+      assert.ok(existsSync(path.join(dir, "chrysalis.toml")), "the project exists on disk");
+
+      await (await byTestId(browser, "check-button")).click();
+      const result = await byTestId(browser, "check-result");
+      await result.waitForDisplayed({ timeout: 30000 });
+      assert.equal(await result.getAttribute("data-ok"), "true");
+      assert.match(await result.getText(), /All \d+ checks passed\./);
+      const bar = await result.$('[role="progressbar"]');
+      assert.equal(await bar.getAttribute("aria-valuenow"), "100");
+      // Progress really streamed through the channel: a start, one per step, the end.
+      const events = Number(await (await byTestId(browser, "check-panel")).getAttribute("data-events"));
+      assert.ok(events >= 3, `only ${events} progress events arrived`);
+
+      await browser.saveScreenshot(path.join(SCREENSHOTS, "project.png"));
+    } finally {
+      await browser.deleteSession();
+    }
+  });
+
+  it("opens the project named on the command line", async () => {
+    const dir = path.join(scratch, "projects", "moths-of-night");
+    const browser = await launch([dir]);
+    try {
+      await waitForText(browser, "project-name", "Moths of Night", 30000);
+      assert.match(await textOf(browser, "schema-version"), /^v\d+ latest$/);
+    } finally {
+      await browser.deleteSession();
+    }
+  });
+
+  it("explains a folder that is not a project and offers to create one", async () => {
+    const dir = path.join(scratch, "projects", "plain-folder");
+    mkdirSync(dir, { recursive: true });
+    const browser = await launch();
+    try {
+      await (await byTestId(browser, "open-dir")).waitForDisplayed({ timeout: 30000 });
+      await (await byTestId(browser, "open-dir")).setValue(dir);
+      await (await byTestId(browser, "open-button")).click();
+
+      const alert = await byTestId(browser, "error");
+      await alert.waitForDisplayed({ timeout: 15000 });
+      assert.equal(await alert.getAttribute("data-kind"), "notAProject");
+      assert.match(await alert.getText(), /Not a Chrysalis project/);
+      await browser.saveScreenshot(path.join(SCREENSHOTS, "error.png"));
+
+      await (await alert.$("button=Create a project here")).click();
+      await waitForText(browser, "project-name", "plain-folder");
+    } finally {
+      await browser.deleteSession();
+    }
+  });
+});
