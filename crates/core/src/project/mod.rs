@@ -92,15 +92,15 @@ pub struct CheckStep {
 /// says what the user can do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
-    #[error("`{}` does not exist; create a project there with `chrysalis init {}`", dir.display(), dir.display())]
+    #[error("`{}` does not exist; create a project there or pick another folder", dir.display())]
     NotFound { dir: PathBuf },
 
     #[error("`{}` is not a directory", path.display())]
     NotADirectory { path: PathBuf },
 
     #[error(
-        "`{}` is not a Chrysalis project (it has no {CONFIG_FILE}); create one with `chrysalis init {}` or open the folder that holds {CONFIG_FILE}",
-        dir.display(), dir.display()
+        "`{}` is not a Chrysalis project (it has no {CONFIG_FILE}); create a project there or open the folder that holds {CONFIG_FILE}",
+        dir.display()
     )]
     NotAProject { dir: PathBuf },
 

@@ -94,7 +94,7 @@ fn open_refuses_a_folder_that_is_not_a_project() {
     let before = snapshot(tmp.path());
     let err = Project::open(tmp.path()).unwrap_err();
     assert_eq!(err.kind(), "not_a_project");
-    assert!(err.to_string().contains("chrysalis init"), "{err}");
+    assert!(err.to_string().contains("create a project there"), "{err}");
     assert_eq!(snapshot(tmp.path()), before);
 }
 

@@ -1,0 +1,144 @@
+//! [`DiffusionError`]: what can go wrong loading a model folder or running the pipeline.
+//!
+//! Every variant names the file, tensor or input at fault so a person can fix it without a
+//! debugger. The engine hands these to callers wrapped in [`crate::ArtError::Diffusion`];
+//! `err.downcast_ref::<DiffusionError>()` on that variant's box gets the detail back.
+
+use std::path::PathBuf;
+
+/// Why a diffusion model could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffusionError {
+    /// A file the diffusers layout requires is not there.
+    #[error("missing {what}: {path} does not exist", path = path.display())]
+    MissingFile { path: PathBuf, what: String },
+
+    /// A file exists but could not be read.
+    #[error("cannot read {path}: {source}", path = path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A config file that is not JSON, or whose fields have the wrong type.
+    #[error("{path}: {message}", path = path.display())]
+    BadConfig { path: PathBuf, message: String },
+
+    /// A config describing a model this pipeline does not run (SDXL, inpainting, ...).
+    #[error("{path}: unsupported architecture: {detail}", path = path.display())]
+    UnsupportedArchitecture { path: PathBuf, detail: String },
+
+    /// A weight file that is not a valid safetensors file (truncated, garbage header, ...).
+    #[error("{path} is not a valid safetensors file: {detail}", path = path.display())]
+    CorruptWeights { path: PathBuf, detail: String },
+
+    /// The architecture in the config needs a tensor the weight files do not have.
+    #[error("tensor {tensor} is missing from {path} (the architecture in {config} needs it)", path = path.display(), config = config.display())]
+    MissingTensor { path: PathBuf, config: PathBuf, tensor: String },
+
+    /// A tensor whose shape differs from what the config's architecture needs.
+    #[error("tensor {tensor} in {path} has shape {actual:?}, but the architecture in {config} needs {expected:?}", path = path.display(), config = config.display())]
+    TensorShape { path: PathBuf, config: PathBuf, tensor: String, expected: Vec<usize>, actual: Vec<usize> },
+
+    /// A tensor stored in a type we cannot use as weights.
+    #[error("tensor {tensor} in {path} is stored as {dtype}; weights must be F32, F16, BF16 or F64", path = path.display())]
+    TensorDtype { path: PathBuf, tensor: String, dtype: String },
+
+    /// The tokenizer files could not be loaded, or lack CLIP's special tokens.
+    #[error("tokenizer {path}: {message}", path = path.display())]
+    Tokenizer { path: PathBuf, message: String },
+
+    /// A prompt with more tokens than the text encoder takes.
+    #[error("the {which} is {tokens} tokens long (counting the start and end tokens); this model takes at most {max}: shorten it by {over} tokens", over = tokens - max)]
+    PromptTooLong { which: &'static str, tokens: usize, max: usize },
+
+    /// An img2img recipe run without its source image.
+    #[error("this recipe is img2img (strength {strength}) but no init image was given: pass the source image (for an evolution stage, the previous stage's PNG)")]
+    MissingInitImage { strength: f64 },
+
+    /// An img2img source whose size differs from the recipe's.
+    #[error("the init image is {actual_w}x{actual_h} but the recipe asks for {width}x{height}: resize the source first")]
+    InitImageSize { width: u32, height: u32, actual_w: u32, actual_h: u32 },
+
+    /// A size the VAE cannot map onto latents exactly.
+    #[error("size {width}x{height}: both sides must be multiples of {multiple} for this model")]
+    SizeMultiple { width: u32, height: u32, multiple: u32 },
+
+    /// The recipe's model (file hashes) is not the model in this folder.
+    #[error("the model folder does not hold the recipe's model: {}", describe_mismatch(.missing, .unexpected, .changed))]
+    ModelMismatch {
+        /// Files the recipe lists that the folder lacks.
+        missing: Vec<String>,
+        /// Files the folder's model uses that the recipe does not list.
+        unexpected: Vec<String>,
+        /// Files present in both whose SHA-256 differs.
+        changed: Vec<String>,
+    },
+
+    /// Model files changed on disk after the engine loaded (and hashed) them.
+    #[error("model files changed on disk since the model was loaded: {}; load the model again", files.join(", "))]
+    ModelChanged { files: Vec<String> },
+
+    /// More steps than the model's training schedule has timesteps.
+    #[error("{steps} steps is more than this model's {max} training timesteps")]
+    TooManySteps { steps: u32, max: usize },
+
+    /// An error inside candle while running a model.
+    #[error("{context}: {source}")]
+    Candle {
+        context: String,
+        #[source]
+        source: candle_core::Error,
+    },
+}
+
+fn describe_mismatch(missing: &[String], unexpected: &[String], changed: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !changed.is_empty() {
+        parts.push(format!("different contents (SHA-256) in {}", changed.join(", ")));
+    }
+    if !missing.is_empty() {
+        parts.push(format!("the recipe needs {} which the folder lacks", missing.join(", ")));
+    }
+    if !unexpected.is_empty() {
+        parts.push(format!("the folder's model also uses {} which the recipe does not list", unexpected.join(", ")));
+    }
+    parts.join("; ")
+}
+
+impl DiffusionError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            Self::MissingFile { what: "file".into(), path }
+        } else {
+            Self::Io { path, source }
+        }
+    }
+
+    pub(crate) fn bad_config(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Self::BadConfig { path: path.into(), message: message.into() }
+    }
+
+    pub(crate) fn unsupported(path: impl Into<PathBuf>, detail: impl Into<String>) -> Self {
+        Self::UnsupportedArchitecture { path: path.into(), detail: detail.into() }
+    }
+}
+
+/// Adds "what we were doing" to candle errors: `tensor_op()?` → `.ctx("UNet step 3")?`.
+pub(crate) trait CandleContext<T> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, DiffusionError>;
+}
+
+impl<T> CandleContext<T> for Result<T, candle_core::Error> {
+    fn ctx(self, context: impl FnOnce() -> String) -> Result<T, DiffusionError> {
+        self.map_err(|source| DiffusionError::Candle { context: context(), source })
+    }
+}
+
+impl From<DiffusionError> for crate::ArtError {
+    fn from(e: DiffusionError) -> Self {
+        crate::ArtError::diffusion(e)
+    }
+}

@@ -1,0 +1,157 @@
+//! The Stable-Diffusion engine: candle 0.11.1 models driven by our own pipeline.
+//!
+//! ```ignore
+//! let engine = DiffusionEngine::load(Path::new("models/sd15"))?;     // configs + hashes
+//! let spec = engine.spec(25, 7.5, Scheduler::EulerAncestral, DType::F32, None);
+//! let recipe = Recipe { engine: EngineSpec::Diffusion(spec), seed: 42, .. };
+//! let out = engine.generate(&recipe, None, &mut |p| println!("{}/{}", p.step, p.total), &cancel)?;
+//! ```
+//!
+//! - **Loading** ([`DiffusionEngine::load`], [`diffusion_engine`]): a diffusers-layout folder
+//!   (SD 1.x, SD 2.x incl. v-prediction, SD-Turbo), architecture read from its config files
+//!   ([`config`]), every file's SHA-256 recorded in [`DiffusionEngine::model_ref`] (cached by
+//!   path + size + mtime, [`hashing`]). Weights are read per generation, one component at a
+//!   time ([`model`]).
+//! - **Generating** ([`crate::Engine::generate`]): txt2img and img2img, classifier-free
+//!   guidance with negative prompt, DDIM / Euler / Euler-ancestral ([`scheduler`]), f32 or
+//!   f16. Pixels are a pure function of the recipe (and init image): see [`rng`].
+//! - **Errors** ([`DiffusionError`], wrapped in [`crate::ArtError::Diffusion`]) name the file,
+//!   tensor or input at fault.
+//! - **Tests and benchmarks** write seeded random-weight models through [`testing`].
+
+pub mod config;
+pub mod error;
+pub mod hashing;
+pub mod model;
+mod pipeline;
+pub mod rng;
+pub mod scheduler;
+#[doc(hidden)]
+pub mod testing;
+pub mod tokenizer;
+mod weights;
+
+use std::path::Path;
+
+use chrysalis_core::CancelToken;
+use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelRef, Recipe, Scheduler};
+
+pub use error::DiffusionError;
+pub use hashing::HashCacheLocation;
+pub use model::{LoadOptions, ModelFolder};
+pub use pipeline::{MAX_SIDE, MIN_SIDE};
+
+use crate::engine::{ArtError, Attribute, Engine, GenProgress, GeneratedImage, RgbImage};
+
+/// Version of this pipeline, written into every diffusion recipe. Bump it whenever the
+/// pixels for some recipe would change (sampler math, RNG use, rounding, defaults).
+pub const ENGINE_VERSION: u32 = 1;
+
+/// Loads the diffusion model in `model_dir` (diffusers layout) as an [`Engine`], hashing its
+/// files through the user's hash cache.
+pub fn diffusion_engine(model_dir: &Path) -> Result<Box<dyn Engine>, ArtError> {
+    Ok(Box::new(DiffusionEngine::load(model_dir)?))
+}
+
+/// A loaded model folder that generates images. Holds configs, tokenizer and hashes; the
+/// weights are read from disk for each generation, one component at a time.
+#[derive(Debug)]
+pub struct DiffusionEngine {
+    folder: ModelFolder,
+}
+
+impl DiffusionEngine {
+    /// Loads `dir` with the default [`LoadOptions`].
+    pub fn load(dir: &Path) -> Result<Self, DiffusionError> {
+        Self::load_with(dir, &LoadOptions::default())
+    }
+
+    pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self, DiffusionError> {
+        Ok(Self { folder: ModelFolder::load(dir, opts)? })
+    }
+
+    /// The model's identity (relative path -> SHA-256 of every file the pipeline reads).
+    pub fn model_ref(&self) -> &ModelRef {
+        &self.folder.model_ref
+    }
+
+    /// The loaded folder: architectures, noise schedule, tokenizer.
+    pub fn folder(&self) -> &ModelFolder {
+        &self.folder
+    }
+
+    /// A `DiffusionSpec` for this model and engine version.
+    pub fn spec(&self, steps: u32, guidance: f64, scheduler: Scheduler, dtype: DType, init_image: Option<InitImage>) -> DiffusionSpec {
+        DiffusionSpec {
+            engine_version: ENGINE_VERSION,
+            model: self.folder.model_ref.clone(),
+            steps,
+            guidance,
+            scheduler,
+            dtype,
+            init_image,
+        }
+    }
+
+    fn attributes(&self, spec: &DiffusionSpec) -> Vec<Attribute> {
+        let mut a = vec![
+            Attribute::new("Engine", "Stable Diffusion"),
+            Attribute::new("Model", self.folder.model_ref.name.clone()),
+            Attribute::new("Sampler", spec.scheduler.a1111_name()),
+            Attribute::new("Steps", spec.steps.to_string()),
+            Attribute::new("CFG scale", spec.guidance.to_string()),
+        ];
+        match &spec.init_image {
+            Some(ii) => {
+                a.push(Attribute::new("Mode", "img2img"));
+                a.push(Attribute::new("Strength", ii.strength.to_string()));
+            }
+            None => a.push(Attribute::new("Mode", "txt2img")),
+        }
+        a
+    }
+}
+
+impl Engine for DiffusionEngine {
+    fn name(&self) -> &str {
+        "diffusion"
+    }
+
+    fn model(&self) -> Option<ModelRef> {
+        Some(self.folder.model_ref.clone())
+    }
+
+    fn generate(
+        &self,
+        recipe: &Recipe,
+        init: Option<&RgbImage>,
+        on_progress: &mut dyn FnMut(&GenProgress),
+        cancel: &CancelToken,
+    ) -> Result<GeneratedImage, ArtError> {
+        let EngineSpec::Diffusion(spec) = &recipe.engine else {
+            return Err(ArtError::WrongEngine { engine: "diffusion", kind: "procedural" });
+        };
+        recipe.validate()?;
+        if spec.engine_version != ENGINE_VERSION {
+            return Err(ArtError::EngineVersion { engine: "diffusion", found: spec.engine_version, supported: ENGINE_VERSION });
+        }
+        self.folder.verify(&spec.model)?;
+        cancel.check()?;
+        // candle asserts in places; a panic in there must not take the app down.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pipeline::run(&self.folder, recipe, spec, init, on_progress, cancel)
+        }));
+        let image = match run {
+            Ok(r) => r?,
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                return Err(DiffusionError::Candle { context: "running the pipeline".into(), source: candle_core::Error::Msg(msg) }.into());
+            }
+        };
+        Ok(GeneratedImage { image, attributes: self.attributes(spec) })
+    }
+}

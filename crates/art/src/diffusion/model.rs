@@ -1,0 +1,338 @@
+//! The model-folder loader: finds the files of a diffusers-layout folder, reads every
+//! architecture from its configs, hashes the files into a [`ModelRef`], and builds each
+//! candle component on demand.
+//!
+//! Loading ([`ModelFolder::load`]) reads configs, the tokenizer and safetensors *headers*
+//! only, and hashes the files (through the [`HashCache`]). Weights are read when a component
+//! is built ([`ModelFolder::text_encoder`], [`ModelFolder::unet`], [`ModelFolder::vae`]), so
+//! the pipeline can hold one component at a time.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Module, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::stable_diffusion::unet_2d::UNet2DConditionModel;
+use candle_transformers::models::stable_diffusion::vae::AutoEncoderKL;
+use chrysalis_core::recipe::ModelRef;
+
+use super::config::{self, JsonConfig, TextArch, TextEncoderArch, UnetArch, VaeArch};
+use super::error::{CandleContext, DiffusionError};
+use super::hashing::{HashCache, HashCacheLocation, stamp};
+use super::scheduler::NoiseSchedule;
+use super::tokenizer::{ClipTokenizer, tokenizer_files};
+use super::weights::{ShapeCheck, WeightsBackend, tweak_vae_quant_conv};
+
+/// How to load a model folder.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Where file hashes are cached (default: the user cache dir).
+    pub hash_cache: HashCacheLocation,
+}
+
+/// A model folder, loaded: architectures, tokenizer, file hashes. No weights are held.
+#[derive(Debug)]
+pub struct ModelFolder {
+    pub dir: PathBuf,
+    pub pipeline: String,
+    pub unet_arch: UnetArch,
+    pub vae_arch: VaeArch,
+    pub text_arch: TextEncoderArch,
+    pub schedule: NoiseSchedule,
+    pub tokenizer: ClipTokenizer,
+    /// The model's identity: every file the pipeline reads, relative path -> SHA-256.
+    pub model_ref: ModelRef,
+    unet: Component,
+    vae: Component,
+    text: Component,
+    /// (size, mtime) of every file in `model_ref` when it was hashed.
+    stamps: BTreeMap<String, (u64, u128)>,
+}
+
+#[derive(Debug, Clone)]
+struct Component {
+    config: PathBuf,
+    weights: Vec<PathBuf>,
+}
+
+/// `SimpleBackend` is implemented on a shared handle so the loader can still ask the
+/// backend what went wrong after candle consumed the `VarBuilder`.
+struct Shared(Arc<WeightsBackend>);
+
+impl candle_nn::var_builder::SimpleBackend for Shared {
+    fn get(&self, s: candle_core::Shape, name: &str, h: candle_nn::Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        self.0.get(s, name, h, dtype, dev)
+    }
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        self.0.get_unchecked(name, dtype, dev)
+    }
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.0.contains_tensor(name)
+    }
+}
+
+/// The safetensors files holding a component's weights.
+///
+/// Preference: a sharded index (`<stem>.safetensors.index.json`), then `<stem>.safetensors`,
+/// then the `<stem>.fp16.safetensors` variant, then the only `*.safetensors` in the folder.
+fn weight_files(dir: &Path, component: &str, stem: &str) -> Result<Vec<PathBuf>, DiffusionError> {
+    let cdir = dir.join(component);
+    let index = cdir.join(format!("{stem}.safetensors.index.json"));
+    if index.is_file() {
+        let cfg = JsonConfig::read(&index, "sharded weight index")?;
+        let map = cfg
+            .map
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| DiffusionError::bad_config(&index, "has no `weight_map` object"))?;
+        let mut files: Vec<String> = map.values().filter_map(|v| v.as_str().map(str::to_string)).collect();
+        files.sort();
+        files.dedup();
+        return Ok(files.into_iter().map(|f| cdir.join(f)).collect());
+    }
+    for name in [format!("{stem}.safetensors"), format!("{stem}.fp16.safetensors")] {
+        if cdir.join(&name).is_file() {
+            return Ok(vec![cdir.join(name)]);
+        }
+    }
+    let found: Vec<PathBuf> = std::fs::read_dir(&cdir)
+        .map(|rd| {
+            let mut v: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+                .collect();
+            v.sort();
+            v
+        })
+        .unwrap_or_default();
+    match found.as_slice() {
+        [one] => Ok(vec![one.clone()]),
+        [] => {
+            let has_bin = cdir.join(format!("{stem}.bin")).is_file();
+            Err(DiffusionError::MissingFile {
+                path: cdir.join(format!("{stem}.safetensors")),
+                what: if has_bin {
+                    format!("{component} weights in safetensors format (only a PyTorch .bin is there: convert it to safetensors)")
+                } else {
+                    format!("{component} weights")
+                },
+            })
+        }
+        many => Err(DiffusionError::MissingFile {
+            path: cdir.join(format!("{stem}.safetensors")),
+            what: format!(
+                "{component} weights (found several candidates, none with the standard name: {})",
+                many.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy()).collect::<Vec<_>>().join(", ")
+            ),
+        }),
+    }
+}
+
+fn rel(dir: &Path, path: &Path) -> String {
+    path.strip_prefix(dir)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn component(dir: &Path, name: &str, config_file: &str, stem: &str) -> Result<(JsonConfig, Component), DiffusionError> {
+    let config = dir.join(name).join(config_file);
+    let cfg = JsonConfig::read(&config, &format!("{name} config"))?;
+    let weights = weight_files(dir, name, stem)?;
+    Ok((cfg, Component { config, weights }))
+}
+
+impl ModelFolder {
+    /// Loads the folder's configs, tokenizer and safetensors headers, and hashes its files.
+    pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self, DiffusionError> {
+        if !dir.is_dir() {
+            return Err(DiffusionError::MissingFile { path: dir.to_path_buf(), what: "model folder".into() });
+        }
+        let index = JsonConfig::read(&dir.join("model_index.json"), "model_index.json (not a diffusers model folder?)")?;
+        let pipeline = config::check_model_index(&index)?;
+
+        let (unet_cfg, unet) = component(dir, "unet", "config.json", "diffusion_pytorch_model")?;
+        let (vae_cfg, vae) = component(dir, "vae", "config.json", "diffusion_pytorch_model")?;
+        let (text_cfg, text) = component(dir, "text_encoder", "config.json", "model")?;
+        let unet_arch = config::unet_arch(&unet_cfg)?;
+        let vae_arch = config::vae_arch(&vae_cfg)?;
+        let text_arch = config::text_arch(&text_cfg)?;
+        if text_arch.hidden_size != unet_arch.config.cross_attention_dim {
+            return Err(DiffusionError::unsupported(
+                &unet.config,
+                format!(
+                    "`cross_attention_dim` is {} but the text encoder ({}) produces {}-wide embeddings",
+                    unet_arch.config.cross_attention_dim,
+                    text.config.display(),
+                    text_arch.hidden_size
+                ),
+            ));
+        }
+        let sched_path = dir.join("scheduler").join("scheduler_config.json");
+        let sched_cfg = if sched_path.is_file() { Some(JsonConfig::read(&sched_path, "scheduler config")?) } else { None };
+        let schedule = config::noise_schedule(sched_cfg.as_ref())?;
+
+        let tok_dir = dir.join("tokenizer");
+        let tokenizer = ClipTokenizer::load(&tok_dir, text_arch.max_position_embeddings)?;
+
+        // Open every weight file and check every tensor's presence and shape against the
+        // architecture now (headers only): bad weights are reported at load, not mid-run.
+        let probe = |c: &Component, what: &str, build: &dyn Fn(VarBuilder) -> candle_core::Result<()>| {
+            let mut backend = WeightsBackend::open(&c.config, &c.weights)?;
+            if what == "VAE" {
+                tweak_vae_quant_conv(&mut backend, vae_arch.config.latent_channels, vae_arch.has_quant_conv)?;
+            }
+            let check = ShapeCheck::new(Some(&backend));
+            build(VarBuilder::from_backend(Box::new(check), DType::F32, Device::Cpu)).map_err(|e| backend.explain(what, e))
+        };
+        probe(&text, "text encoder", &|vb| build_text(vb, &text_arch).map(drop))?;
+        probe(&unet, "UNet", &|vb| build_unet(vb, &unet_arch).map(drop))?;
+        probe(&vae, "VAE", &|vb| build_vae(vb, &vae_arch).map(drop))?;
+
+        let mut files: Vec<PathBuf> = Vec::new();
+        for c in [&unet, &vae, &text] {
+            files.push(c.config.clone());
+            files.extend(c.weights.iter().cloned());
+        }
+        if sched_cfg.is_some() {
+            files.push(sched_path);
+        }
+        files.extend(tokenizer_files(&tok_dir)?);
+
+        let mut cache = HashCache::open(&opts.hash_cache);
+        let mut hashes = BTreeMap::new();
+        let mut stamps = BTreeMap::new();
+        for f in &files {
+            let key = rel(dir, f);
+            stamps.insert(key.clone(), stamp(f)?);
+            hashes.insert(key, cache.sha256(f)?);
+        }
+        cache.save();
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| dir.display().to_string());
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            pipeline,
+            unet_arch,
+            vae_arch,
+            text_arch,
+            schedule,
+            tokenizer,
+            model_ref: ModelRef { name, files: hashes },
+            unet,
+            vae,
+            text,
+            stamps,
+        })
+    }
+
+    /// Checks that `wanted` (a recipe's model) is this folder's model, file by file, and that
+    /// no file changed on disk since it was hashed.
+    pub fn verify(&self, wanted: &ModelRef) -> Result<(), DiffusionError> {
+        let have = &self.model_ref.files;
+        let missing: Vec<String> = wanted.files.keys().filter(|k| !have.contains_key(*k)).cloned().collect();
+        let unexpected: Vec<String> = have.keys().filter(|k| !wanted.files.contains_key(*k)).cloned().collect();
+        let changed: Vec<String> =
+            wanted.files.iter().filter(|(k, v)| have.get(*k).is_some_and(|h| !h.eq_ignore_ascii_case(v))).map(|(k, _)| k.clone()).collect();
+        if !(missing.is_empty() && unexpected.is_empty() && changed.is_empty()) {
+            return Err(DiffusionError::ModelMismatch { missing, unexpected, changed });
+        }
+        let mut modified = Vec::new();
+        for (key, was) in &self.stamps {
+            let now = stamp(&self.dir.join(key))?;
+            if now != *was {
+                modified.push(key.clone());
+            }
+        }
+        if !modified.is_empty() {
+            return Err(DiffusionError::ModelChanged { files: modified });
+        }
+        Ok(())
+    }
+
+    fn backend(&self, c: &Component) -> Result<WeightsBackend, DiffusionError> {
+        WeightsBackend::open(&c.config, &c.weights)
+    }
+
+    fn finish<T>(backend: &Arc<WeightsBackend>, what: &str, built: candle_core::Result<T>) -> Result<T, DiffusionError> {
+        let model = built.map_err(|e| backend.explain(what, e))?;
+        let unused: Vec<String> = backend.unused().into_iter().filter(|n| !n.ends_with("position_ids")).collect();
+        if !unused.is_empty() {
+            tracing::warn!("{what}: {} tensors in the weights are not used by the architecture in its config (first: {})", unused.len(), unused[0]);
+        }
+        Ok(model)
+    }
+
+    /// Builds the text encoder in `dtype`.
+    pub fn text_encoder(&self, dtype: DType) -> Result<TextEncoder, DiffusionError> {
+        let backend = Arc::new(self.backend(&self.text)?);
+        let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, Device::Cpu);
+        Self::finish(&backend, "text encoder", build_text(vb, &self.text_arch))
+    }
+
+    /// Builds the UNet in `dtype`.
+    pub fn unet(&self, dtype: DType) -> Result<UNet2DConditionModel, DiffusionError> {
+        let backend = Arc::new(self.backend(&self.unet)?);
+        let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, Device::Cpu);
+        Self::finish(&backend, "UNet", build_unet(vb, &self.unet_arch))
+    }
+
+    /// Builds the VAE in `dtype` (its encoder returns the latent mean; see
+    /// [`tweak_vae_quant_conv`]).
+    pub fn vae(&self, dtype: DType) -> Result<AutoEncoderKL, DiffusionError> {
+        let mut backend = self.backend(&self.vae)?;
+        tweak_vae_quant_conv(&mut backend, self.vae_arch.config.latent_channels, self.vae_arch.has_quant_conv)?;
+        let backend = Arc::new(backend);
+        let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, Device::Cpu);
+        Self::finish(&backend, "VAE", build_vae(vb, &self.vae_arch))
+    }
+}
+
+/// candle's text encoder for `arch`, weights from `vb` (transformers' `text_model.` names).
+pub(crate) fn build_text(vb: VarBuilder, arch: &TextEncoderArch) -> candle_core::Result<TextEncoder> {
+    match &arch.arch {
+        TextArch::QuickGelu(cfg) => {
+            candle_transformers::models::clip::text_model::ClipTextTransformer::new(vb.pp("text_model"), cfg).map(TextEncoder::Generic)
+        }
+        TextArch::Sd2 => candle_transformers::models::stable_diffusion::clip::ClipTextTransformer::new(
+            vb,
+            &candle_transformers::models::stable_diffusion::clip::Config::v2_1(),
+        )
+        .map(TextEncoder::Sd),
+    }
+}
+
+/// candle's UNet for `arch`, weights from `vb` (diffusers names).
+pub(crate) fn build_unet(vb: VarBuilder, arch: &UnetArch) -> candle_core::Result<UNet2DConditionModel> {
+    UNet2DConditionModel::new(vb, arch.in_channels, arch.out_channels, false, arch.config.clone())
+}
+
+/// candle's VAE for `arch`, weights from `vb` (diffusers names).
+pub(crate) fn build_vae(vb: VarBuilder, arch: &VaeArch) -> candle_core::Result<AutoEncoderKL> {
+    AutoEncoderKL::new(vb, 3, 3, arch.config.clone())
+}
+
+/// A text encoder of either CLIP flavour.
+pub enum TextEncoder {
+    Generic(candle_transformers::models::clip::text_model::ClipTextTransformer),
+    Sd(candle_transformers::models::stable_diffusion::clip::ClipTextTransformer),
+}
+
+impl TextEncoder {
+    /// `(1, max_len)` token ids to `(1, max_len, hidden)` embeddings (last hidden state,
+    /// after the final layer norm, as Stable Diffusion uses it).
+    pub fn encode(&self, ids: &[u32]) -> Result<Tensor, DiffusionError> {
+        let t = Tensor::new(ids, &Device::Cpu).and_then(|t| t.unsqueeze(0)).ctx(|| "preparing token ids".into())?;
+        match self {
+            Self::Generic(m) => m.forward_with_mask(&t, usize::MAX),
+            Self::Sd(m) => m.forward(&t),
+        }
+        .ctx(|| "running the text encoder".into())
+    }
+}

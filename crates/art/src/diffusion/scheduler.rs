@@ -1,0 +1,363 @@
+//! Samplers: DDIM, Euler and Euler-ancestral, written for this pipeline.
+//!
+//! The *noise schedule* (betas, how the model was trained: `prediction_type`, timestep
+//! spacing, steps offset) comes from the model folder's `scheduler/scheduler_config.json`;
+//! the *sampler* comes from the recipe. All arithmetic on scalars is `f64`, latents are
+//! `f32` tensors, and the only randomness (Euler-ancestral's fresh noise) is drawn from the
+//! caller's [`NormalRng`], so a step is a pure function of its inputs.
+//!
+//! Conventions follow diffusers where they are well defined:
+//! - `alphas_cumprod[t] = Π (1 - beta_i)`, `sigma(t) = sqrt((1 - ᾱ_t) / ᾱ_t)`.
+//! - Timestep spacings `leading` (`t = i * (T / n) + steps_offset`), `trailing`
+//!   (`round(T - i * T / n) - 1`) and `linspace` (rounded to whole timesteps), with numpy's
+//!   round-half-to-even.
+//! - DDIM (η = 0) steps to the *next timestep in the list* (the last step goes to
+//!   `ᾱ = 1` when `set_alpha_to_one`, else to `ᾱ_0`).
+//! - Euler works in the "variance exploding" space `x / sqrt(ᾱ)`: the model sees
+//!   `x / sqrt(σ² + 1)`, starting noise is scaled by `sqrt(σ_max² + 1)`, img2img noise by σ.
+//! - img2img with strength `s` over `n` steps runs the last `clamp(floor(n·s), 1, n)` steps
+//!   of the `n`-step schedule (at least one step, so a small strength still does something).
+
+use candle_core::Tensor;
+use chrysalis_core::recipe::Scheduler;
+
+use super::rng::NormalRng;
+
+/// What the UNet was trained to predict (`prediction_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prediction {
+    /// The added noise ε (SD 1.x, SD-Turbo).
+    Epsilon,
+    /// v = √ᾱ·ε − √(1−ᾱ)·x₀ (SD 2.x 768).
+    VPrediction,
+    /// x₀ itself.
+    Sample,
+}
+
+/// How inference timesteps are spread over the training timesteps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spacing {
+    Leading,
+    Trailing,
+    Linspace,
+}
+
+/// The training noise schedule of a model, from `scheduler_config.json`.
+#[derive(Debug, Clone)]
+pub struct NoiseSchedule {
+    pub alphas_cumprod: Vec<f64>,
+    pub prediction: Prediction,
+    pub spacing: Spacing,
+    pub steps_offset: usize,
+    /// ᾱ after the last DDIM step.
+    pub final_alpha_cumprod: f64,
+    /// Clamp DDIM's x₀ estimate to ±this (`clip_sample`), if set.
+    pub clip_sample: Option<f64>,
+}
+
+/// How the betas are laid out over the training timesteps (`beta_schedule`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BetaSchedule {
+    Linear { start: f64, end: f64 },
+    ScaledLinear { start: f64, end: f64 },
+    SquaredCosCapV2,
+    Trained(Vec<f64>),
+}
+
+impl BetaSchedule {
+    pub fn betas(&self, train_steps: usize) -> Vec<f64> {
+        let lin = |a: f64, b: f64| -> Vec<f64> {
+            if train_steps == 1 {
+                return vec![a];
+            }
+            (0..train_steps).map(|i| a + (b - a) * i as f64 / (train_steps - 1) as f64).collect()
+        };
+        match self {
+            Self::Linear { start, end } => lin(*start, *end),
+            Self::ScaledLinear { start, end } => {
+                lin(start.sqrt(), end.sqrt()).into_iter().map(|b| b * b).collect()
+            }
+            Self::SquaredCosCapV2 => {
+                let alpha_bar = |t: f64| libm::cos((t + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2).powi(2);
+                (0..train_steps)
+                    .map(|i| {
+                        let t1 = i as f64 / train_steps as f64;
+                        let t2 = (i + 1) as f64 / train_steps as f64;
+                        (1.0 - alpha_bar(t2) / alpha_bar(t1)).min(0.999)
+                    })
+                    .collect()
+            }
+            Self::Trained(b) => b.clone(),
+        }
+    }
+}
+
+impl NoiseSchedule {
+    pub fn new(
+        betas: &[f64],
+        prediction: Prediction,
+        spacing: Spacing,
+        steps_offset: usize,
+        set_alpha_to_one: bool,
+        clip_sample: Option<f64>,
+    ) -> Self {
+        let mut acc = 1.0;
+        let alphas_cumprod: Vec<f64> = betas
+            .iter()
+            .map(|b| {
+                acc *= 1.0 - b;
+                acc
+            })
+            .collect();
+        let final_alpha_cumprod = if set_alpha_to_one { 1.0 } else { alphas_cumprod[0] };
+        Self { alphas_cumprod, prediction, spacing, steps_offset, final_alpha_cumprod, clip_sample }
+    }
+
+    /// Stable Diffusion's schedule: scaled-linear betas 0.00085..0.012 over 1000 steps,
+    /// ε-prediction, leading spacing with offset 1.
+    pub fn stable_diffusion() -> Self {
+        let betas = BetaSchedule::ScaledLinear { start: 0.00085, end: 0.012 }.betas(1000);
+        Self::new(&betas, Prediction::Epsilon, Spacing::Leading, 1, false, None)
+    }
+
+    pub fn train_steps(&self) -> usize {
+        self.alphas_cumprod.len()
+    }
+
+    /// The `n` inference timesteps, highest first.
+    pub fn timesteps(&self, n: usize) -> Vec<usize> {
+        let t_max = self.train_steps();
+        let n = n.clamp(1, t_max);
+        let raw: Vec<f64> = match self.spacing {
+            Spacing::Leading => {
+                let ratio = t_max / n;
+                (0..n).rev().map(|i| (i * ratio + self.steps_offset) as f64).collect()
+            }
+            Spacing::Trailing => {
+                let ratio = t_max as f64 / n as f64;
+                (0..n).map(|i| (t_max as f64 - i as f64 * ratio).round_ties_even() - 1.0).collect()
+            }
+            Spacing::Linspace => {
+                let last = (t_max - 1) as f64;
+                let denom = (n.max(2) - 1) as f64;
+                (0..n).rev().map(|i| (i as f64 * last / denom).round_ties_even()).collect()
+            }
+        };
+        raw.into_iter().map(|t| (t.max(0.0) as usize).min(t_max - 1)).collect()
+    }
+
+    pub fn sigma(&self, t: usize) -> f64 {
+        let a = self.alphas_cumprod[t];
+        ((1.0 - a) / a).sqrt()
+    }
+}
+
+/// The result of one sampler step.
+pub struct StepOutput {
+    /// The latents for the next step (after the last step: the final latents).
+    pub prev: Tensor,
+    /// The model's current estimate of the clean latents (used for previews).
+    pub pred_x0: Tensor,
+}
+
+/// One sampling run: a sampler over a fixed list of timesteps.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    kind: Scheduler,
+    schedule: NoiseSchedule,
+    timesteps: Vec<usize>,
+    /// Euler: σ at each timestep, then 0.
+    sigmas: Vec<f64>,
+}
+
+/// How many of `steps` steps an img2img run of `strength` performs.
+pub fn img2img_steps(steps: usize, strength: f64) -> usize {
+    ((steps as f64 * strength) as usize).clamp(1, steps.max(1))
+}
+
+impl Sampler {
+    /// A run of `steps` steps; for img2img (`strength = Some(s)`) only the last
+    /// [`img2img_steps`] of them.
+    pub fn new(kind: Scheduler, schedule: &NoiseSchedule, steps: usize, strength: Option<f64>) -> Self {
+        let all = schedule.timesteps(steps);
+        let run = match strength {
+            Some(s) => img2img_steps(all.len(), s),
+            None => all.len(),
+        };
+        let timesteps = all[all.len() - run..].to_vec();
+        let mut sigmas: Vec<f64> = timesteps.iter().map(|&t| schedule.sigma(t)).collect();
+        sigmas.push(0.0);
+        Self { kind, schedule: schedule.clone(), timesteps, sigmas }
+    }
+
+    /// The timesteps this run visits, highest first.
+    pub fn timesteps(&self) -> &[usize] {
+        &self.timesteps
+    }
+
+    fn is_euler(&self) -> bool {
+        matches!(self.kind, Scheduler::Euler | Scheduler::EulerAncestral)
+    }
+
+    /// Starting latents for txt2img from standard normal `noise`.
+    pub fn initial_latents(&self, noise: &Tensor) -> candle_core::Result<Tensor> {
+        if self.is_euler() {
+            noise * (self.sigmas[0] * self.sigmas[0] + 1.0).sqrt()
+        } else {
+            Ok(noise.clone())
+        }
+    }
+
+    /// img2img: the clean latents `x0` noised to the run's first timestep.
+    pub fn add_noise(&self, x0: &Tensor, noise: &Tensor) -> candle_core::Result<Tensor> {
+        if self.is_euler() {
+            x0 + (noise * self.sigmas[0])?
+        } else {
+            let a = self.schedule.alphas_cumprod[self.timesteps[0]];
+            (x0 * a.sqrt())? + (noise * (1.0 - a).sqrt())?
+        }
+    }
+
+    /// What the UNet sees at step `i`.
+    pub fn scale_model_input(&self, x: &Tensor, i: usize) -> candle_core::Result<Tensor> {
+        if self.is_euler() {
+            let s = self.sigmas[i];
+            x / (s * s + 1.0).sqrt()
+        } else {
+            Ok(x.clone())
+        }
+    }
+
+    /// Step `i`: from latents `x` and the model's (guided) output to the next latents.
+    pub fn step(&self, i: usize, model_output: &Tensor, x: &Tensor, rng: &mut NormalRng) -> candle_core::Result<StepOutput> {
+        match self.kind {
+            Scheduler::Ddim => self.ddim_step(i, model_output, x),
+            Scheduler::Euler => self.euler_step(i, model_output, x, None),
+            Scheduler::EulerAncestral => self.euler_step(i, model_output, x, Some(rng)),
+        }
+    }
+
+    fn ddim_step(&self, i: usize, out: &Tensor, x: &Tensor) -> candle_core::Result<StepOutput> {
+        let ac = &self.schedule.alphas_cumprod;
+        let a = ac[self.timesteps[i]];
+        let a_prev = match self.timesteps.get(i + 1) {
+            Some(&t) => ac[t],
+            None => self.schedule.final_alpha_cumprod,
+        };
+        let (sa, sb) = (a.sqrt(), (1.0 - a).sqrt());
+        let (mut x0, mut eps) = match self.schedule.prediction {
+            Prediction::Epsilon => (((x - (out * sb)?)? / sa)?, out.clone()),
+            Prediction::VPrediction => (((x * sa)? - (out * sb)?)?, ((out * sa)? + (x * sb)?)?),
+            Prediction::Sample => (out.clone(), ((x - (out * sa)?)? / sb)?),
+        };
+        if let Some(r) = self.schedule.clip_sample {
+            x0 = x0.clamp(-r, r)?;
+            eps = ((x - (&x0 * sa)?)? / sb)?;
+        }
+        let prev = ((&x0 * a_prev.sqrt())? + (eps * (1.0 - a_prev).sqrt())?)?;
+        Ok(StepOutput { prev, pred_x0: x0 })
+    }
+
+    fn euler_step(&self, i: usize, out: &Tensor, x: &Tensor, rng: Option<&mut NormalRng>) -> candle_core::Result<StepOutput> {
+        let sigma = self.sigmas[i];
+        let sigma_next = self.sigmas[i + 1];
+        let x0 = match self.schedule.prediction {
+            Prediction::Epsilon => (x - (out * sigma)?)?,
+            Prediction::VPrediction => {
+                let c = sigma * sigma + 1.0;
+                ((x / c)? - (out * (sigma / c.sqrt()))?)?
+            }
+            Prediction::Sample => out.clone(),
+        };
+        let d = ((x - &x0)? / sigma)?;
+        let prev = match rng {
+            None => (x + (d * (sigma_next - sigma))?)?,
+            Some(rng) => {
+                let up = (sigma_next * sigma_next * (sigma * sigma - sigma_next * sigma_next) / (sigma * sigma))
+                    .max(0.0)
+                    .sqrt();
+                let down = (sigma_next * sigma_next - up * up).max(0.0).sqrt();
+                let moved = (x + (d * (down - sigma))?)?;
+                if up > 0.0 {
+                    let noise = rng.tensor(x.dims4()?)?;
+                    (moved + (noise * up)?)?
+                } else {
+                    moved
+                }
+            }
+        };
+        Ok(StepOutput { prev, pred_x0: x0 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::rng::Stream;
+    use super::*;
+    use candle_core::Device;
+
+    fn sd(spacing: Spacing, offset: usize) -> NoiseSchedule {
+        let betas = BetaSchedule::ScaledLinear { start: 0.00085, end: 0.012 }.betas(1000);
+        NoiseSchedule::new(&betas, Prediction::Epsilon, spacing, offset, false, None)
+    }
+
+    #[test]
+    fn timesteps_match_diffusers_spacings() {
+        let lead = sd(Spacing::Leading, 1).timesteps(50);
+        assert_eq!(lead.len(), 50);
+        assert_eq!((lead[0], lead[1], lead[49]), (981, 961, 1));
+        assert_eq!(sd(Spacing::Trailing, 0).timesteps(1), vec![999]);
+        assert_eq!(sd(Spacing::Trailing, 0).timesteps(4), vec![999, 749, 499, 249]);
+        assert_eq!(sd(Spacing::Linspace, 0).timesteps(3), vec![999, 500, 0]);
+    }
+
+    #[test]
+    fn sd_schedule_values() {
+        let s = sd(Spacing::Leading, 1);
+        assert!((s.alphas_cumprod[0] - 0.99915).abs() < 1e-9);
+        assert!((s.alphas_cumprod[999] - 0.0046).abs() < 1e-4);
+        assert!((s.sigma(999) - 14.6146).abs() < 1e-3);
+    }
+
+    #[test]
+    fn img2img_runs_the_tail_of_the_schedule() {
+        let s = sd(Spacing::Leading, 1);
+        let full = Sampler::new(Scheduler::Ddim, &s, 10, None);
+        let half = Sampler::new(Scheduler::Ddim, &s, 10, Some(0.5));
+        assert_eq!(half.timesteps(), &full.timesteps()[5..]);
+        assert_eq!(img2img_steps(10, 0.01), 1);
+        assert_eq!(img2img_steps(10, 1.0), 10);
+        assert_eq!(img2img_steps(10, 0.3), 3);
+    }
+
+    /// With a model that predicts the true noise exactly, every sampler recovers x₀.
+    #[test]
+    fn perfect_predictions_recover_the_clean_latents() {
+        let dev = Device::Cpu;
+        let x0 = Tensor::new(&[[[[0.5f32, -0.25], [1.0, 0.0]]]], &dev).unwrap();
+        let noise = Tensor::new(&[[[[0.3f32, -1.2], [0.7, 2.0]]]], &dev).unwrap();
+        for kind in [Scheduler::Ddim, Scheduler::Euler] {
+            for pred in [Prediction::Epsilon, Prediction::VPrediction, Prediction::Sample] {
+                let mut sched = sd(Spacing::Leading, 1);
+                sched.prediction = pred;
+                sched.final_alpha_cumprod = 1.0;
+                let sampler = Sampler::new(kind, &sched, 5, Some(0.6));
+                let mut x = sampler.add_noise(&x0, &noise).unwrap();
+                let mut rng = NormalRng::new(1, Stream::Ancestral);
+                for (i, &t) in sampler.timesteps().iter().enumerate() {
+                    let a = sched.alphas_cumprod[t];
+                    let out = match pred {
+                        Prediction::Epsilon => noise.clone(),
+                        Prediction::VPrediction => ((&noise * a.sqrt()).unwrap() - (&x0 * (1.0 - a).sqrt()).unwrap()).unwrap(),
+                        Prediction::Sample => x0.clone(),
+                    };
+                    // The sampler's own latent space may be scaled; the model sees the VP one.
+                    let _ = sampler.scale_model_input(&x, i).unwrap();
+                    x = sampler.step(i, &out, &x, &mut rng).unwrap().prev;
+                }
+                let err: f32 = (x - &x0).unwrap().abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+                assert!(err < 2e-3, "{kind:?} {pred:?}: off by {err}");
+            }
+        }
+    }
+}

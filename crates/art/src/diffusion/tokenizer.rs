@@ -1,0 +1,240 @@
+//! CLIP tokenization of prompts.
+//!
+//! A diffusers folder's `tokenizer/` holds either a `tokenizer.json` (the tokenizers
+//! library's format) or, as the original SD 1.5 / 2.1 repositories do, the CLIP BPE files
+//! `vocab.json` + `merges.txt`. For the latter we build the equivalent `tokenizer.json`
+//! (lowercasing, CLIP's word-splitting regex, byte-level BPE with `</w>` word ends) in
+//! [`clip_tokenizer_json`], which the test-model writer uses too.
+//!
+//! A prompt becomes `<|startoftext|> tokens… <|endoftext|>` padded to the text encoder's
+//! `max_position_embeddings` (77) with the pad token from `special_tokens_map.json` /
+//! `tokenizer_config.json` (SD 2.x pads with `!`, SD 1.x with `<|endoftext|>`). A prompt that
+//! does not fit is an error that says how many tokens it has, never silently truncated.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::error::DiffusionError;
+
+pub const BOS: &str = "<|startoftext|>";
+pub const EOS: &str = "<|endoftext|>";
+
+/// The tokenizers-library JSON for a CLIP BPE tokenizer with this vocabulary and merges.
+/// `vocab` must contain [`BOS`] and [`EOS`].
+pub fn clip_tokenizer_json(vocab: &BTreeMap<String, u32>, merges: &[String]) -> Value {
+    let special = |t: &str| {
+        json!({"id": vocab[t], "content": t, "single_word": false, "lstrip": false, "rstrip": false,
+               "normalized": true, "special": true})
+    };
+    // Ordered by id, as the tokenizers library writes them.
+    let vocab_obj: serde_json::Map<String, Value> = {
+        let mut items: Vec<(&String, &u32)> = vocab.iter().collect();
+        items.sort_by_key(|(_, id)| **id);
+        items.into_iter().map(|(k, v)| (k.clone(), json!(v))).collect()
+    };
+    json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": [special(BOS), special(EOS)],
+        "normalizer": {"type": "Sequence", "normalizers": [
+            {"type": "NFC"},
+            {"type": "Replace", "pattern": {"Regex": "\\s+"}, "content": " "},
+            {"type": "Lowercase"}
+        ]},
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split",
+             "pattern": {"Regex": "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+"},
+             "behavior": "Removed", "invert": true},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
+        ]},
+        "post_processor": {"type": "RobertaProcessing", "sep": [EOS, vocab[EOS]], "cls": [BOS, vocab[BOS]],
+                           "trim_offsets": false, "add_prefix_space": false},
+        "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
+        "model": {"type": "BPE", "dropout": null, "unk_token": EOS, "continuing_subword_prefix": "",
+                  "end_of_word_suffix": "</w>", "fuse_unk": false, "byte_fallback": false,
+                  "vocab": Value::Object(vocab_obj), "merges": merges}
+    })
+}
+
+/// A loaded CLIP tokenizer.
+pub struct ClipTokenizer {
+    tok: tokenizers::Tokenizer,
+    bos: u32,
+    eos: u32,
+    pad: u32,
+    max_len: usize,
+}
+
+impl std::fmt::Debug for ClipTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClipTokenizer").field("bos", &self.bos).field("eos", &self.eos).field("pad", &self.pad).finish()
+    }
+}
+
+fn tok_err(path: &Path, message: impl Into<String>) -> DiffusionError {
+    DiffusionError::Tokenizer { path: path.to_path_buf(), message: message.into() }
+}
+
+/// The files of `tokenizer/` the tokenizer is built from (those that exist).
+pub(crate) fn tokenizer_files(dir: &Path) -> Result<Vec<PathBuf>, DiffusionError> {
+    let json = dir.join("tokenizer.json");
+    let mut files = if json.is_file() {
+        vec![json]
+    } else {
+        let (vocab, merges) = (dir.join("vocab.json"), dir.join("merges.txt"));
+        if !vocab.is_file() || !merges.is_file() {
+            return Err(DiffusionError::MissingFile {
+                path: json,
+                what: "tokenizer (tokenizer/tokenizer.json, or tokenizer/vocab.json with tokenizer/merges.txt)".into(),
+            });
+        }
+        vec![vocab, merges]
+    };
+    for extra in ["special_tokens_map.json", "tokenizer_config.json"] {
+        if dir.join(extra).is_file() {
+            files.push(dir.join(extra));
+        }
+    }
+    Ok(files)
+}
+
+fn read_text(path: &Path) -> Result<String, DiffusionError> {
+    std::fs::read_to_string(path).map_err(|e| DiffusionError::io(path, e))
+}
+
+/// The pad token named by `special_tokens_map.json` or `tokenizer_config.json`, if any.
+fn pad_token(dir: &Path) -> Result<Option<String>, DiffusionError> {
+    for name in ["special_tokens_map.json", "tokenizer_config.json"] {
+        let path = dir.join(name);
+        if !path.is_file() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(&read_text(&path)?)
+            .map_err(|e| DiffusionError::bad_config(&path, format!("not valid JSON: {e}")))?;
+        match v.get("pad_token") {
+            Some(Value::String(s)) => return Ok(Some(s.clone())),
+            Some(Value::Object(o)) => {
+                if let Some(Value::String(s)) = o.get("content") {
+                    return Ok(Some(s.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+impl ClipTokenizer {
+    /// Loads `dir` (a model's `tokenizer/` folder) for prompts of at most `max_len` tokens.
+    pub fn load(dir: &Path, max_len: usize) -> Result<Self, DiffusionError> {
+        let files = tokenizer_files(dir)?;
+        let main = &files[0];
+        let tok = if main.ends_with("tokenizer.json") {
+            tokenizers::Tokenizer::from_file(main).map_err(|e| tok_err(main, format!("cannot load: {e}")))?
+        } else {
+            let vocab_path = dir.join("vocab.json");
+            let vocab: BTreeMap<String, u32> = serde_json::from_str(&read_text(&vocab_path)?)
+                .map_err(|e| tok_err(&vocab_path, format!("not a token -> id JSON map: {e}")))?;
+            let merges_path = dir.join("merges.txt");
+            let merges: Vec<String> = read_text(&merges_path)?
+                .lines()
+                .filter(|l| !l.starts_with("#version") && !l.trim().is_empty())
+                .map(str::to_string)
+                .collect();
+            for t in [BOS, EOS] {
+                if !vocab.contains_key(t) {
+                    return Err(tok_err(&vocab_path, format!("has no {t} token: not a CLIP vocabulary")));
+                }
+            }
+            let json = clip_tokenizer_json(&vocab, &merges).to_string();
+            json.parse::<tokenizers::Tokenizer>().map_err(|e| tok_err(&merges_path, format!("cannot build a BPE tokenizer: {e}")))?
+        };
+        let id = |t: &str| tok.token_to_id(t).ok_or_else(|| tok_err(main, format!("has no {t} token: not a CLIP tokenizer")));
+        let (bos, eos) = (id(BOS)?, id(EOS)?);
+        let pad = match pad_token(dir)? {
+            Some(p) => id(&p)?,
+            None => eos,
+        };
+        Ok(Self { tok, bos, eos, pad, max_len })
+    }
+
+    /// `text` as `max_len` token ids: start, tokens, end, padding. `which` ("prompt",
+    /// "negative prompt") names the text in the too-long error.
+    pub fn encode(&self, text: &str, which: &'static str) -> Result<Vec<u32>, DiffusionError> {
+        let enc = self
+            .tok
+            .encode(text, false)
+            .map_err(|e| DiffusionError::Tokenizer { path: PathBuf::from("tokenizer"), message: format!("cannot tokenize the {which}: {e}") })?;
+        let ids = enc.get_ids();
+        let tokens = ids.len() + 2;
+        if tokens > self.max_len {
+            return Err(DiffusionError::PromptTooLong { which, tokens, max: self.max_len });
+        }
+        let mut out = Vec::with_capacity(self.max_len);
+        out.push(self.bos);
+        out.extend_from_slice(ids);
+        out.push(self.eos);
+        out.resize(self.max_len, self.pad);
+        Ok(out)
+    }
+
+    pub fn max_len(&self) -> usize {
+        self.max_len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diffusion::testing::clip_vocab;
+
+    fn tiny_tokenizer(dir: &Path, json: bool) -> ClipTokenizer {
+        let words: Vec<String> = ["a", "moth", "glowing"].iter().map(|s| s.to_string()).collect();
+        let (vocab, merges) = clip_vocab(&words);
+        if json {
+            std::fs::write(dir.join("tokenizer.json"), clip_tokenizer_json(&vocab, &merges).to_string()).unwrap();
+        } else {
+            std::fs::write(dir.join("vocab.json"), serde_json::to_string(&vocab).unwrap()).unwrap();
+            std::fs::write(dir.join("merges.txt"), format!("#version: 0.2\n{}\n", merges.join("\n"))).unwrap();
+        }
+        ClipTokenizer::load(dir, 16).unwrap()
+    }
+
+    #[test]
+    fn prompts_become_start_tokens_end_and_padding() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = tiny_tokenizer(dir.path(), true);
+        let ids = tok.encode("A  Glowing MOTH", "prompt").unwrap();
+        assert_eq!(ids.len(), 16);
+        assert_eq!(ids[0], tok.bos);
+        // Lower-cased, whitespace-split, whole-word merges: three tokens.
+        assert_eq!(ids[4], tok.eos);
+        assert!(ids[5..].iter().all(|&i| i == tok.pad));
+        assert_eq!(tok.encode("a glowing moth", "prompt").unwrap(), ids);
+        // Unknown words fall back to byte tokens rather than failing.
+        assert!(tok.encode("zebra", "prompt").unwrap()[1..6].iter().all(|&i| i != tok.eos));
+    }
+
+    #[test]
+    fn vocab_and_merges_build_the_same_tokenizer() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (ta, tb) = (tiny_tokenizer(a.path(), true), tiny_tokenizer(b.path(), false));
+        for text in ["a glowing moth", "Moths, glowing!", "zebra 42"] {
+            assert_eq!(ta.encode(text, "prompt").unwrap(), tb.encode(text, "prompt").unwrap(), "{text}");
+        }
+    }
+
+    #[test]
+    fn too_long_prompts_say_how_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = tiny_tokenizer(dir.path(), true);
+        assert!(tok.encode(&"moth ".repeat(14), "prompt").is_ok());
+        match tok.encode(&"moth ".repeat(15), "prompt") {
+            Err(DiffusionError::PromptTooLong { tokens: 17, max: 16, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}

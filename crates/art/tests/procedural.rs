@@ -1,0 +1,211 @@
+//! The procedural engine through its public interface: golden outputs, determinism,
+//! progress, cancellation and every kind of bad input.
+
+use std::collections::BTreeMap;
+
+use chrysalis_art::engine::{Engine, GenProgress, PREVIEW_MAX_SIDE};
+use chrysalis_art::procedural::{self, ProceduralEngine};
+use chrysalis_art::{ArtError, png_meta};
+use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, ModelRef, Scheduler};
+use chrysalis_core::{CancelToken, Recipe};
+use sha2::{Digest, Sha256};
+
+fn params(p: &[(&str, f64)]) -> BTreeMap<String, f64> {
+    p.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+fn run(recipe: &Recipe) -> Result<chrysalis_art::GeneratedImage, ArtError> {
+    ProceduralEngine.generate(recipe, None, &mut |_| {}, &CancelToken::new())
+}
+
+fn png_sha256(recipe: &Recipe) -> String {
+    let out = run(recipe).unwrap();
+    hex::encode(Sha256::digest(png_meta::encode_png(&out.image, recipe).unwrap()))
+}
+
+/// The fixed recipes the golden hashes pin, one per style.
+fn golden_recipes() -> Vec<(Recipe, &'static str)> {
+    vec![
+        (
+            procedural::recipe("flow-field", 2024, 256, 256, 2, params(&[("palette", 0.0), ("turbulence", 1.2)])),
+            GOLDEN_FLOW_FIELD,
+        ),
+        (procedural::recipe("growth", 2024, 256, 256, 2, params(&[("palette", 1.0), ("roots", 3.0)])), GOLDEN_GROWTH),
+        (
+            procedural::recipe("reaction-diffusion", 2024, 256, 256, 0, params(&[("palette", 4.0), ("pattern", 2.0)])),
+            GOLDEN_REACTION_DIFFUSION,
+        ),
+    ]
+}
+
+// SHA-256 of the PNG bytes (pixels and provenance chunks) of each golden recipe. If one of
+// these changes, output changed: if that was intended, bump procedural::ENGINE_VERSION
+// (old recipes would otherwise silently regenerate differently) and update the hash.
+const GOLDEN_FLOW_FIELD: &str = "d55c7951990d9a74fd1cd2a34c904eee88b5f53ceef07601cfe87733df5017bc";
+const GOLDEN_GROWTH: &str = "d5883187f8b02a514b579cb03686f6c56eb6686c678017e8e7b8c8fb88e6429b";
+const GOLDEN_REACTION_DIFFUSION: &str = "6b4514d9a43a172f10a4bf599fe7ea924e52d651d71b0c96258bf6e12e5c49ac";
+
+#[test]
+fn golden_hashes() {
+    let mut wrong = Vec::new();
+    for (recipe, want) in golden_recipes() {
+        let got = png_sha256(&recipe);
+        let style = match &recipe.engine {
+            EngineSpec::Procedural(p) => p.style.clone(),
+            EngineSpec::Diffusion(_) => unreachable!(),
+        };
+        if got != want {
+            wrong.push(format!("{style}: got {got}, pinned {want}"));
+        }
+    }
+    assert!(wrong.is_empty(), "procedural output changed:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn identical_bytes_on_rerun_and_different_seeds_differ() {
+    for style in ["flow-field", "growth"] {
+        let r = procedural::recipe(style, 9, 256, 256, 1, BTreeMap::new());
+        let a = png_meta::encode_png(&run(&r).unwrap().image, &r).unwrap();
+        let b = png_meta::encode_png(&run(&r).unwrap().image, &r).unwrap();
+        assert_eq!(a, b, "{style} is not deterministic");
+        let mut other = r.clone();
+        other.seed = 10;
+        assert_ne!(run(&r).unwrap().image, run(&other).unwrap().image, "{style}: seeds 9 and 10 draw the same");
+    }
+}
+
+#[test]
+fn styles_draw_differently() {
+    let imgs: Vec<_> = procedural::STYLES
+        .iter()
+        .map(|s| run(&procedural::recipe(s.name, 5, 256, 256, 0, params(&[("palette", 2.0)]))).unwrap().image)
+        .collect();
+    for i in 0..imgs.len() {
+        for j in i + 1..imgs.len() {
+            assert_ne!(imgs[i], imgs[j]);
+        }
+    }
+}
+
+#[test]
+fn non_square_sizes_and_attributes() {
+    let r = procedural::recipe("flow-field", 3, 384, 256, 0, BTreeMap::new());
+    let out = run(&r).unwrap();
+    assert_eq!(out.image.dimensions(), (384, 256));
+    let kinds: Vec<&str> = out.attributes.iter().map(|a| a.trait_type.as_str()).collect();
+    assert_eq!(&kinds[..3], ["Style", "Palette", "Stage"]);
+    assert_eq!(out.attributes[0].value, "Flow Field");
+    assert_eq!(ProceduralEngine::attributes(&r).unwrap(), out.attributes[..3].to_vec());
+}
+
+#[test]
+fn progress_rises_to_total_and_ends_with_a_small_preview() {
+    for style in procedural::STYLES {
+        let r = procedural::recipe(style.name, 1, 256, 256, 0, BTreeMap::new());
+        let mut seen: Vec<GenProgress> = Vec::new();
+        ProceduralEngine.generate(&r, None, &mut |p| seen.push(p.clone()), &CancelToken::new()).unwrap();
+        assert!(seen.len() > 2, "{}: only {} reports", style.name, seen.len());
+        assert_eq!(seen[0].step, 0);
+        let total = seen[0].total;
+        assert!(seen.iter().all(|p| p.total == total), "{}: total changed", style.name);
+        assert!(seen.windows(2).all(|w| w[0].step <= w[1].step), "{}: steps went backwards", style.name);
+        let last = seen.last().unwrap();
+        assert_eq!(last.step, total);
+        let preview = last.preview.as_ref().expect("a preview at the end");
+        assert!(preview.width().max(preview.height()) <= PREVIEW_MAX_SIDE);
+    }
+}
+
+#[test]
+fn cancel_stops_within_one_step() {
+    for style in procedural::STYLES {
+        let r = procedural::recipe(style.name, 1, 256, 256, 1, BTreeMap::new());
+        let cancel = CancelToken::new();
+        let mut reports_after_cancel = 0;
+        let mut cancelled_at = None;
+        let result = ProceduralEngine.generate(
+            &r,
+            None,
+            &mut |p| {
+                if cancelled_at.is_some() {
+                    reports_after_cancel += 1;
+                } else if p.step == 2 {
+                    cancel.cancel();
+                    cancelled_at = Some(p.step);
+                }
+            },
+            &cancel,
+        );
+        assert!(matches!(result, Err(ArtError::Cancelled(_))), "{}: {result:?}", style.name);
+        assert_eq!(reports_after_cancel, 0, "{}: kept working after the cancel", style.name);
+    }
+    // Cancelled before it starts: nothing runs.
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let r = procedural::recipe("growth", 1, 256, 256, 0, BTreeMap::new());
+    let mut calls = 0;
+    assert!(ProceduralEngine.generate(&r, None, &mut |_| calls += 1, &cancel).unwrap_err().is_cancelled());
+    assert_eq!(calls, 0);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let err = |r: Recipe| run(&r).unwrap_err();
+    let r = |style: &str, w: u32, h: u32, stage: u32, p: &[(&str, f64)]| procedural::recipe(style, 1, w, h, stage, params(p));
+
+    let e = err(r("flow-field", 255, 512, 0, &[]));
+    assert!(matches!(e, ArtError::Size { width: 255, .. }), "{e}");
+    assert!(e.to_string().contains("256 to 2048"), "{e}");
+    assert!(matches!(err(r("flow-field", 512, 2049, 0, &[])), ArtError::Size { height: 2049, .. }));
+    assert!(matches!(err(r("flow-field", 256, 256, 10, &[])), ArtError::Stage { stage: 10, max: 9 }));
+
+    let e = err(r("watercolour", 256, 256, 0, &[]));
+    assert!(e.to_string().contains("unknown procedural style \"watercolour\""), "{e}");
+    assert!(e.to_string().contains("flow-field, growth, reaction-diffusion"), "{e}");
+
+    let e = err(r("growth", 256, 256, 0, &[("densty", 1.0)]));
+    assert!(matches!(&e, ArtError::UnknownParam { name, .. } if name == "densty"), "{e}");
+    assert!(e.to_string().contains("density"), "the message lists the real names: {e}");
+
+    let e = err(r("growth", 256, 256, 0, &[("density", 7.0)]));
+    assert!(matches!(&e, ArtError::ParamRange { name, .. } if name == "density"), "{e}");
+    assert!(e.to_string().contains("from 0.5 to 2.5"), "{e}");
+    let e = err(r("flow-field", 256, 256, 0, &[("palette", 2.5)]));
+    assert!(e.to_string().contains("whole number"), "{e}");
+    assert!(matches!(err(r("flow-field", 256, 256, 0, &[("palette", -1.0)])), ArtError::ParamRange { .. }));
+
+    let mut old = r("growth", 256, 256, 0, &[]);
+    if let EngineSpec::Procedural(p) = &mut old.engine {
+        p.engine_version = 99;
+    }
+    assert!(matches!(err(old), ArtError::EngineVersion { found: 99, supported: 1, .. }));
+
+    let mut nan = r("growth", 256, 256, 0, &[]);
+    if let EngineSpec::Procedural(p) = &mut nan.engine {
+        p.params.insert("density".into(), f64::NAN);
+    }
+    assert!(matches!(err(nan), ArtError::Recipe(_)));
+
+    let mut diffusion = r("growth", 256, 256, 0, &[]);
+    diffusion.engine = EngineSpec::Diffusion(DiffusionSpec {
+        engine_version: 1,
+        model: ModelRef { name: "m".into(), files: BTreeMap::new() },
+        steps: 20,
+        guidance: 7.5,
+        scheduler: Scheduler::Ddim,
+        dtype: DType::F32,
+        init_image: None,
+    });
+    assert!(matches!(err(diffusion.clone()), ArtError::WrongEngine { .. }));
+    // The dispatcher needs a model folder for a diffusion recipe.
+    let e = chrysalis_art::generate(&diffusion, None, None, &mut |_| {}, &CancelToken::new()).unwrap_err();
+    assert!(matches!(e, ArtError::ModelDirRequired), "{e}");
+}
+
+#[test]
+fn the_dispatcher_runs_procedural_recipes() {
+    let r = procedural::recipe("growth", 4, 256, 256, 0, BTreeMap::new());
+    let a = chrysalis_art::generate(&r, None, None, &mut |_| {}, &CancelToken::new()).unwrap();
+    assert_eq!(a.image, run(&r).unwrap().image);
+    assert_eq!(chrysalis_art::engine_for(&r, None).unwrap().name(), "procedural");
+}

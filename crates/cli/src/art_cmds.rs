@@ -1,0 +1,419 @@
+//! The art commands: `generate`, `recipe`, `regenerate`.
+//!
+//! Every image is written with its recipe inside (see `chrysalis_art::png_meta`), so
+//! `chrysalis regenerate FILE.png --check` can prove it regenerates to the same bytes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrysalis_art::engine::{Engine, GenProgress, RgbImage};
+use chrysalis_art::{png_meta, procedural};
+use chrysalis_core::CancelToken;
+use chrysalis_core::recipe::{DType, EngineSpec, InitImage, RECIPE_FORMAT, Recipe, Scheduler};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::output::Output;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The built-in procedural engine (no weights).
+    Procedural,
+    /// A Stable-Diffusion model folder (diffusers layout), run by candle.
+    Diffusion,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchedulerArg {
+    Ddim,
+    Euler,
+    EulerAncestral,
+}
+
+impl From<SchedulerArg> for Scheduler {
+    fn from(s: SchedulerArg) -> Self {
+        match s {
+            SchedulerArg::Ddim => Scheduler::Ddim,
+            SchedulerArg::Euler => Scheduler::Euler,
+            SchedulerArg::EulerAncestral => Scheduler::EulerAncestral,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DTypeArg {
+    F32,
+    F16,
+}
+
+impl From<DTypeArg> for DType {
+    fn from(d: DTypeArg) -> Self {
+        match d {
+            DTypeArg::F32 => DType::F32,
+            DTypeArg::F16 => DType::F16,
+        }
+    }
+}
+
+/// `chrysalis generate`
+#[derive(Debug, Args)]
+#[command(after_long_help = styles_help())]
+pub struct GenerateArgs {
+    /// Where to write the PNG (its recipe goes inside).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Which engine: procedural (default) or diffusion (default when --model is given).
+    #[arg(long, value_enum)]
+    engine: Option<EngineKind>,
+    /// Procedural style (see the list below).
+    #[arg(long, default_value = "flow-field")]
+    style: String,
+    /// A style parameter, NAME=VALUE; repeat for more (see the list below).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<(String, f64)>,
+    /// Diffusion model folder in the diffusers layout.
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// What to draw (diffusion); the title of a procedural image.
+    #[arg(long, default_value = "")]
+    prompt: String,
+    /// What not to draw (diffusion).
+    #[arg(long, default_value = "")]
+    negative: String,
+    /// The seed; a random one is picked and printed when omitted.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Denoising steps (diffusion).
+    #[arg(long, default_value_t = 20)]
+    steps: u32,
+    /// Classifier-free guidance scale (diffusion; 1 = no guidance).
+    #[arg(long, default_value_t = 7.5)]
+    guidance: f64,
+    /// Sampler (diffusion).
+    #[arg(long, value_enum, default_value = "ddim")]
+    scheduler: SchedulerArg,
+    /// Weights precision (diffusion).
+    #[arg(long, value_enum, default_value = "f32")]
+    dtype: DTypeArg,
+    /// Image size, WIDTHxHEIGHT (or one number for a square).
+    #[arg(long, value_name = "WxH", value_parser = parse_size, conflicts_with_all = ["width", "height"])]
+    size: Option<(u32, u32)>,
+    #[arg(long)]
+    width: Option<u32>,
+    #[arg(long)]
+    height: Option<u32>,
+    /// Source image for img2img (diffusion); needs --strength.
+    #[arg(long, value_name = "IMAGE", requires = "strength")]
+    init: Option<PathBuf>,
+    /// How far img2img moves from --init: 0 keeps it, 1 ignores it.
+    #[arg(long, requires = "init")]
+    strength: Option<f64>,
+    /// Evolution stage (0 = first); procedural stages grow out of the previous one.
+    #[arg(long, default_value_t = 0)]
+    stage: u32,
+}
+
+/// `chrysalis recipe`
+#[derive(Debug, Args)]
+pub struct RecipeArgs {
+    /// A PNG written by Chrysalis.
+    file: PathBuf,
+}
+
+/// `chrysalis regenerate`
+#[derive(Debug, Args)]
+pub struct RegenerateArgs {
+    /// A PNG written by Chrysalis.
+    file: PathBuf,
+    /// Exit non-zero unless the regenerated PNG is byte-for-byte identical to FILE.
+    #[arg(long)]
+    check: bool,
+    /// Where to write the regenerated PNG (required without --check).
+    #[arg(long, short, required_unless_present = "check")]
+    out: Option<PathBuf>,
+    /// The diffusion model folder, for diffusion recipes (checked against the recipe's hashes).
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// The img2img source image, for img2img recipes (checked against the recipe's hash).
+    #[arg(long, value_name = "IMAGE")]
+    init: Option<PathBuf>,
+}
+
+fn parse_param(s: &str) -> Result<(String, f64), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("{s:?} is not NAME=VALUE"))?;
+    let v: f64 = v.trim().parse().map_err(|_| format!("value of {k} ({v:?}) is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("value of {k} must be a finite number"));
+    }
+    Ok((k.trim().to_string(), v))
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("{s:?} is not a size like 512x512");
+    let (w, h) = match s.split_once(['x', 'X']) {
+        Some((w, h)) => (w.trim().parse().map_err(|_| bad())?, h.trim().parse().map_err(|_| bad())?),
+        None => {
+            let n = s.trim().parse().map_err(|_| bad())?;
+            (n, n)
+        }
+    };
+    Ok((w, h))
+}
+
+/// The styles and their parameters, for `generate --help`.
+fn styles_help() -> String {
+    let mut s = String::from("Procedural styles and their parameters (--style NAME, --param NAME=VALUE):\n");
+    for style in procedural::STYLES {
+        s.push_str(&format!("\n  {}: {}\n", style.name, style.description));
+        for p in style.params {
+            s.push_str(&format!("      {:<11} {} — {}\n", p.name, p.describe_range(), p.doc));
+        }
+    }
+    s.push_str(&format!(
+        "\nSizes {}..={} px per side; stages 0..={}.",
+        procedural::MIN_SIDE,
+        procedural::MAX_SIDE,
+        procedural::MAX_STAGE
+    ));
+    s.push('\n');
+    s
+}
+
+/// A seed for when none is given: < 2^32 (as A1111 uses), from the OS-seeded std hasher.
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.finish() & 0xFFFF_FFFF
+}
+
+#[derive(Serialize)]
+struct Generated<'a> {
+    path: String,
+    bytes: usize,
+    seed: u64,
+    recipe_hash: String,
+    attributes: &'a [chrysalis_art::Attribute],
+    recipe: &'a Recipe,
+}
+
+/// Runs `engine` on `recipe` with a progress bar.
+fn run_engine(
+    out: &Output,
+    engine: &dyn Engine,
+    recipe: &Recipe,
+    init: Option<&RgbImage>,
+    cancel: &CancelToken,
+) -> anyhow::Result<chrysalis_art::GeneratedImage> {
+    let bar = out.progress("generating");
+    let result = engine.generate(recipe, init, &mut |p: &GenProgress| bar.update(&p.to_progress()), cancel);
+    bar.finish();
+    result.map_err(art_error)
+}
+
+/// Keeps `Cancelled` recognisable to `main` (exit code 130) through anyhow.
+fn art_error(e: chrysalis_art::ArtError) -> anyhow::Error {
+    match e {
+        chrysalis_art::ArtError::Cancelled(c) => anyhow::Error::new(c),
+        other => anyhow::Error::new(other),
+    }
+}
+
+pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
+    let engine_kind = args.engine.unwrap_or(if args.model.is_some() { EngineKind::Diffusion } else { EngineKind::Procedural });
+    let (width, height) = args.size.unwrap_or_else(|| {
+        let width = args.width.or(args.height).unwrap_or(512);
+        (width, args.height.unwrap_or(width))
+    });
+    let seed_given = args.seed.is_some();
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let mut params = BTreeMap::new();
+    for (k, v) in &args.params {
+        if params.insert(k.clone(), *v).is_some() {
+            bail!("parameter {k} is given twice");
+        }
+    }
+
+    let (engine, recipe, init): (Box<dyn Engine>, Recipe, Option<RgbImage>) = match engine_kind {
+        EngineKind::Procedural => {
+            if args.model.is_some() || args.init.is_some() {
+                bail!("--model and --init are for the diffusion engine; the procedural engine needs neither (pass --engine diffusion)");
+            }
+            let mut recipe = procedural::recipe(&args.style, seed, width, height, args.stage, params);
+            recipe.prompt = args.prompt.clone();
+            recipe.negative_prompt = args.negative.clone();
+            // Refuse bad styles, params, sizes and stages before announcing anything.
+            procedural::ProceduralEngine::check(&recipe).map_err(art_error)?;
+            (Box::new(procedural::ProceduralEngine), recipe, None)
+        }
+        EngineKind::Diffusion => {
+            if !params.is_empty() {
+                bail!("--param is for procedural styles; the diffusion engine takes --steps, --guidance, --scheduler, --dtype");
+            }
+            let dir = args.model.as_deref().ok_or(chrysalis_art::ArtError::ModelDirRequired)?;
+            let engine = chrysalis_art::diffusion::diffusion_engine(dir).map_err(art_error)?;
+            let model = engine
+                .model()
+                .with_context(|| format!("the engine loaded from {} did not report its model files", dir.display()))?;
+            let (init, init_image) = match (&args.init, args.strength) {
+                (Some(path), Some(strength)) => {
+                    let (image, sha256) = png_meta::load_image_file(path).map_err(art_error)?;
+                    (Some(image), Some(InitImage { sha256, strength }))
+                }
+                _ => (None, None),
+            };
+            let spec = chrysalis_core::recipe::DiffusionSpec {
+                engine_version: chrysalis_art::diffusion::ENGINE_VERSION,
+                model,
+                steps: args.steps,
+                guidance: args.guidance,
+                scheduler: args.scheduler.into(),
+                dtype: args.dtype.into(),
+                init_image,
+            };
+            let recipe = Recipe {
+                format: RECIPE_FORMAT,
+                engine: EngineSpec::Diffusion(spec),
+                seed,
+                width,
+                height,
+                stage: args.stage,
+                prompt: args.prompt.clone(),
+                negative_prompt: args.negative.clone(),
+            };
+            (engine, recipe, init)
+        }
+    };
+    recipe.validate()?;
+    if !seed_given && !out.is_json() {
+        eprintln!("seed {seed}");
+    }
+    let generated = run_engine(out, engine.as_ref(), &recipe, init.as_ref(), cancel)?;
+    let bytes = png_meta::write_png(&args.out, &generated.image, &recipe).map_err(art_error)?;
+    let hash = recipe.hash().to_string();
+    let summary = Generated {
+        path: args.out.display().to_string(),
+        bytes: bytes.len(),
+        seed,
+        recipe_hash: hash.clone(),
+        attributes: &generated.attributes,
+        recipe: &recipe,
+    };
+    let mut rows = vec![
+        ("Wrote", format!("{} ({})", args.out.display(), crate::output::bytes(bytes.len() as u64))),
+        ("Seed", seed.to_string()),
+        ("Recipe", hash),
+    ];
+    let attrs = generated.attributes.iter().map(|a| format!("{}: {}", a.trait_type, a.value)).collect::<Vec<_>>().join(", ");
+    rows.push(("Attributes", attrs));
+    out.data(&summary, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn recipe(out: &Output, args: RecipeArgs) -> anyhow::Result<ExitCode> {
+    let (_, recipe) = png_meta::recipe_from_png_file(&args.file).map_err(art_error)?;
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    match &recipe.engine {
+        EngineSpec::Procedural(p) => {
+            rows.push(("Engine", format!("procedural v{}", p.engine_version)));
+            rows.push(("Style", p.style.clone()));
+            let params = p.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ");
+            rows.push(("Params", if params.is_empty() { "(defaults)".into() } else { params }));
+        }
+        EngineSpec::Diffusion(d) => {
+            rows.push(("Engine", format!("diffusion v{}", d.engine_version)));
+            rows.push(("Model", format!("{} ({})", d.model.name, d.model.short_hash())));
+            rows.push(("Sampler", format!("{}, {} steps, CFG {}", d.scheduler.a1111_name(), d.steps, d.guidance)));
+            rows.push(("Dtype", format!("{:?}", d.dtype).to_lowercase()));
+            if let Some(init) = &d.init_image {
+                rows.push(("Init image", format!("sha256 {} at strength {}", init.sha256, init.strength)));
+            }
+        }
+    }
+    rows.push(("Seed", recipe.seed.to_string()));
+    rows.push(("Size", format!("{}x{}", recipe.width, recipe.height)));
+    rows.push(("Stage", recipe.stage.to_string()));
+    if !recipe.prompt.is_empty() {
+        rows.push(("Prompt", recipe.prompt.clone()));
+    }
+    if !recipe.negative_prompt.is_empty() {
+        rows.push(("Negative", recipe.negative_prompt.clone()));
+    }
+    rows.push(("Recipe hash", recipe.hash().to_string()));
+    out.data(&recipe, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct Regenerated {
+    file: String,
+    recipe_hash: String,
+    identical: Option<bool>,
+    out: Option<String>,
+}
+
+pub fn regenerate(out: &Output, args: RegenerateArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
+    let (original, recipe) = png_meta::recipe_from_png_file(&args.file).map_err(art_error)?;
+    let init = load_init_for(&recipe, args.init.as_deref())?;
+    let engine = chrysalis_art::engine_for(&recipe, args.model.as_deref()).map_err(art_error)?;
+    let generated = run_engine(out, engine.as_ref(), &recipe, init.as_ref(), cancel)?;
+    let bytes = png_meta::encode_png(&generated.image, &recipe).map_err(art_error)?;
+    if let Some(path) = &args.out {
+        png_meta::write_atomic(path, &bytes).map_err(art_error)?;
+    }
+    let identical = args.check.then(|| bytes == original);
+    let summary = Regenerated {
+        file: args.file.display().to_string(),
+        recipe_hash: recipe.hash().to_string(),
+        identical,
+        out: args.out.as_ref().map(|p| p.display().to_string()),
+    };
+    let mut rows = vec![("Recipe", summary.recipe_hash.clone())];
+    if let Some(p) = &args.out {
+        rows.push(("Wrote", p.display().to_string()));
+    }
+    match identical {
+        Some(true) => rows.push(("Check", "identical: the recipe regenerates this file byte for byte".into())),
+        Some(false) => rows.push(("Check", "DIFFERENT: the recipe does not regenerate this file".into())),
+        None => {}
+    }
+    out.data(&summary, &rows)?;
+    if identical == Some(false) {
+        let pixels_match = png_meta::decode_rgb(&original, &args.file.display().to_string())
+            .map(|img| img == generated.image)
+            .unwrap_or(false);
+        eprintln!(
+            "error: {} does not match its recipe: {}",
+            args.file.display(),
+            if pixels_match {
+                "the pixels match but the file's bytes differ (re-encoded or metadata edited)"
+            } else {
+                "the pixels differ (the image was edited, or made by another engine version)"
+            }
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The img2img source a recipe needs, checked against its recorded hash.
+fn load_init_for(recipe: &Recipe, init: Option<&Path>) -> anyhow::Result<Option<RgbImage>> {
+    let wanted = match &recipe.engine {
+        EngineSpec::Diffusion(d) => d.init_image.as_ref(),
+        EngineSpec::Procedural(_) => None,
+    };
+    match (wanted, init) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => bail!("this recipe is not img2img: drop --init"),
+        (Some(w), None) => bail!("this recipe is img2img: pass its source image with --init IMAGE (sha256 {})", w.sha256),
+        (Some(w), Some(path)) => {
+            let (image, sha) = png_meta::load_image_file(path).map_err(art_error)?;
+            if sha != w.sha256 {
+                bail!("{} is not this recipe's source image: its sha256 is {sha}, the recipe needs {}", path.display(), w.sha256);
+            }
+            Ok(Some(image))
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The art commands, run as a user runs them: `generate`, `recipe`, `regenerate`.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn chrysalis() -> Command {
+    let mut cmd = Command::cargo_bin("chrysalis").unwrap();
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+#[test]
+fn generate_then_recipe_then_regenerate_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let png = tmp.path().join("moth.png");
+    let png = png.to_str().unwrap();
+    chrysalis()
+        .args(["generate", "--style", "growth", "--param", "palette=1", "-p", "roots=2", "--seed", "7"])
+        .args(["--size", "256x256", "--stage", "1", "--prompt", "Moth #7", "--out", png])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Wrote"))
+        .stdout(predicate::str::contains("Palette: Sumi"));
+
+    let out = chrysalis().args(["recipe", png, "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recipe: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(recipe["engine"]["kind"], "procedural");
+    assert_eq!(recipe["engine"]["style"], "growth");
+    assert_eq!(recipe["engine"]["params"]["roots"], 2.0);
+    assert_eq!(recipe["seed"], 7);
+    assert_eq!(recipe["stage"], 1);
+    assert_eq!(recipe["width"], 256);
+    assert_eq!(recipe["prompt"], "Moth #7");
+    // What --json prints is a recipe the library accepts as it is.
+    chrysalis_core::Recipe::from_json(&String::from_utf8(out.stdout).unwrap()).unwrap();
+
+    chrysalis()
+        .args(["recipe", png])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"(?m)^Style\s+growth$").unwrap())
+        .stdout(predicate::str::contains("Recipe hash"));
+
+    chrysalis()
+        .args(["regenerate", png, "--check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("identical"));
+
+    // Without --check it writes a copy: the same bytes.
+    let copy = tmp.path().join("copy.png");
+    chrysalis().args(["regenerate", png, "--out", copy.to_str().unwrap()]).assert().success();
+    assert_eq!(std::fs::read(png).unwrap(), std::fs::read(&copy).unwrap());
+}
+
+#[test]
+fn tampered_pixels_fail_the_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("a.png");
+    chrysalis()
+        .args(["generate", "--style", "flow-field", "--seed", "3", "--size", "256", "--out", path.to_str().unwrap()])
+        .assert()
+        .success();
+    // Change one pixel and write it back with the same recipe inside.
+    let bytes = std::fs::read(&path).unwrap();
+    let recipe = chrysalis_art::png_meta::recipe_from_png(&bytes).unwrap();
+    let mut img = chrysalis_art::png_meta::decode_rgb(&bytes, "a.png").unwrap();
+    let p = img.get_pixel_mut(100, 100);
+    p[0] = p[0].wrapping_add(9);
+    std::fs::write(&path, chrysalis_art::png_meta::encode_png(&img, &recipe).unwrap()).unwrap();
+    chrysalis()
+        .args(["regenerate", path.to_str().unwrap(), "--check"])
+        .assert()
+        .failure()
+        .stdout(predicate::str::contains("DIFFERENT"))
+        .stderr(predicate::str::contains("the pixels differ"));
+
+    // A PNG that is not Chrysalis': a clear error.
+    let plain = tmp.path().join("plain.png");
+    img.save(&plain).unwrap();
+    chrysalis()
+        .args(["recipe", plain.to_str().unwrap()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("has no Chrysalis recipe"));
+}
+
+#[test]
+fn json_output_and_random_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("r.png");
+    let out = chrysalis()
+        .args(["generate", "--json", "--style", "flow-field", "--width", "256", "--height", "320", "--out", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seed = v["seed"].as_u64().unwrap();
+    assert!(seed < 1 << 32);
+    assert_eq!(v["recipe"]["seed"], seed);
+    assert_eq!(v["recipe"]["height"], 320);
+    assert_eq!(v["recipe_hash"].as_str().unwrap().len(), 64);
+    assert!(v["attributes"].as_array().unwrap().iter().any(|a| a["trait_type"] == "Style"));
+
+    // Without --json a random seed is announced on stderr.
+    chrysalis()
+        .args(["generate", "--size", "256", "--out", tmp.path().join("s.png").to_str().unwrap()])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_match(r"seed \d+").unwrap());
+}
+
+#[test]
+fn bad_input_is_refused_with_a_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x.png");
+    let out = out.to_str().unwrap();
+    let fails = |args: &[&str], why: &str| {
+        chrysalis().args(args).args(["--out", out]).assert().failure().stderr(predicate::str::contains(why.to_string()));
+    };
+    fails(&["generate", "-p", "bogus=1"], "has no parameter \"bogus\"");
+    fails(&["generate", "-p", "density=9"], "out of range");
+    fails(&["generate", "-p", "density"], "is not NAME=VALUE");
+    fails(&["generate", "--size", "100x100"], "256 to 2048");
+    fails(&["generate", "--size", "big"], "not a size");
+    fails(&["generate", "--style", "nope"], "unknown procedural style");
+    fails(&["generate", "--stage", "12"], "stage 12");
+    fails(&["generate", "--engine", "diffusion"], "--model DIR");
+    assert!(!std::path::Path::new(out).exists(), "nothing is written on error");
+    chrysalis().args(["regenerate", "x.png"]).assert().failure().stderr(predicate::str::contains("--out"));
+}
