@@ -1,8 +1,7 @@
-//! Chrysalis on-chain program.
-//!
-//! Phase 1 is a skeleton that proves the toolchain: one trivial instruction, [`chrysalis::ping`],
-//! that emits a [`Pinged`](events::Pinged) event. Collections, Token-2022 mints, royalties and
-//! evolution land here later, one file per instruction under `src/instructions/`.
+//! Chrysalis on-chain program: collections of Token-2022 NFTs whose metadata evolves through
+//! stages committed before the first mint, with mint proceeds and royalties split between the
+//! creators by share. See `README.md` for the design (cost, splits, limits) and
+//! [`chrysalis`] for the instructions.
 //!
 //! Layout (the same as Anchor's own multi-file examples):
 //! - `instructions/<name>.rs`: the `#[derive(Accounts)]` struct and `handle_<name>`;
@@ -17,11 +16,15 @@ use anchor_lang::prelude::*;
 pub mod errors;
 pub mod events;
 pub mod instructions;
+pub mod payout;
+pub mod split;
 pub mod state;
+pub mod token_utils;
 
 // The `#[program]` and `#[derive(Accounts)]` macros expect every accounts struct (and the
 // generated `__client_accounts_*` / `__cpi_client_accounts_*` modules) at the crate root.
 pub use instructions::*;
+use state::Stage;
 
 declare_id!("JDWLCiBwmhWaVpMzTBXikMJSdUgTpjWvNgXv4kt6Daq9");
 
@@ -49,9 +52,56 @@ pub fn process_instruction(
 pub mod chrysalis {
     use super::*;
 
-    /// Liveness check: emits a `Pinged` event with the caller and `note`.
-    /// Changes no state.
+    /// Liveness check (kept as a health check for clients and the sandbox): emits a `Pinged`
+    /// event with the caller and `note`. Changes no state.
     pub fn ping(ctx: Context<Ping>, note: u64) -> Result<()> {
         handle_ping(ctx, note)
+    }
+
+    /// Creates a collection: its TokenGroup mint (Token-2022, metadata on the mint), its
+    /// state account and its royalty/proceeds vault. Stages follow with `add_stage`.
+    pub fn create_collection(ctx: Context<CreateCollection>, args: CollectionArgs) -> Result<()> {
+        handle_create_collection(ctx, args)
+    }
+
+    /// Appends an evolution stage (collection authority only, before the first mint).
+    pub fn add_stage(ctx: Context<AddStage>, stage: Stage) -> Result<()> {
+        handle_add_stage(ctx, stage)
+    }
+
+    /// Mints NFT `index` to the buyer at stage 0: the buyer pays the price into the vault,
+    /// split by share among the creators in this transaction (credited to each creator, and
+    /// paid to their wallets right away when they are passed as remaining accounts).
+    pub fn mint_nft<'info>(
+        ctx: Context<'info, MintNft<'info>>,
+        index: u32,
+        recipe_hash: [u8; 32],
+    ) -> Result<()> {
+        handle_mint_nft(ctx, index, recipe_hash)
+    }
+
+    /// Advances NFT `index` to stage `to_stage` (= its stage + 1) when that stage's rule
+    /// allows: time rules by anyone, owner triggers by the holder, creator triggers by the
+    /// collection authority. Updates the metadata's `uri` and `stage`.
+    pub fn evolve(ctx: Context<Evolve>, index: u32, to_stage: u8) -> Result<()> {
+        handle_evolve(ctx, index, to_stage)
+    }
+
+    /// Splits the vault's new lamports by share and pays the creators (remaining accounts:
+    /// their wallets, writable, in order). Anyone may call it.
+    pub fn distribute_royalties<'info>(
+        ctx: Context<'info, DistributeRoyalties<'info>>,
+    ) -> Result<()> {
+        handle_distribute_royalties(ctx)
+    }
+
+    /// Hands the collection to a new authority (both sign).
+    pub fn update_authority(ctx: Context<UpdateAuthority>) -> Result<()> {
+        handle_update_authority(ctx)
+    }
+
+    /// Closes a collection with no minted NFT, refunding its rent and vault to the authority.
+    pub fn close_collection(ctx: Context<CloseCollection>) -> Result<()> {
+        handle_close_collection(ctx)
     }
 }

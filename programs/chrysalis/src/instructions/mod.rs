@@ -5,6 +5,20 @@
 //! their generated `__client_accounts_*` modules: two globs exporting the same name would
 //! trigger `ambiguous_glob_reexports`.
 
+pub mod add_stage;
+pub mod close_collection;
+pub mod create_collection;
+pub mod distribute_royalties;
+pub mod evolve;
+pub mod mint_nft;
 pub mod ping;
+pub mod update_authority;
 
+pub use add_stage::*;
+pub use close_collection::*;
+pub use create_collection::*;
+pub use distribute_royalties::*;
+pub use evolve::*;
+pub use mint_nft::*;
 pub use ping::*;
+pub use update_authority::*;
