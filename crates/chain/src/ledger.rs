@@ -1,0 +1,101 @@
+//! The `Ledger` interface: everything the pipeline needs from a Solana cluster, synchronous
+//! (the CLI has no async runtime; a backend may own one internally).
+
+use anchor_lang::prelude::Clock;
+use solana_hash::Hash;
+use solana_instruction::Instruction;
+use solana_pubkey::Pubkey;
+use solana_signer::Signer;
+use solana_transaction::{Signature, Transaction, TransactionError};
+
+/// An account as the ledger holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountData {
+    pub lamports: u64,
+    pub owner: Pubkey,
+    pub data: Vec<u8>,
+    pub executable: bool,
+}
+
+/// Why a ledger call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The transaction was processed (or simulated) and failed: nothing it does took effect.
+    #[error("transaction {signature} failed: {error}")]
+    Failed {
+        signature: Signature,
+        error: TransactionError,
+    },
+    /// `send` needs at least one signer: the first one pays the fee.
+    #[error("a transaction needs at least one signer (the fee payer)")]
+    NoSigner,
+    /// Signing failed (a signer the message does not need, or one it needs is missing).
+    #[error("cannot sign the transaction: {0}")]
+    Sign(String),
+    /// The backend itself failed (I/O, RPC, the bank).
+    #[error("ledger backend error: {0}")]
+    Backend(String),
+    /// Saving or loading the sandbox state.
+    #[error("sandbox state {path}: {reason}")]
+    State {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+}
+
+/// The chain as the pipeline sees it. Every call blocks until it has an answer.
+pub trait Ledger {
+    /// Lamports held by `pubkey` (0 for an account that does not exist).
+    fn balance(&self, pubkey: &Pubkey) -> Result<u64, LedgerError>;
+
+    /// Gives `lamports` to `pubkey` (sandbox: from the bank's payer; devnet: the faucet).
+    fn airdrop(&self, pubkey: &Pubkey, lamports: u64) -> Result<Signature, LedgerError>;
+
+    /// The account at `pubkey`, if it exists.
+    fn get_account(&self, pubkey: &Pubkey) -> Result<Option<AccountData>, LedgerError>;
+
+    /// A recent blockhash to sign transactions with.
+    fn latest_blockhash(&self) -> Result<Hash, LedgerError>;
+
+    /// Sends an already signed transaction, idempotently: if its signature has already been
+    /// processed it is not sent again, and the earlier outcome is returned (`Ok` for a
+    /// success, [`LedgerError::Failed`] for a failure). Returns once it is confirmed.
+    fn send_transaction(&self, tx: &Transaction) -> Result<Signature, LedgerError>;
+
+    /// Builds, signs and sends one transaction of `instructions`; `signers[0]` pays the fee.
+    ///
+    /// The transaction is signed with [`latest_blockhash`](Ledger::latest_blockhash): the same
+    /// instructions and signers sent twice within one blockhash's lifetime make the same
+    /// transaction (same signature), which [`send_transaction`](Ledger::send_transaction)
+    /// processes once. Callers that mean a second, equal transfer must wait for a new
+    /// blockhash (the sandbox's [`airdrop`](Ledger::airdrop) does).
+    fn send(
+        &self,
+        instructions: &[Instruction],
+        signers: &[&dyn Signer],
+    ) -> Result<Signature, LedgerError> {
+        let tx = sign(instructions, signers, self.latest_blockhash()?)?;
+        self.send_transaction(&tx)
+    }
+
+    /// The cluster's clock sysvar.
+    fn clock(&self) -> Result<Clock, LedgerError>;
+
+    /// The cluster's unix time (the clock sysvar's `unix_timestamp`), in seconds.
+    fn now(&self) -> Result<i64, LedgerError> {
+        Ok(self.clock()?.unix_timestamp)
+    }
+}
+
+/// A transaction of `instructions` signed by `signers`, the first of which pays the fee.
+pub fn sign(
+    instructions: &[Instruction],
+    signers: &[&dyn Signer],
+    blockhash: Hash,
+) -> Result<Transaction, LedgerError> {
+    let payer = signers.first().ok_or(LedgerError::NoSigner)?.pubkey();
+    let mut tx = Transaction::new_with_payer(instructions, Some(&payer));
+    tx.try_sign(signers, blockhash)
+        .map_err(|e| LedgerError::Sign(e.to_string()))?;
+    Ok(tx)
+}
