@@ -33,7 +33,7 @@ npm_ci "$ROOT/ui"
 
 if [ $want_tests -eq 1 ]; then
   [ -f "$ROOT/tests/e2e/package-lock.json" ] && npm_ci "$ROOT/tests/e2e"
-  [ -f "$ROOT/tools/arlocal/package-lock.json" ] && npm_config_nodedir=/usr npm_ci "$ROOT/tools/arlocal"
+  [ -f "$ROOT/tools/arlocal/package-lock.json" ] && npm_config_nodedir=/usr npm_ci_cached "$ROOT/tools/arlocal"
   [ -x "$ROOT/crates/storage/tests/crosscheck/setup.sh" ] && "$ROOT/crates/storage/tests/crosscheck/setup.sh"
   # tauri-driver bridges WebDriver to WebKitWebDriver; installed from crates.io into a
   # fixed folder beside the build cache.
