@@ -100,6 +100,7 @@ fn child(case: &Case) {
     let t = Instant::now();
     let engine = DiffusionEngine::load_with(&model_dir(case.model), &opts).expect("load");
     let load = t.elapsed().as_secs_f64();
+    let estimate = engine.memory_estimate(case.size, case.size, case.dtype).peak() >> 20;
     let recipe = Recipe {
         format: RECIPE_FORMAT,
         engine: EngineSpec::Diffusion(engine.spec(case.steps, 7.5, Scheduler::Ddim, case.dtype, None)),
@@ -133,7 +134,7 @@ fn child(case: &Case) {
     let decode = marks[n + 1] - marks[n];
     let cpu_step = if n >= 2 { (cpu[n] - cpu[1]) / (n - 1) as f64 } else { cpu[1] - cpu[0] };
     println!(
-        "RESULT {} load={load:.2} first={first:.2} step={per_step:.2} cpu_step={cpu_step:.2} decode={decode:.2} total={total:.2} peak_mib={} loadavg={}",
+        "RESULT {} load={load:.2} first={first:.2} step={per_step:.2} cpu_step={cpu_step:.2} decode={decode:.2} total={total:.2} peak_mib={} estimate_mib={estimate} loadavg={}",
         case.name,
         vm_hwm_kib() / 1024,
         load_average()
@@ -156,8 +157,8 @@ fn main() {
     }
     let exe = std::env::current_exe().unwrap();
     println!(
-        "{:<14} {:>7} {:>9} {:>8} {:>10} {:>8} {:>8} {:>11} {:>8}",
-        "case", "load s", "1st step", "s/step", "CPU s/step", "decode", "total", "peak RSS", "loadavg"
+        "{:<14} {:>7} {:>9} {:>8} {:>10} {:>8} {:>8} {:>11} {:>11} {:>8}",
+        "case", "load s", "1st step", "s/step", "CPU s/step", "decode", "total", "peak RSS", "estimate", "loadavg"
     );
     for case in selected {
         let out = Command::new(&exe).args(["--child", case.name]).output().expect("spawn");
@@ -168,7 +169,7 @@ fn main() {
         };
         let field = |k: &str| line.split_whitespace().find_map(|f| f.strip_prefix(&format!("{k}="))).unwrap_or("?").to_string();
         println!(
-            "{:<14} {:>7} {:>9} {:>8} {:>10} {:>8} {:>8} {:>7} MiB {:>8}",
+            "{:<14} {:>7} {:>9} {:>8} {:>10} {:>8} {:>8} {:>7} MiB {:>7} MiB {:>8}",
             case.name,
             field("load"),
             field("first"),
@@ -177,6 +178,7 @@ fn main() {
             field("decode"),
             field("total"),
             field("peak_mib"),
+            field("estimate_mib"),
             field("loadavg")
         );
     }

@@ -17,11 +17,21 @@ use sha2::{Digest, Sha256};
 
 const NO_CACHE: LoadOptions = LoadOptions { hash_cache: HashCacheLocation::Disabled };
 
-/// The shared tiny model, written once per test run.
+/// The shared tiny model, written once per test run (folders of finished runs are removed).
 fn tiny_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("diffusion-tiny-{}", std::process::id()));
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        for old in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+            let name = old.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("diffusion-tiny-")
+                && Path::new("/proc/self").exists()
+                && !Path::new("/proc").join(pid).exists()
+            {
+                let _ = std::fs::remove_dir_all(old.path());
+            }
+        }
+        let dir = tmp.join(format!("diffusion-tiny-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         testing::write_tiny_model(&dir, 1).expect("write tiny model");
         dir
@@ -136,6 +146,20 @@ fn the_recipe_records_every_file_hash() {
     assert_eq!(&spec.model, e.model_ref());
     assert_eq!(spec.engine_version, ENGINE_VERSION);
     assert_eq!(e.model(), Some(e.model_ref().clone()), "Engine::model gives the same ModelRef");
+}
+
+#[test]
+fn the_tiny_model_writer_is_pinned() {
+    // Other crates' golden files use this model: its bytes must not drift. The writer uses
+    // only ChaCha and libm, so these hold on every platform. Update them (and those golden
+    // files) only on purpose.
+    for (file, sha) in [
+        ("unet/diffusion_pytorch_model.safetensors", "2bde7653446c5ca980407f3e49e6bd81bb59d2a33c2660061ba35fe2c230339c"),
+        ("vae/diffusion_pytorch_model.safetensors", "f0c23c52b0c6d7d721685443e1d4362dbe77c8dd92cee63211c3098611e2a63b"),
+        ("text_encoder/model.safetensors", "90469607baa8f0dc08688fabf22b9fb9a7a5abaf7314b64981460a55b830d5a0"),
+    ] {
+        assert_eq!(sha_hex(&tiny_dir().join(file)), sha, "{file}");
+    }
 }
 
 #[test]
@@ -271,7 +295,6 @@ fn img2img_changes_the_image_less_at_lower_strength() {
             mean_abs_diff(&job.run_on(tiny(), Some(&init)).unwrap(), &init)
         })
         .collect();
-    eprintln!("DIFFS {diffs:?}");
     assert!(diffs[0] < diffs[1] && diffs[1] < diffs[2], "mean abs pixel difference by strength: {diffs:?}");
 }
 
@@ -502,6 +525,23 @@ fn a_prompt_longer_than_the_tokenizer_allows_says_how_long_it_is() {
     let neg = Job { negative: long.trim().into(), ..Job::default() };
     let err = neg.run_on(tiny(), None).unwrap_err();
     assert!(matches!(diffusion_error(&err), DiffusionError::PromptTooLong { which: "negative prompt", .. }), "{err}");
+}
+
+#[test]
+fn a_run_that_cannot_fit_in_memory_is_refused_up_front() {
+    let e = tiny();
+    // Tiny model, but 2048²: self-attention over 65 536 latent pixels needs ~275 GB.
+    let estimate = e.memory_estimate(2048, 2048, DType::F32).peak();
+    assert!(estimate > 100 << 30, "{estimate}");
+    assert!(e.memory_estimate(64, 64, DType::F32).peak() < 1 << 30);
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines().find_map(|l| l.strip_prefix("MemAvailable:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    });
+    if available.is_some_and(|kib| kib * 1024 < estimate) {
+        let err = Job { size: 2048, ..Job::default() }.run_on(e, None).unwrap_err();
+        assert!(matches!(diffusion_error(&err), DiffusionError::NotEnoughMemory { .. }), "{err}");
+        assert!(err.to_string().contains("GiB"), "{err}");
+    }
 }
 
 #[test]

@@ -84,6 +84,10 @@ pub enum DiffusionError {
     #[error("{steps} steps is more than this model's {max} training timesteps")]
     TooManySteps { steps: u32, max: usize },
 
+    /// The run would need more memory than the system has available.
+    #[error("this generation needs about {needed_gib:.1} GiB of memory but only {available_gib:.1} GiB is available: use a smaller size, f16, or close other programs")]
+    NotEnoughMemory { needed_gib: f64, available_gib: f64 },
+
     /// An error inside candle while running a model.
     #[error("{context}: {source}")]
     Candle {

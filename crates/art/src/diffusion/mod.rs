@@ -22,6 +22,7 @@
 pub mod config;
 pub mod error;
 pub mod hashing;
+pub mod memory;
 pub mod model;
 mod pipeline;
 pub mod rng;
@@ -38,6 +39,7 @@ use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelR
 
 pub use error::DiffusionError;
 pub use hashing::HashCacheLocation;
+pub use memory::MemoryEstimate;
 pub use model::{LoadOptions, ModelFolder};
 pub use pipeline::{MAX_SIDE, MIN_SIDE};
 
@@ -91,6 +93,13 @@ impl DiffusionEngine {
             dtype,
             init_image,
         }
+    }
+
+    /// The estimated memory a `width` x `height` generation in `dtype` needs (the engine
+    /// refuses runs that exceed the memory available).
+    pub fn memory_estimate(&self, width: u32, height: u32, dtype: DType) -> MemoryEstimate {
+        let d = pipeline::to_dtype(dtype);
+        memory::estimate(&self.folder, width, height, d, pipeline::vae_dtype(&self.folder, d))
     }
 
     fn attributes(&self, spec: &DiffusionSpec) -> Vec<Attribute> {

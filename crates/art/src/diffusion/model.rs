@@ -43,11 +43,21 @@ pub struct ModelFolder {
     pub tokenizer: ClipTokenizer,
     /// The model's identity: every file the pipeline reads, relative path -> SHA-256.
     pub model_ref: ModelRef,
+    /// Parameter counts of the components.
+    pub params: Params,
     unet: Component,
     vae: Component,
     text: Component,
     /// (size, mtime) of every file in `model_ref` when it was hashed.
     stamps: BTreeMap<String, (u64, u128)>,
+}
+
+/// Parameter counts, from the architecture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Params {
+    pub text: u64,
+    pub unet: u64,
+    pub vae: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -186,11 +196,16 @@ impl ModelFolder {
                 tweak_vae_quant_conv(&mut backend, vae_arch.config.latent_channels, vae_arch.has_quant_conv)?;
             }
             let check = ShapeCheck::new(Some(&backend));
-            build(VarBuilder::from_backend(Box::new(check), DType::F32, Device::Cpu)).map_err(|e| backend.explain(what, e))
+            let wanted = check.wanted.clone();
+            build(VarBuilder::from_backend(Box::new(check), DType::F32, Device::Cpu)).map_err(|e| backend.explain(what, e))?;
+            let n: usize = wanted.lock().unwrap_or_else(|p| p.into_inner()).values().map(|(s, _)| s.iter().product::<usize>()).sum();
+            Ok::<u64, DiffusionError>(n as u64)
         };
-        probe(&text, "text encoder", &|vb| build_text(vb, &text_arch).map(drop))?;
-        probe(&unet, "UNet", &|vb| build_unet(vb, &unet_arch).map(drop))?;
-        probe(&vae, "VAE", &|vb| build_vae(vb, &vae_arch).map(drop))?;
+        let params = Params {
+            text: probe(&text, "text encoder", &|vb| build_text(vb, &text_arch).map(drop))?,
+            unet: probe(&unet, "UNet", &|vb| build_unet(vb, &unet_arch).map(drop))?,
+            vae: probe(&vae, "VAE", &|vb| build_vae(vb, &vae_arch).map(drop))?,
+        };
 
         let mut files: Vec<PathBuf> = Vec::new();
         for c in [&unet, &vae, &text] {
@@ -225,6 +240,7 @@ impl ModelFolder {
             schedule,
             tokenizer,
             model_ref: ModelRef { name, files: hashes },
+            params,
             unet,
             vae,
             text,

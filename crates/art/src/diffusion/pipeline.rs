@@ -17,6 +17,7 @@ use chrysalis_core::recipe::{DiffusionSpec, Recipe};
 use image::RgbImage;
 
 use super::error::{CandleContext, DiffusionError};
+use super::memory;
 use super::model::ModelFolder;
 use super::rng::{NormalRng, Stream};
 use super::scheduler::Sampler;
@@ -35,7 +36,12 @@ const LATENT_RGB: [[f32; 3]; 4] = [
     [-0.2120, -0.2616, -0.7177],
 ];
 
-fn to_dtype(d: chrysalis_core::recipe::DType) -> DType {
+/// The VAE runs in f32 when the model asks for it (`force_upcast`).
+pub(crate) fn vae_dtype(model: &ModelFolder, dtype: DType) -> DType {
+    if model.vae_arch.force_upcast { DType::F32 } else { dtype }
+}
+
+pub(crate) fn to_dtype(d: chrysalis_core::recipe::DType) -> DType {
     match d {
         chrysalis_core::recipe::DType::F32 => DType::F32,
         chrysalis_core::recipe::DType::F16 => DType::F16,
@@ -111,6 +117,14 @@ pub(crate) fn validate(model: &ModelFolder, recipe: &Recipe, spec: &DiffusionSpe
             return Err(DiffusionError::InitImageSize { width: w, height: h, actual_w: img.width(), actual_h: img.height() }.into());
         }
     }
+    let dtype = to_dtype(spec.dtype);
+    let need = memory::estimate(model, w, h, dtype, vae_dtype(model, dtype)).peak();
+    if let Some(have) = memory::available()
+        && need > have
+    {
+        let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+        return Err(DiffusionError::NotEnoughMemory { needed_gib: gib(need), available_gib: gib(have) }.into());
+    }
     Ok(())
 }
 
@@ -129,7 +143,7 @@ pub(crate) fn run(
     let uncond_ids = if guided { Some(model.tokenizer.encode(&recipe.negative_prompt, "negative prompt")?) } else { None };
 
     let dtype = to_dtype(spec.dtype);
-    let vae_dtype = if model.vae_arch.force_upcast { DType::F32 } else { dtype };
+    let vae_dtype = vae_dtype(model, dtype);
     let strength = spec.init_image.as_ref().map(|i| i.strength);
     let sampler = Sampler::new(spec.scheduler, &model.schedule, spec.steps as usize, strength);
     let n = sampler.timesteps().len();
