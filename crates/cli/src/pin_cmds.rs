@@ -19,7 +19,7 @@ use chrysalis_storage::remote::{
     BackendKind, Pinner, PublishError, PublishOptions, PublishReport, Publisher, RetryPolicy, UploadStatus,
 };
 use clap::Args;
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::HumanBytes;
 
 use crate::output::Output;
 
@@ -191,25 +191,6 @@ fn backend(args: &PinArgs, project: &Project) -> anyhow::Result<Box<dyn Pinner>>
     })
 }
 
-/// A byte progress bar with ETA on stderr; hidden in JSON mode and off a terminal.
-fn byte_bar(out: &Output) -> ProgressBar {
-    let bar = if out.is_json() {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden())
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} (ETA {eta}) {msg}",
-        )
-        .expect("static template is valid")
-        .progress_chars("█▉▊▋▌▍▎▏ "),
-    );
-    bar.set_prefix("pin");
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
-}
-
 pub fn pin(out: &Output, args: PinArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
     if !args.path.exists() {
         bail!("`{}` does not exist", args.path.display());
@@ -219,19 +200,9 @@ pub fn pin(out: &Output, args: PinArgs, cancel: &CancelToken) -> anyhow::Result<
     let options = PublishOptions { layout: args.layout, jobs: args.jobs.max(1), include_hidden: args.hidden };
     let publisher = Publisher::new(project.db(), pinner.as_ref(), options).project_root(project.root());
 
-    let bar = byte_bar(out);
-    let result = publisher.publish(
-        &args.path,
-        &mut |p: &Progress| {
-            if p.total > 0 {
-                bar.set_length(p.total);
-            }
-            bar.set_position(p.step);
-            bar.set_message(p.message.clone());
-        },
-        cancel,
-    );
-    bar.finish_and_clear();
+    let bar = out.byte_progress("pin");
+    let result = publisher.publish(&args.path, &mut |p: &Progress| bar.update(p), cancel);
+    bar.finish();
     let report = match result {
         Ok(r) => r,
         Err(PublishError::Cancelled(c)) => return Err(c.into()),

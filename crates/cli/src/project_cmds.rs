@@ -1,6 +1,6 @@
 //! `init`, `info` and `check`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -26,15 +26,21 @@ pub struct ProjectArgs {
 
 impl ProjectArgs {
     fn open(&self) -> anyhow::Result<Project> {
-        let dir = match &self.dir {
-            Some(dir) => dir.clone(),
-            None => {
-                let cwd = std::env::current_dir().context("cannot read the current directory")?;
-                chrysalis_core::project::find_root(&cwd).unwrap_or(cwd)
-            }
-        };
-        Ok(Project::open(&dir)?)
+        open_project(self.dir.as_deref())
     }
+}
+
+/// Opens `dir`, or else the project containing the current directory (as git finds its
+/// repository), for every command that takes an optional project folder.
+pub fn open_project(dir: Option<&Path>) -> anyhow::Result<Project> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let cwd = std::env::current_dir().context("cannot read the current directory")?;
+            chrysalis_core::project::find_root(&cwd).unwrap_or(cwd)
+        }
+    };
+    Ok(Project::open(&dir)?)
 }
 
 fn info_rows(info: &ProjectInfo) -> Vec<(&'static str, String)> {

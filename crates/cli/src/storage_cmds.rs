@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chrysalis_core::{CancelToken, Project};
+use chrysalis_core::CancelToken;
 use chrysalis_storage::{Importer, Layout, LocalStore, NullSink, pins};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::output::{self, Output};
+use crate::project_cmds::open_project;
 
 #[derive(Debug, Args)]
 pub struct CidArgs {
@@ -83,17 +84,6 @@ pub enum StoreCommand {
         #[arg(long)]
         project: Option<PathBuf>,
     },
-}
-
-fn open_project(dir: Option<&Path>) -> anyhow::Result<Project> {
-    let dir = match dir {
-        Some(d) => d.to_path_buf(),
-        None => {
-            let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            chrysalis_core::project::find_root(&cwd).unwrap_or(cwd)
-        }
-    };
-    Ok(Project::open(&dir)?)
 }
 
 fn storage_err(e: chrysalis_storage::StorageError) -> anyhow::Error {
