@@ -95,6 +95,29 @@ Migration {
         CREATE INDEX uploads_cid ON uploads (cid);
         CREATE INDEX uploads_status ON uploads (backend, endpoint, status);
     "#,
+},
+Migration {
+    version: 4,
+    name: "generations",
+    sql: r#"
+        -- Every image generated into the project (the desktop's Create screen and gallery, the
+        -- CLI's `generate` into a project). The recipe is the full canonical recipe JSON, so a
+        -- row alone is enough to regenerate the image; the file is `path` (relative to the
+        -- project root) and its bytes hash to `sha256`. `parent_id`: the gallery image an
+        -- img2img generation started from.
+        CREATE TABLE generations (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipe      TEXT    NOT NULL CHECK (json_valid(recipe)),
+            recipe_hash TEXT    NOT NULL,
+            path        TEXT    NOT NULL UNIQUE,
+            sha256      TEXT    NOT NULL,
+            width       INTEGER NOT NULL CHECK (width > 0),
+            height      INTEGER NOT NULL CHECK (height > 0),
+            parent_id   INTEGER REFERENCES generations (id) ON DELETE SET NULL,
+            created_at  INTEGER NOT NULL
+        );
+        CREATE INDEX generations_recipe_hash ON generations (recipe_hash);
+    "#,
 }];
 
 /// The newest schema version this build understands.
