@@ -41,6 +41,32 @@ pub enum LedgerError {
         path: std::path::PathBuf,
         reason: String,
     },
+    /// This backend cannot do that (e.g. warping the clock of a real cluster).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The transaction was sent but no outcome was seen before the deadline. It may still
+    /// land while its blockhash is valid: check its signature (or simply re-run the operation,
+    /// which reconciles with the chain first) before sending anything again.
+    #[error(
+        "transaction {signature} was not confirmed within {waited_s} s; it may still land: \
+         re-run the operation (it checks the chain first) rather than sending a new one"
+    )]
+    Unconfirmed { signature: Signature, waited_s: u64 },
+    /// The transaction's blockhash expired and the cluster never saw its signature: it can
+    /// never land. Signing the same instructions again with a fresh blockhash is safe.
+    #[error("transaction {signature} expired unprocessed (its blockhash is no longer valid)")]
+    Expired { signature: Signature },
+}
+
+impl LedgerError {
+    /// Whether the operation may simply be retried later (network trouble, a deadline) as
+    /// opposed to a definite refusal ([`LedgerError::Failed`], bad input).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            LedgerError::Backend(_) | LedgerError::Unconfirmed { .. } | LedgerError::Expired { .. }
+        )
+    }
 }
 
 /// The chain as the pipeline sees it. Every call blocks until it has an answer.
@@ -85,7 +111,88 @@ pub trait Ledger {
     fn now(&self) -> Result<i64, LedgerError> {
         Ok(self.clock()?.unix_timestamp)
     }
+
+    /// What a transaction with this signature became: `None` if the ledger has not seen it,
+    /// `Some(Ok(()))` if it succeeded, `Some(Err(e))` if it was processed and failed.
+    fn signature_status(
+        &self,
+        signature: &Signature,
+    ) -> Result<Option<Result<(), TransactionError>>, LedgerError>;
+
+    /// Moves the clock `seconds` forward and returns the new clock. Only the sandbox can.
+    fn warp_forward(&self, seconds: i64) -> Result<Clock, LedgerError> {
+        let _ = seconds;
+        Err(LedgerError::Unsupported(format!(
+            "clock warp is only available in the sandbox (this ledger is {})",
+            self.name()
+        )))
+    }
+
+    /// The priority fee (lamports) this ledger adds to every transaction it signs through
+    /// [`send`](Ledger::send), for cost estimates. 0 unless configured (RPC).
+    fn priority_fee_lamports(&self) -> u64 {
+        0
+    }
+
+    /// A short human name of the backend for logs and the UI, e.g. `sandbox (/path)` or
+    /// `rpc https://api.devnet.solana.com`.
+    fn name(&self) -> String {
+        "ledger".to_string()
+    }
 }
+
+/// Every `&L`, `Box<L>` and `Arc<L>` of a ledger is a ledger too, so wrappers (the test kit's
+/// `FaultyLedger`) and owners can hold whichever they like.
+macro_rules! forward_ledger {
+    ($($ty:ty),*) => {$(
+        impl<L: Ledger + ?Sized> Ledger for $ty {
+            fn balance(&self, pubkey: &Pubkey) -> Result<u64, LedgerError> {
+                (**self).balance(pubkey)
+            }
+            fn airdrop(&self, pubkey: &Pubkey, lamports: u64) -> Result<Signature, LedgerError> {
+                (**self).airdrop(pubkey, lamports)
+            }
+            fn get_account(&self, pubkey: &Pubkey) -> Result<Option<AccountData>, LedgerError> {
+                (**self).get_account(pubkey)
+            }
+            fn latest_blockhash(&self) -> Result<Hash, LedgerError> {
+                (**self).latest_blockhash()
+            }
+            fn send_transaction(&self, tx: &Transaction) -> Result<Signature, LedgerError> {
+                (**self).send_transaction(tx)
+            }
+            fn send(
+                &self,
+                instructions: &[Instruction],
+                signers: &[&dyn Signer],
+            ) -> Result<Signature, LedgerError> {
+                (**self).send(instructions, signers)
+            }
+            fn clock(&self) -> Result<Clock, LedgerError> {
+                (**self).clock()
+            }
+            fn now(&self) -> Result<i64, LedgerError> {
+                (**self).now()
+            }
+            fn signature_status(
+                &self,
+                signature: &Signature,
+            ) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
+                (**self).signature_status(signature)
+            }
+            fn warp_forward(&self, seconds: i64) -> Result<Clock, LedgerError> {
+                (**self).warp_forward(seconds)
+            }
+            fn name(&self) -> String {
+                (**self).name()
+            }
+            fn priority_fee_lamports(&self) -> u64 {
+                (**self).priority_fee_lamports()
+            }
+        }
+    )*};
+}
+forward_ledger!(&L, Box<L>, std::sync::Arc<L>);
 
 /// A transaction of `instructions` signed by `signers`, the first of which pays the fee.
 pub fn sign(

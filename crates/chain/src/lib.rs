@@ -4,12 +4,26 @@
 //! - [`wallet`]: Solana CLI keypair files and the CLI's `config.yml` RPC URL.
 //! - [`ledger`]: the synchronous [`Ledger`] interface the pipeline uses.
 //! - [`sandbox`]: the embedded backend, a solana-program-test bank running our program natively.
+//! - [`rpc`]: the backend of a real cluster over JSON-RPC (retries, rate limit, no double send).
+//! - [`network`]: cluster names/URLs and [`connect`].
+//! - [`program`]: instruction builders for every instruction of the program.
+//! - [`client`]: typed, idempotent operations and readers over any [`Ledger`].
+//! - `testkit` (feature `testkit`): a fault-injecting RPC server and `FaultyLedger` for tests.
 
+pub mod client;
 pub mod ledger;
+pub mod network;
+pub mod program;
+pub mod rpc;
 pub mod sandbox;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod wallet;
 
+pub use client::{ChainError, CollectionState, CostEstimate, NftState};
 pub use ledger::{AccountData, Ledger, LedgerError};
+pub use network::{Network, UnknownNetwork, connect};
+pub use rpc::{Commitment, RpcLedger, RpcOptions};
 pub use sandbox::Sandbox;
 pub use wallet::WalletError;
 

@@ -160,6 +160,15 @@ impl Sandbox {
         self.lock().payer.pubkey()
     }
 
+    /// A blockhash different from `after`, waiting for the bank to produce one (the test kit's
+    /// RPC server uses it to replace a blockhash it declared expired).
+    pub fn new_blockhash(&self, after: &Hash) -> Result<Hash, LedgerError> {
+        let mut banks = self.banks();
+        self.rt
+            .block_on(banks.get_new_latest_blockhash(after))
+            .map_err(backend)
+    }
+
     /// Where this sandbox saves its state, if it is persistent.
     pub fn state_path(&self) -> Option<&Path> {
         self.persist.as_ref().map(|p| p.path.as_path())
@@ -347,6 +356,24 @@ impl Ledger for Sandbox {
         self.rt
             .block_on(self.banks().get_sysvar::<Clock>())
             .map_err(backend)
+    }
+
+    fn signature_status(
+        &self,
+        signature: &Signature,
+    ) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
+        self.status(signature)
+    }
+
+    fn warp_forward(&self, seconds: i64) -> Result<Clock, LedgerError> {
+        Sandbox::warp_forward(self, seconds)
+    }
+
+    fn name(&self) -> String {
+        match self.state_path() {
+            Some(path) => format!("sandbox ({})", path.display()),
+            None => "sandbox (in memory)".to_string(),
+        }
     }
 }
 
