@@ -1,6 +1,7 @@
 //! The Chrysalis domain: recipes, collections, evolution stages, metadata JSON and the
 //! project store that every face of the product (CLI, desktop app) shares.
 
+pub mod collection;
 pub mod progress;
 pub mod project;
 pub mod recipe;

@@ -118,6 +118,123 @@ Migration {
         );
         CREATE INDEX generations_recipe_hash ON generations (recipe_hash);
     "#,
+},
+Migration {
+    version: 5,
+    name: "pipeline journal",
+    sql: r#"
+        -- The collection pipeline (crates/cli/src/pipeline): what `chrysalis publish` planned,
+        -- generated, pinned and did on chain. Rows are written before and after each step;
+        -- a rerun reconciles them with the files, the store and the chain instead of trusting
+        -- them alone. Keys (the group mint keypair, the sandbox wallet) are never stored here:
+        -- they are files under `<project>/keys/`.
+        --
+        -- The plan last used: the spec's SHA-256 (collection.toml bytes) and its size.
+        CREATE TABLE pipeline_plan (
+            id          INTEGER PRIMARY KEY CHECK (id = 1),
+            spec_sha256 TEXT    NOT NULL,
+            items       INTEGER NOT NULL CHECK (items >= 0),
+            stages      INTEGER NOT NULL CHECK (stages >= 0),
+            plan        TEXT    NOT NULL CHECK (json_valid(plan)),
+            planned_at  INTEGER NOT NULL
+        );
+        -- One row per item per stage: the generated image and metadata and their CIDs.
+        CREATE TABLE pipeline_items (
+            stage           INTEGER NOT NULL CHECK (stage >= 0),
+            item            INTEGER NOT NULL CHECK (item >= 0),
+            recipe_hash     TEXT    NOT NULL,
+            image_path      TEXT,
+            image_sha256    TEXT,
+            image_cid       TEXT,
+            metadata_path   TEXT,
+            metadata_sha256 TEXT,
+            metadata_cid    TEXT,
+            updated_at      INTEGER NOT NULL,
+            PRIMARY KEY (stage, item)
+        ) WITHOUT ROWID;
+        -- Per stage: the images and metadata folder roots, the on-chain base URI and content
+        -- root (hex of the SHA-256 digest inside the metadata folder's CID).
+        CREATE TABLE pipeline_stages (
+            stage         INTEGER PRIMARY KEY CHECK (stage >= 0),
+            images_cid    TEXT,
+            metadata_cid  TEXT,
+            base_uri      TEXT,
+            content_root  TEXT,
+            updated_at    INTEGER NOT NULL
+        );
+        -- Where each stage folder was pinned (local store, Kubo, a pinning service, ...).
+        CREATE TABLE pipeline_pins (
+            stage      INTEGER NOT NULL,
+            folder     TEXT    NOT NULL CHECK (folder IN ('images', 'metadata', 'collection')),
+            backend    TEXT    NOT NULL,
+            endpoint   TEXT    NOT NULL,
+            cid        TEXT    NOT NULL,
+            status     TEXT    NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (stage, folder, backend, endpoint)
+        ) WITHOUT ROWID;
+        -- The collection on one network ('sandbox', 'devnet', an RPC URL, ...).
+        CREATE TABLE chain_collections (
+            network      TEXT PRIMARY KEY,
+            group_mint   TEXT    NOT NULL,
+            collection   TEXT    NOT NULL,
+            authority    TEXT    NOT NULL,
+            spec_sha256  TEXT    NOT NULL,
+            uri          TEXT    NOT NULL,
+            status       TEXT    NOT NULL CHECK (status IN ('sending', 'created')),
+            signature    TEXT,
+            created_at   INTEGER NOT NULL,
+            updated_at   INTEGER NOT NULL
+        );
+        -- Stages added to that collection.
+        CREATE TABLE chain_stages (
+            network      TEXT    NOT NULL,
+            stage        INTEGER NOT NULL CHECK (stage >= 0),
+            base_uri     TEXT    NOT NULL,
+            content_root TEXT    NOT NULL,
+            status       TEXT    NOT NULL CHECK (status IN ('sending', 'added')),
+            signature    TEXT,
+            updated_at   INTEGER NOT NULL,
+            PRIMARY KEY (network, stage)
+        ) WITHOUT ROWID;
+        -- Mints, one per index per network (the mint address is a PDA of the index).
+        CREATE TABLE chain_mints (
+            network     TEXT    NOT NULL,
+            item        INTEGER NOT NULL CHECK (item >= 0),
+            mint        TEXT    NOT NULL,
+            owner       TEXT    NOT NULL,
+            recipe_hash TEXT    NOT NULL,
+            status      TEXT    NOT NULL CHECK (status IN ('sending', 'minted', 'failed')),
+            signature   TEXT,
+            last_error  TEXT,
+            created_at  INTEGER NOT NULL,
+            updated_at  INTEGER NOT NULL,
+            PRIMARY KEY (network, item)
+        ) WITHOUT ROWID;
+        -- Every evolution sent, and every royalty distribution / payment.
+        CREATE TABLE chain_evolutions (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            network    TEXT    NOT NULL,
+            item       INTEGER NOT NULL,
+            from_stage INTEGER NOT NULL,
+            to_stage   INTEGER NOT NULL,
+            status     TEXT    NOT NULL CHECK (status IN ('sending', 'evolved', 'failed')),
+            signature  TEXT,
+            last_error TEXT,
+            at         INTEGER NOT NULL
+        );
+        CREATE INDEX chain_evolutions_item ON chain_evolutions (network, item);
+        CREATE TABLE chain_distributions (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            network    TEXT    NOT NULL,
+            kind       TEXT    NOT NULL CHECK (kind IN ('payment', 'distribution')),
+            lamports   INTEGER NOT NULL DEFAULT 0,
+            status     TEXT    NOT NULL CHECK (status IN ('sending', 'done', 'failed')),
+            signature  TEXT,
+            last_error TEXT,
+            at         INTEGER NOT NULL
+        );
+    "#,
 }];
 
 /// The newest schema version this build understands.
