@@ -2,10 +2,14 @@
 //! library crates, which the desktop app shares.
 
 mod art_cmds;
+mod chain_cmds;
+mod demo_cmds;
 mod output;
 mod pin_cmds;
 mod project_cmds;
+mod publish_cmds;
 mod storage_cmds;
+mod verify_cmds;
 
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -57,6 +61,26 @@ enum Command {
     /// Re-run the recipe inside a Chrysalis PNG; with --check, fail unless the result is
     /// byte-for-byte identical. Ctrl-C cancels.
     Regenerate(art_cmds::RegenerateArgs),
+    /// Publish the project's collection.toml: plan, generate every item at every stage,
+    /// write metadata, pin, create the collection on chain and mint. Resumable: a rerun
+    /// after any failure, kill or Ctrl-C reconciles with the chain and the store.
+    Publish(Box<publish_cmds::PublishArgs>),
+    /// Crank every due time-based evolution (--due), or evolve one NFT (--index N --to-stage S).
+    Evolve(chain_cmds::EvolveArgs),
+    /// Move the project sandbox's clock forward (e.g. `7d`), so stages unlock in seconds.
+    Warp(chain_cmds::WarpArgs),
+    /// Show the collection's vault and each creator's share and owed; --pay SOL pays a
+    /// simulated royalty in, --distribute pays the creators.
+    Royalties(chain_cmds::RoyaltiesArgs),
+    /// Solana CLI keypair files: new, address, balance, airdrop.
+    #[command(subcommand)]
+    Wallet(chain_cmds::WalletCommand),
+    /// Verify an NFT: chain → metadata → bytes by CID → content root → regenerate → identical.
+    Verify(verify_cmds::VerifyArgs),
+    /// The whole path in a new project on embedded defaults: 12 items × 3 stages, generated,
+    /// published, minted in the sandbox, warped, evolved, royalties paid and distributed,
+    /// every NFT verified.
+    Demo(demo_cmds::DemoArgs),
 }
 
 /// The token every long job of this process watches; Ctrl-C cancels it.
@@ -76,7 +100,11 @@ fn init_logging(verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
         // ureq-proto's TRACE output dumps raw request bytes, bearer tokens included: never
         // show it, whatever -v or RUST_LOG asks (replaces any ureq_proto directive).
-        .add_directive("ureq_proto=debug".parse().expect("static directive"));
+        .add_directive("ureq_proto=debug".parse().expect("static directive"))
+        // The sandbox's bank talks to itself over tarpc, which warns about tracing plumbing
+        // on every request: noise for a CLI user.
+        .add_directive("tarpc=error".parse().expect("static directive"))
+        .add_directive("solana_metrics=error".parse().expect("static directive"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
@@ -100,6 +128,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     install_ctrlc();
+    // Commands that run the sandbox, whose program logs go to stdout, print only through
+    // `output`, which keeps the real stdout for their results (JSON or text) alone.
+    let runs_program = matches!(
+        cli.command,
+        Command::Publish(_)
+            | Command::Evolve(_)
+            | Command::Warp(_)
+            | Command::Royalties(_)
+            | Command::Wallet(_)
+            | Command::Verify(_)
+            | Command::Demo(_)
+    );
+    if runs_program {
+        output::reserve_stdout();
+    }
     let out = output::Output::new(cli.json);
     let result = match cli.command {
         Command::Init(args) => project_cmds::init(&out, args),
@@ -112,12 +155,20 @@ fn main() -> ExitCode {
         Command::Generate(args) => art_cmds::generate(&out, *args, cancel_token()),
         Command::Recipe(args) => art_cmds::recipe(&out, args),
         Command::Regenerate(args) => art_cmds::regenerate(&out, args, cancel_token()),
+        Command::Publish(args) => publish_cmds::publish(&out, *args, cancel_token()),
+        Command::Evolve(args) => chain_cmds::evolve(&out, args, cancel_token()),
+        Command::Warp(args) => chain_cmds::warp(&out, args),
+        Command::Royalties(args) => chain_cmds::royalties(&out, args),
+        Command::Wallet(cmd) => chain_cmds::wallet_cmd(&out, cmd),
+        Command::Verify(args) => verify_cmds::verify(&out, args, cancel_token()),
+        Command::Demo(args) => demo_cmds::demo(&out, args, cancel_token()),
     };
     match result {
         Ok(code) => code,
         Err(err) => {
             if err.downcast_ref::<chrysalis_core::Cancelled>().is_some()
                 || matches!(err.downcast_ref::<chrysalis_core::ProjectError>(), Some(chrysalis_core::ProjectError::Cancelled(_)))
+                || matches!(err.downcast_ref::<chrysalis_cli::pipeline::PipelineError>(), Some(chrysalis_cli::pipeline::PipelineError::Cancelled(_)))
             {
                 eprintln!("cancelled");
                 return ExitCode::from(130);

@@ -24,11 +24,11 @@ impl Output {
     /// `label  value` lines.
     pub fn data<T: Serialize>(&self, value: &T, human: &[(&str, String)]) -> anyhow::Result<()> {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value)?);
+            line(&serde_json::to_string_pretty(value)?);
         } else {
             let width = human.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
             for (label, value) in human {
-                println!("{label:<width$}  {value}");
+                line(&format!("{label:<width$}  {value}"));
             }
         }
         Ok(())
@@ -63,6 +63,48 @@ impl Output {
             .progress_chars("█▉▊▋▌▍▎▏ "),
         );
         bar
+    }
+}
+
+/// The real standard output, once [`reserve_stdout()`] moved everything else off it.
+static REAL_STDOUT: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
+
+/// Prints one line of command output on the real stdout (see [`reserve_stdout`]); commands
+/// that run the sandbox print through this (and [`Output::data`]) instead of `println!`.
+pub fn line(text: &str) {
+    match REAL_STDOUT.get() {
+        Some(out) => {
+            use std::io::Write;
+            let mut f = out.lock().unwrap_or_else(|p| p.into_inner());
+            // Like println!: a closed stdout is not worth a second error.
+            let _ = writeln!(f, "{text}").and_then(|()| f.flush());
+        }
+        None => println!("{text}"),
+    }
+}
+
+/// Stdout must carry only the command's output (in JSON mode: one JSON document), but code
+/// we do not control writes to it: the Chrysalis program running natively in the sandbox
+/// logs each instruction with `msg!`, which off-chain is a `println!`. So: keep a duplicate
+/// of the real stdout for [`line()`] / [`Output::data`] and point file descriptor 1 at stderr
+/// for everything else. Unix only (elsewhere stdout is left as it is).
+pub fn reserve_stdout() {
+    #[cfg(unix)]
+    {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain descriptor calls on the process's own standard streams; `saved` is a
+        // fresh descriptor owned by the File from here on.
+        unsafe {
+            let saved = libc::dup(1);
+            if saved < 0 {
+                return;
+            }
+            if libc::dup2(2, 1) < 0 {
+                libc::close(saved);
+                return;
+            }
+            let _ = REAL_STDOUT.set(std::sync::Mutex::new(std::fs::File::from_raw_fd(saved)));
+        }
     }
 }
 

@@ -132,7 +132,7 @@ fn token(
     Ok(found.map(|(s, _)| s))
 }
 
-fn backend(args: &PinArgs, project: &Project) -> anyhow::Result<Box<dyn Pinner>> {
+pub(crate) fn backend(args: &PinArgs, project: &Project) -> anyhow::Result<Box<dyn Pinner>> {
     let retry = RetryPolicy { max_attempts: args.retries.saturating_add(1), ..RetryPolicy::default() };
     let endpoint = args.endpoint.as_deref();
     Ok(match args.to {

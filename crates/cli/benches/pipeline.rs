@@ -1,0 +1,117 @@
+//! Pipeline benchmark (`cargo bench -p chrysalis-cli --bench pipeline`; prints figures).
+//!
+//! 1. **Items per second** for plan + generate + metadata + CID of a procedural collection
+//!    (default 1 000 items, one stage, 512², style `growth`), each phase timed on its own.
+//!    `--items N` (or `CHRYSALIS_BENCH_ITEMS=N`) shortens it; `--side PX` changes the size.
+//! 2. **Lamports per NFT** in the sandbox: a 40-item collection at 256² (price 0) is published and
+//!    minted; the wallet's balance is read when minting starts and when it ends, so the
+//!    figure is what one mint costs its buyer (rent of the mint and token accounts + fee),
+//!    without the one-off collection costs, which are printed apart.
+//!
+//! Single-threaded generation, on whatever else the machine is doing: treat the figures as
+//! conservative.
+
+use std::path::Path;
+use std::time::Instant;
+
+use chrysalis_chain::Signer;
+use chrysalis_cli::pipeline::chain::{Chain, ChainOptions};
+use chrysalis_cli::pipeline::journal::Journal;
+use chrysalis_cli::pipeline::publish::{PublishOptions, publish_with_chain};
+use chrysalis_cli::pipeline::{Phase, PipelineEvent, generate, plan};
+use chrysalis_core::{CancelToken, Project};
+use chrysalis_storage::Layout;
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+fn values(name: &str, n: u32, count: u32, param: Option<&str>) -> String {
+    let vals: Vec<String> = (0..n)
+        .map(|i| match param {
+            Some(p) => format!("{{ value = \"{name} {i}\", count = {count}, params = {{ {p} = {} }} }}", i + 1),
+            None => format!("{{ value = \"{name} {i}\", count = {count} }}"),
+        })
+        .collect();
+    format!("[[traits]]\nname = \"{name}\"\nvalues = [{}]\n", vals.join(", "))
+}
+
+/// A spec of `items` (a multiple of 40) with enough trait combinations to be unique.
+fn spec(items: u32, side: u32, price: &str) -> String {
+    let mut s = format!(
+        "name = \"Bench\"\nsymbol = \"B\"\nsize = {items}\nseed = 5\nprice = \"{price}\"\n\n[[creators]]\naddress = \"AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf\"\nshare_bps = 10000\n\n[art]\nengine = \"procedural\"\nstyle = \"growth\"\nwidth = {side}\nheight = {side}\n\n"
+    );
+    s.push_str(&values("Palette", 8, items / 8, Some("palette")));
+    s.push_str(&values("Roots", 5, items / 5, Some("roots")));
+    s.push_str(&values("Mark", 10, items / 10, None));
+    s.push_str(&values("Eyes", 4, items / 4, None));
+    s.push_str("\n[[stages]]\nname = \"Seed\"\nunlock = \"mint\"\n");
+    s
+}
+
+fn project(dir: &Path, text: &str) -> Project {
+    let p = Project::create(dir, Some("bench")).expect("project");
+    std::fs::write(dir.join("collection.toml"), text).expect("spec");
+    p
+}
+
+fn throughput(items: u32, side: u32) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = project(dir.path(), &spec(items, side, "0"));
+    let journal = Journal::new(p.db());
+    let cancel = CancelToken::new();
+    let t = Instant::now();
+    let planned = plan::plan_project(p.root(), &journal, &mut |_| {}).expect("plan");
+    let t_plan = t.elapsed();
+    let t = Instant::now();
+    generate::generate_images(p.root(), &planned, &journal, &mut |_| {}, &cancel).expect("generate");
+    let t_gen = t.elapsed();
+    let t = Instant::now();
+    generate::write_metadata(p.root(), &planned, Layout::V0, &journal, &mut |_| {}, &cancel).expect("metadata");
+    let t_meta = t.elapsed();
+    let total = t_plan + t_gen + t_meta;
+    let n = f64::from(items);
+    println!("plan + generate + metadata + CID, {items} items at {side}², one stage:");
+    println!("  plan                 {:>9.2} s  {:>9.1} items/s", t_plan.as_secs_f64(), n / t_plan.as_secs_f64());
+    println!("  generate (PNG)       {:>9.2} s  {:>9.2} items/s", t_gen.as_secs_f64(), n / t_gen.as_secs_f64());
+    println!("  metadata + CIDs      {:>9.2} s  {:>9.1} items/s", t_meta.as_secs_f64(), n / t_meta.as_secs_f64());
+    println!("  all                  {:>9.2} s  {:>9.2} items/s", total.as_secs_f64(), n / total.as_secs_f64());
+}
+
+fn lamports_per_nft() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = project(dir.path(), &spec(40, 256, "0"));
+    let chain = Chain::open(p.root(), &ChainOptions::default()).expect("sandbox");
+    let wallet = chain.wallet(Some(p.root()), None).expect("wallet").pubkey();
+    let mut at_mint_start = None;
+    let mut before_chain = None;
+    let mut on = |e: &PipelineEvent| {
+        if e.phase == Phase::Collection && before_chain.is_none() {
+            before_chain = chain.balance(&wallet).ok();
+        }
+        if e.phase == Phase::Mint && e.step == 0 {
+            at_mint_start = chain.balance(&wallet).ok();
+        }
+    };
+    let report = publish_with_chain(&p, &PublishOptions::default(), None, &chain, &mut on, &CancelToken::new()).expect("publish");
+    let end = chain.balance(&wallet).expect("balance");
+    let minted = report.mints.len() as u64;
+    let start = at_mint_start.expect("minting started");
+    let per = (start - end) / minted;
+    println!("sandbox costs (price 0), {minted} NFTs:");
+    println!("  collection + {} stage(s)  {:>12} lamports", report.stages.len(), before_chain.unwrap_or(start).saturating_sub(start));
+    println!("  per NFT                  {per:>12} lamports ({} SOL)", chrysalis_chain::client::sol(per));
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; ignore everything but our own flags.
+    let items: u32 = arg("--items")
+        .or_else(|| std::env::var("CHRYSALIS_BENCH_ITEMS").ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let items = (items / 40).max(1) * 40;
+    let side: u32 = arg("--side").and_then(|s| s.parse().ok()).unwrap_or(512);
+    throughput(items, side);
+    lamports_per_nft();
+}

@@ -1,0 +1,112 @@
+//! Step 1, **plan**: read `collection.toml`, validate it, check that its quotas and rules can
+//! be satisfied and plan every item (chrysalis_core's planner). An unsatisfiable spec is
+//! refused here, naming the conflict, before a single image is generated.
+
+use std::path::Path;
+
+use chrysalis_core::collection::plan::{Plan, PlanError, RecipeContext, plan};
+use chrysalis_core::collection::spec::{ArtSpec, CollectionSpec};
+use serde::{Deserialize, Serialize};
+
+use super::journal::Journal;
+use super::{OnEvent, Phase, PipelineError, PipelineEvent, SPEC_FILE, sha256_hex};
+
+/// A spec and its plan, ready to generate.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub spec: CollectionSpec,
+    pub plan: Plan,
+    /// SHA-256 (hex) of the `collection.toml` bytes: a collection on chain remembers it, and
+    /// a changed spec is refused rather than minted against an older collection.
+    pub spec_sha256: String,
+}
+
+/// What `publish --only plan` reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PlanSummary {
+    pub name: String,
+    pub items: u32,
+    pub stages: u32,
+    pub spec_sha256: String,
+    pub unique: bool,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub price_lamports: u64,
+    /// Asked vs got per trait value (all equal when the plan exists).
+    pub quotas: Vec<chrysalis_core::collection::plan::QuotaLine>,
+}
+
+impl Planned {
+    pub fn summary(&self) -> PlanSummary {
+        PlanSummary {
+            name: self.spec.name.clone(),
+            items: self.plan.items.len() as u32,
+            stages: self.plan.stages.len() as u32,
+            spec_sha256: self.spec_sha256.clone(),
+            unique: self.plan.unique,
+            price_lamports: self.plan.price_lamports,
+            quotas: self.plan.quotas.clone(),
+        }
+    }
+}
+
+/// The recipe context for this build of Chrysalis: the procedural engine's version (and, for
+/// diffusion specs, the model found at `art.model`, hashed).
+pub fn recipe_context(spec: &CollectionSpec, project_root: &Path) -> Result<RecipeContext, PipelineError> {
+    let mut ctx = RecipeContext::procedural(chrysalis_art::procedural::ENGINE_VERSION);
+    if let ArtSpec::Diffusion(d) = &spec.art {
+        let dir = project_root.join(&d.model);
+        let engine = chrysalis_art::diffusion::diffusion_engine(&dir)
+            .map_err(|e| PipelineError::Spec { path: project_root.join(SPEC_FILE), message: format!("art.model: {e}") })?;
+        ctx.diffusion_engine_version = chrysalis_art::diffusion::ENGINE_VERSION;
+        ctx.model = engine.model();
+    }
+    Ok(ctx)
+}
+
+/// Plans a spec given as text (`path` names it in errors).
+pub fn plan_text(text: &str, path: &Path, project_root: &Path) -> Result<Planned, PipelineError> {
+    let spec = CollectionSpec::from_toml(text)
+        .map_err(|e| PipelineError::Spec { path: path.to_path_buf(), message: e.to_string() })?;
+    let ctx = recipe_context(&spec, project_root)?;
+    // The engine's own parameter checks (ranges, whole numbers, styles) on sample recipes of
+    // every stage and trait value, so a bad parameter is refused before generating.
+    if matches!(spec.art, ArtSpec::Procedural(_)) {
+        let check = |r: &chrysalis_core::Recipe| {
+            chrysalis_art::procedural::ProceduralEngine::check(r).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let problems = spec.validate_recipes(&ctx, &check);
+        if !problems.is_empty() {
+            let message = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
+            return Err(PipelineError::Spec { path: path.to_path_buf(), message });
+        }
+    }
+    let plan = plan(&spec, &ctx).map_err(|e| match e {
+        PlanError::Conflicts(_) => PipelineError::Unsatisfiable(
+            e.to_string().trim_start_matches("the collection cannot be planned: ").to_string(),
+        ),
+        other => PipelineError::Spec { path: path.to_path_buf(), message: other.to_string() },
+    })?;
+    Ok(Planned { spec, plan, spec_sha256: sha256_hex(text.as_bytes()) })
+}
+
+/// Step 1 for a project: reads `<project>/collection.toml`, plans it and records the plan.
+pub fn plan_project(project_root: &Path, journal: &Journal<'_>, on_event: OnEvent<'_>) -> Result<Planned, PipelineError> {
+    let path = project_root.join(SPEC_FILE);
+    on_event(&PipelineEvent::new(Phase::Plan, 0, 1, format!("planning {}", path.display())));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(PipelineError::NoSpec { path }),
+        Err(e) => return Err(PipelineError::io(&path)(e)),
+    };
+    let planned = plan_text(&text, &path, project_root)?;
+    let summary = serde_json::to_value(planned.summary()).unwrap_or_default();
+    journal.record_plan(&planned.spec_sha256, planned.plan.items.len() as u32, planned.plan.stages.len() as u32, &summary)?;
+    on_event(&PipelineEvent::new(
+        Phase::Plan,
+        1,
+        1,
+        format!("planned {} items × {} stages", planned.plan.items.len(), planned.plan.stages.len()),
+    ));
+    Ok(planned)
+}

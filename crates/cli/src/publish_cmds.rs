@@ -1,0 +1,182 @@
+//! `chrysalis publish`: the collection pipeline (plan → generate → metadata → pin →
+//! collection → mint) over `chrysalis_cli::pipeline`, with a progress bar per phase.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrysalis_cli::pipeline::publish::{Only, PublishOptions, PublishReport};
+use chrysalis_cli::pipeline::{ChainOptions, Phase, PipelineEvent};
+use chrysalis_core::CancelToken;
+use chrysalis_storage::Layout;
+use chrysalis_storage::remote::BackendKind;
+use chrysalis_storage::remote::credentials;
+use clap::Args;
+
+use crate::output::{JobBar, Output};
+use crate::pin_cmds::{self, PinArgs};
+use crate::project_cmds::open_project;
+
+/// The chain flags every chain command shares.
+#[derive(Debug, Args, Clone)]
+pub struct ChainArgs {
+    /// sandbox (the project's embedded ledger), localnet, devnet, mainnet-beta, or an RPC URL.
+    #[arg(long, default_value = "sandbox", value_name = "NETWORK")]
+    pub network: String,
+
+    /// Solana CLI keypair file that signs and pays. Default: the project's own wallet in the
+    /// sandbox, else ~/.config/solana/id.json.
+    #[arg(long, value_name = "KEYPAIR")]
+    pub wallet: Option<PathBuf>,
+
+    /// The project folder; defaults to the project containing the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+}
+
+impl ChainArgs {
+    pub fn options(&self) -> ChainOptions {
+        ChainOptions { network: self.network.clone(), wallet: self.wallet.clone() }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    /// Stop after this phase: plan, generate, pin or mint (default: all of them).
+    #[arg(long, value_name = "PHASE")]
+    pub only: Option<Only>,
+
+    /// Also pin every folder to: kubo, psa, pinata or arweave (the local store always gets
+    /// them). The flags below are `chrysalis pin`'s.
+    #[arg(long, default_value = "local", value_name = "BACKEND")]
+    pub backend: BackendKind,
+
+    /// The backend's URL (see `chrysalis pin --help` for defaults).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// UnixFS layout of every CID: v0 (Kubo's default), v1 or v1-2025.
+    #[arg(long, default_value = "v0", value_name = "LAYOUT")]
+    pub layout: Layout,
+
+    /// Retries of a request that failed for a reason that may pass (network, 429, 5xx).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub retries: u32,
+
+    /// Arweave: the JWK wallet file that pays.
+    #[arg(long, value_name = "JWK", env = credentials::ARWEAVE_WALLET_ENV)]
+    pub arweave_wallet: Option<PathBuf>,
+
+    /// psa: a multiaddr of a node that already holds the content (repeatable).
+    #[arg(long = "origin", value_name = "MULTIADDR")]
+    pub origins: Vec<String>,
+
+    /// psa: seconds to wait for the service to report `pinned`.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub pin_timeout: u64,
+}
+
+/// Renders pipeline events: one indicatif bar per phase (hidden in JSON mode or off a
+/// terminal) and, for people, one line on stderr when a phase ends.
+pub struct PhaseBars<'o> {
+    out: &'o Output,
+    current: Option<(Phase, JobBar, PipelineEvent)>,
+}
+
+impl<'o> PhaseBars<'o> {
+    pub fn new(out: &'o Output) -> Self {
+        PhaseBars { out, current: None }
+    }
+
+    pub fn on_event(&mut self, e: &PipelineEvent) {
+        if self.current.as_ref().is_none_or(|(p, _, _)| *p != e.phase) {
+            self.finish();
+            self.current = Some((e.phase, self.out.progress(e.phase.as_str()), e.clone()));
+        }
+        if let Some((_, bar, last)) = &mut self.current {
+            bar.update(&chrysalis_core::Progress::new(e.step, e.total, e.message.clone()));
+            *last = e.clone();
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if let Some((phase, bar, last)) = self.current.take() {
+            bar.finish();
+            if !self.out.is_json() {
+                eprintln!("{:>10}  {}", phase.as_str(), last.message);
+            }
+        }
+    }
+}
+
+fn remote_pin_args(args: &PublishArgs) -> PinArgs {
+    PinArgs {
+        path: PathBuf::new(),
+        to: args.backend,
+        endpoint: args.endpoint.clone(),
+        layout: args.layout,
+        project: args.chain.project.clone(),
+        jobs: 4,
+        retries: args.retries,
+        hidden: false,
+        wallet: args.arweave_wallet.clone(),
+        confirmations: 0,
+        confirm_timeout: 0,
+        origins: args.origins.clone(),
+        pin_timeout: args.pin_timeout,
+        remember: false,
+    }
+}
+
+pub fn publish(out: &Output, args: PublishArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
+    let project = open_project(args.chain.project.as_deref())?;
+    let remote = match args.backend {
+        BackendKind::Local => None,
+        _ => Some(pin_cmds::backend(&remote_pin_args(&args), &project)?),
+    };
+    let options = PublishOptions { chain: args.chain.options(), layout: args.layout, only: args.only };
+    let mut bars = PhaseBars::new(out);
+    let result = chrysalis_cli::pipeline::publish(
+        &project,
+        &options,
+        remote.as_deref(),
+        &mut |e: &PipelineEvent| bars.on_event(e),
+        cancel,
+    );
+    bars.finish();
+    let report = result?;
+    print_publish(out, &report)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_publish(out: &Output, r: &PublishReport) -> anyhow::Result<()> {
+    let mut rows = vec![
+        ("Collection", format!("{} ({} items × {} stages)", r.plan.name, r.plan.items, r.plan.stages)),
+        ("Network", r.network.clone()),
+        ("Wallet", r.wallet.clone()),
+    ];
+    if let Some(g) = &r.generate {
+        rows.push(("Images", format!("{} generated, {} kept", g.generated, g.reused)));
+    }
+    for s in &r.stages {
+        rows.push(("Stage", format!("{} {:<10} {} (root {}…)", s.stage, s.name, s.base_uri, &s.content_root[..16])));
+    }
+    if let Some(c) = &r.collection {
+        rows.push(("On chain", format!("{} (vault {})", c.collection, c.vault)));
+    }
+    if !r.mints.is_empty() {
+        rows.push(("Minted", format!("{} of {} ({} in this run)", r.mints.len(), r.plan.items, r.minted_now)));
+        rows.push(("Spent", format!("{} lamports ({} SOL)", r.lamports_spent, chrysalis_chain::client::sol(r.lamports_spent))));
+    }
+    out.data(r, &rows)?;
+    if !out.is_json() && !r.mints.is_empty() {
+        crate::output::line("");
+        crate::output::line(&format!("{:>5}  {:<44}  {:>5}  URI", "index", "mint", "stage"));
+        for m in &r.mints {
+            crate::output::line(&format!("{:>5}  {:<44}  {:>5}  {}", m.index, m.mint, m.stage, m.uri));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! Planning through the pipeline: exact quotas over 1 000 items, and unsatisfiable specs
+//! refused (naming the conflict) before anything is generated — in the library and through
+//! the `chrysalis publish` binary.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrysalis_cli::pipeline::plan::plan_text;
+use chrysalis_cli::pipeline::publish::{PublishOptions, publish};
+use chrysalis_cli::pipeline::{PipelineError, SPEC_FILE};
+use chrysalis_core::CancelToken;
+use chrysalis_tests::chrysalis_bin;
+use chrysalis_tests::project_with_spec;
+
+fn values(name: &str, n: usize, count: u32, param: Option<&str>) -> String {
+    let vals: Vec<String> = (0..n)
+        .map(|i| match param {
+            Some(p) => format!("{{ value = \"{name} {i}\", count = {count}, params = {{ {p} = {i} }} }}"),
+            None => format!("{{ value = \"{name} {i}\", count = {count} }}"),
+        })
+        .collect();
+    format!("[[traits]]\nname = \"{name}\"\nvalues = [\n    {},\n]\n", vals.join(",\n    "))
+}
+
+fn big_spec() -> String {
+    let mut s = String::from(
+        r#"name = "Thousand"
+symbol = "K"
+size = 1000
+seed = 99
+price = "0"
+
+[[creators]]
+address = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf"
+share_bps = 10000
+
+[art]
+engine = "procedural"
+style = "growth"
+width = 256
+height = 256
+
+"#,
+    );
+    s.push_str(&values("Palette", 8, 125, Some("palette")));
+    s.push_str(&values("Roots", 4, 250, None));
+    s.push_str(&values("Temper", 2, 500, None));
+    s.push_str(&values("Mark", 10, 100, None));
+    s.push_str(&values("Eyes", 5, 200, None));
+    s.push_str(
+        r#"
+[[rules]]
+kind = "exclude"
+if = { trait = "Palette", value = "Palette 0" }
+then = { trait = "Roots", value = "Roots 0" }
+
+[[stages]]
+name = "Seed"
+unlock = "mint"
+
+[[stages]]
+name = "Grown"
+unlock = { after_mint = "1d" }
+"#,
+    );
+    s
+}
+
+#[test]
+fn quotas_are_exact_over_1000_planned_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let planned = plan_text(&big_spec(), &dir.path().join(SPEC_FILE), dir.path()).expect("the spec plans");
+    let items = &planned.plan.items;
+    assert_eq!(items.len(), 1000);
+    let mut counts: BTreeMap<(String, String), u32> = BTreeMap::new();
+    let mut combos = BTreeSet::new();
+    for (i, item) in items.iter().enumerate() {
+        assert_eq!(item.index as usize, i);
+        assert_eq!(item.traits.len(), 5, "one value per trait");
+        assert_eq!(item.stages.len(), 2);
+        for t in &item.traits {
+            *counts.entry((t.trait_type.clone(), t.value.clone())).or_default() += 1;
+        }
+        let palette0 = item.traits.iter().any(|t| t.value == "Palette 0");
+        let roots0 = item.traits.iter().any(|t| t.value == "Roots 0");
+        assert!(!(palette0 && roots0), "item {i} breaks the exclusion rule");
+        combos.insert(item.traits.iter().map(|t| t.value.clone()).collect::<Vec<_>>());
+    }
+    assert_eq!(combos.len(), 1000, "every item's combination is unique");
+    for (name, n, count) in [("Palette", 8, 125), ("Roots", 4, 250), ("Temper", 2, 500), ("Mark", 10, 100), ("Eyes", 5, 200)] {
+        for i in 0..n {
+            let got = counts.get(&(name.to_string(), format!("{name} {i}"))).copied().unwrap_or(0);
+            assert_eq!(got, count, "{name} {i}");
+        }
+    }
+    // The report's quota table agrees with the items.
+    for q in &planned.plan.quotas {
+        assert_eq!(q.asked, q.got, "{q:?}");
+    }
+    // Seeds are distinct and the plan is deterministic.
+    let seeds: BTreeSet<u64> = items.iter().map(|i| i.seed).collect();
+    assert_eq!(seeds.len(), 1000);
+    let again = plan_text(&big_spec(), &dir.path().join(SPEC_FILE), dir.path()).unwrap();
+    assert_eq!(again.plan, planned.plan);
+}
+
+/// Every item is Palette A and every item is Roots X, but A excludes X.
+const UNSATISFIABLE: &str = r#"name = "Impossible"
+symbol = "NO"
+size = 4
+seed = 1
+price = "0"
+
+[[creators]]
+address = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf"
+share_bps = 10000
+
+[art]
+engine = "procedural"
+style = "growth"
+width = 256
+height = 256
+
+[[traits]]
+name = "Palette"
+values = [{ value = "Amber", count = 4 }]
+
+[[traits]]
+name = "Roots"
+values = [{ value = "Twin", count = 4 }]
+
+[[rules]]
+kind = "exclude"
+if = { trait = "Palette", value = "Amber" }
+then = { trait = "Roots", value = "Twin" }
+
+[[stages]]
+name = "Seed"
+unlock = "mint"
+"#;
+
+fn nothing_generated(dir: &Path) {
+    assert!(!dir.join("build").exists(), "nothing may be generated for an unsatisfiable spec");
+    assert!(!dir.join("keys").exists(), "no key is made for a spec that cannot be published");
+    assert!(!dir.join("sandbox").exists(), "nothing may touch the chain");
+}
+
+#[test]
+fn unsatisfiable_specs_are_refused_before_generating() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = project_with_spec(dir.path(), UNSATISFIABLE);
+    let err = publish(&project, &PublishOptions::default(), None, &mut |_| {}, &CancelToken::new()).unwrap_err();
+    assert!(matches!(err, PipelineError::Unsatisfiable(_)), "{err:?}");
+    assert_eq!(err.kind(), "unsatisfiable");
+    let msg = err.to_string();
+    assert!(msg.contains("Amber") && msg.contains("Twin"), "the conflict is named: {msg}");
+    nothing_generated(dir.path());
+
+    // The same through the binary: exit status 1, the conflict on stderr.
+    let out = std::process::Command::new(chrysalis_bin!()).args(["publish", "--project"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot be planned") && stderr.contains("Amber"), "{stderr}");
+    nothing_generated(dir.path());
+}
+
+#[test]
+fn a_spec_with_problems_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = UNSATISFIABLE.replace("share_bps = 10000", "share_bps = 9000");
+    let project = project_with_spec(dir.path(), &bad);
+    let err = publish(&project, &PublishOptions::default(), None, &mut |_| {}, &CancelToken::new()).unwrap_err();
+    assert_eq!(err.kind(), "bad_spec", "{err}");
+    assert!(err.to_string().contains("creators"), "{err}");
+    nothing_generated(dir.path());
+}
+
+#[test]
+fn a_project_without_a_spec_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = chrysalis_core::Project::create(dir.path(), Some("empty")).unwrap();
+    let err = publish(&project, &PublishOptions::default(), None, &mut |_| {}, &CancelToken::new()).unwrap_err();
+    assert_eq!(err.kind(), "no_spec");
+    assert!(err.to_string().contains("collection.toml"), "{err}");
+}
