@@ -38,7 +38,8 @@ run_step() {
 
 run_step layering scripts/check-layering.sh
 run_step rust cargo test --workspace --locked
-run_step ui bash -c 'cd ui && npm test --silent'
+# svelte-check first: the screens' types come from Rust (ts-rs), so a stale call fails here.
+run_step ui bash -c 'cd ui && npm run --silent check && npm test --silent'
 [ -x scripts/e2e.sh ] && run_step e2e scripts/e2e.sh
 
 # One closing line over every runner: cargo's `test result:` lines, Vitest's and Mocha's

@@ -23,7 +23,7 @@ pub enum ProgressEvent {
 }
 
 /// Run blocking work (SQLite, the file system, long jobs) on Tauri's blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> CommandResult<T> + Send + 'static,
 ) -> CommandResult<T> {
     tauri::async_runtime::spawn_blocking(work)
@@ -34,11 +34,17 @@ async fn blocking<T: Send + 'static>(
 /// The folder a user typed: trimmed, `~` expanded, and required to be absolute (a relative
 /// path would silently land wherever the app happened to start).
 pub fn parse_dir(dir: &str) -> CommandResult<PathBuf> {
+    parse_path(dir, "the folder of the project", "~/Art/my-collection")
+}
+
+/// Any path a user typed (`what` and `example` make the error messages):
+/// trimmed, `~` expanded, required to be absolute.
+pub fn parse_path(dir: &str, what: &str, example: &str) -> CommandResult<PathBuf> {
     let dir = dir.trim();
     if dir.is_empty() {
         return Err(CommandError::new(
             ErrorKind::InvalidInput,
-            "Enter the folder of the project, for example ~/Art/my-collection.",
+            format!("Enter {what}, for example {example}."),
         ));
     }
     let home = || std::env::var_os("HOME").map(PathBuf::from);
@@ -51,7 +57,7 @@ pub fn parse_dir(dir: &str) -> CommandResult<PathBuf> {
         Some(path) if path.is_absolute() => Ok(path),
         _ => Err(CommandError::new(
             ErrorKind::InvalidInput,
-            format!("\"{dir}\" is not a full path. Enter a folder such as ~/Art/my-collection."),
+            format!("\"{dir}\" is not a full path. Enter {what} such as {example}."),
         )),
     }
 }

@@ -1,5 +1,7 @@
 //! The one error type every command returns: `{ kind, message }`, in words a user can act on.
 
+use chrysalis_art::ArtError;
+use chrysalis_art::gallery::GalleryError;
 use chrysalis_core::ProjectError;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -29,6 +31,12 @@ pub enum ErrorKind {
     Busy,
     /// The job was cancelled by the user.
     Cancelled,
+    /// The image engine could not run: a model folder that is not a usable model, weights
+    /// that do not load, not enough memory. The message names the file or setting.
+    Engine,
+    /// The OS keyring is not available or refused (headless Linux, a locked keychain);
+    /// the token can still come from its environment variable.
+    Keyring,
     /// A bug in the app (a panicked job); the message says what to report.
     Internal,
 }
@@ -77,31 +85,75 @@ impl CommandError {
 
 impl From<ProjectError> for CommandError {
     fn from(err: ProjectError) -> Self {
+        Self::new(project_kind(&err), sentence(&err.to_string()))
+    }
+}
+
+fn project_kind(err: &ProjectError) -> ErrorKind {
+    match err {
+        ProjectError::NotFound { .. } => ErrorKind::NotFound,
+        ProjectError::NotAProject { .. } => ErrorKind::NotAProject,
+        ProjectError::AlreadyProject { .. } => ErrorKind::AlreadyProject,
+        ProjectError::NotADirectory { .. } | ProjectError::InvalidName { .. } => {
+            ErrorKind::InvalidInput
+        }
+        ProjectError::ConfigTooNew { .. } | ProjectError::SchemaTooNew { .. } => ErrorKind::TooNew,
+        ProjectError::BadConfig { .. }
+        | ProjectError::MissingDatabase { .. }
+        | ProjectError::Corrupt { .. } => ErrorKind::Damaged,
+        ProjectError::Cancelled(_) => ErrorKind::Cancelled,
+        // Io, Database, Migration and anything core adds later.
+        #[allow(unreachable_patterns)]
+        _ => ErrorKind::Storage,
+    }
+}
+
+impl From<GalleryError> for CommandError {
+    fn from(err: GalleryError) -> Self {
         let kind = match &err {
-            ProjectError::NotFound { .. } => ErrorKind::NotFound,
-            ProjectError::NotAProject { .. } => ErrorKind::NotAProject,
-            ProjectError::AlreadyProject { .. } => ErrorKind::AlreadyProject,
-            ProjectError::NotADirectory { .. } | ProjectError::InvalidName { .. } => {
-                ErrorKind::InvalidInput
-            }
-            ProjectError::ConfigTooNew { .. } | ProjectError::SchemaTooNew { .. } => {
-                ErrorKind::TooNew
-            }
-            ProjectError::BadConfig { .. }
-            | ProjectError::MissingDatabase { .. }
-            | ProjectError::Corrupt { .. } => ErrorKind::Damaged,
-            ProjectError::Cancelled(_) => ErrorKind::Cancelled,
-            // Io, Database, Migration and anything core adds later.
+            GalleryError::Art(art) => return art_error(art),
+            GalleryError::Project(p) => project_kind(p),
+            GalleryError::Database { .. } => ErrorKind::Storage,
+            GalleryError::NotFound { .. } | GalleryError::FileMissing { .. } => ErrorKind::NotFound,
+            GalleryError::FileChanged { .. } | GalleryError::BadRow { .. } => ErrorKind::Damaged,
+            GalleryError::Img2ImgNeedsDiffusion
+            | GalleryError::Strength { .. }
+            | GalleryError::InitImageMissing { .. }
+            | GalleryError::ExportExists { .. } => ErrorKind::InvalidInput,
             #[allow(unreachable_patterns)]
-            _ => ErrorKind::Storage,
+            _ => ErrorKind::Internal,
         };
         Self::new(kind, sentence(&err.to_string()))
     }
 }
 
+/// Maps an engine error to what the user can do about it.
+pub fn art_error(err: &ArtError) -> CommandError {
+    let kind = match err {
+        ArtError::Cancelled(_) => return CommandError::cancelled(),
+        ArtError::ModelDirRequired => {
+            return CommandError::new(
+                ErrorKind::InvalidInput,
+                "This image was made with a diffusion model: choose its model folder on the Create screen first.",
+            );
+        }
+        ArtError::Recipe(_)
+        | ArtError::Size { .. }
+        | ArtError::Stage { .. }
+        | ArtError::UnknownStyle { .. }
+        | ArtError::UnknownParam { .. }
+        | ArtError::ParamRange { .. }
+        | ArtError::EngineVersion { .. }
+        | ArtError::WrongEngine { .. } => ErrorKind::InvalidInput,
+        ArtError::Io { .. } => ErrorKind::Storage,
+        _ => ErrorKind::Engine,
+    };
+    CommandError::new(kind, sentence(&err.to_string()))
+}
+
 /// Core's messages start lower-case to read well after "error: " in the CLI; the UI shows
 /// them on their own, as sentences.
-fn sentence(message: &str) -> String {
+pub fn sentence(message: &str) -> String {
     let mut chars = message.chars();
     let mut out: String = match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),

@@ -1,8 +1,13 @@
 //! Chrysalis Studio, the desktop face of Chrysalis: a thin Tauri 2 shell whose commands
 //! convert arguments, call the library crates and stream progress to the Svelte UI.
 
+pub mod art;
+pub mod chain;
+pub mod collection;
 pub mod commands;
+pub mod credentials;
 pub mod error;
+pub mod pipeline;
 pub mod state;
 
 use std::path::PathBuf;
@@ -19,14 +24,55 @@ pub const PROJECT_ENV: &str = "CHRYSALIS_PROJECT";
 
 /// Everything the app registers, on any runtime (the tests use Tauri's mock runtime).
 pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder_with_state(builder, AppState::default())
+}
+
+/// [`builder`] with a given state (tests use an in-memory token store).
+pub fn builder_with_state<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
-        .manage(AppState::default())
+        .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::create_project,
             commands::open_project,
             commands::project_info,
             commands::check_project,
             commands::cancel_job,
+            art::engine_catalog,
+            art::model_info,
+            art::generate,
+            art::list_generations,
+            art::get_generation,
+            art::generation_image,
+            art::regenerate_check,
+            art::export_png,
+            art::reveal_in_file_manager,
+            credentials::credential_status,
+            credentials::set_credential,
+            credentials::delete_credential,
+            collection::collection_load,
+            collection::collection_check,
+            collection::collection_save,
+            collection::collection_render,
+            collection::collection_plan,
+            collection::collection_preview,
+            chain::network_info,
+            chain::wallet_info,
+            chain::wallet_create,
+            chain::wallet_airdrop,
+            pipeline::publish_status,
+            pipeline::use_demo_collection,
+            pipeline::publish_run,
+            pipeline::mint_estimate,
+            pipeline::mint_run,
+            pipeline::mint_list,
+            pipeline::evolve_timeline,
+            pipeline::evolve_due,
+            pipeline::evolve_trigger,
+            pipeline::warp_clock,
+            pipeline::royalties_show,
+            pipeline::royalties_pay,
+            pipeline::royalties_distribute,
+            pipeline::verify_nft,
         ])
 }
 

@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrysalis_core::{CancelToken, Project};
 
+use crate::credentials::{OsKeyring, SecretStore};
 use crate::error::{CommandError, CommandResult};
 
 /// A project shared between commands and the background job that may be using it.
 pub type SharedProject = Arc<Mutex<Project>>;
 
-#[derive(Default)]
 pub struct AppState {
     project: Mutex<Option<SharedProject>>,
     job: Mutex<Option<RunningJob>>,
@@ -18,6 +18,14 @@ pub struct AppState {
     /// open; reported once, by the first `project_info`.
     startup_error: Mutex<Option<CommandError>>,
     next_job_id: AtomicU64,
+    /// Where storage/pinning tokens go: the OS keyring (tests swap in a memory store).
+    secrets: Box<dyn SecretStore>,
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self::with_secrets(Box::new(OsKeyring))
+    }
 }
 
 struct RunningJob {
@@ -32,6 +40,21 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl AppState {
+    /// The app's state with `secrets` as the token store.
+    pub fn with_secrets(secrets: Box<dyn SecretStore>) -> Self {
+        Self {
+            project: Mutex::default(),
+            job: Mutex::default(),
+            startup_error: Mutex::default(),
+            next_job_id: AtomicU64::default(),
+            secrets,
+        }
+    }
+
+    pub fn secrets(&self) -> &dyn SecretStore {
+        &*self.secrets
+    }
+
     pub fn project(&self) -> CommandResult<SharedProject> {
         lock(&self.project)
             .clone()

@@ -6,7 +6,8 @@ import { describe, expect, test, vi } from "vitest";
 import App from "./App.svelte";
 import type { CheckReport, ProgressEvent } from "./lib/bindings";
 import { loadRecent, RECENT_KEY } from "./lib/recent";
-import { channelSender, commandError, deferred, MOTHS, REPORT } from "./test/fixtures";
+import { CATALOG, channelSender, commandError, deferred, MOTHS, REPORT } from "./test/fixtures";
+import { SCREENS } from "./lib/screens";
 
 const NO_PROJECT = commandError("noProject", "No project is open.");
 
@@ -199,5 +200,67 @@ describe("project check", () => {
     const alert = await screen.findByRole("alert");
     expect(alert).toHaveTextContent("Could not read or write the project");
     expect(alert).toHaveTextContent("disk I/O error");
+  });
+});
+
+describe("studio shell", () => {
+  test("the sidebar walks the whole path; unbuilt screens say what comes next", async () => {
+    backend({ project_info: () => MOTHS, engine_catalog: () => CATALOG, list_generations: () => [] });
+    const user = userEvent.setup();
+    render(App);
+    const nav = await screen.findByRole("navigation", { name: "Screens" });
+    expect(within(nav).getAllByRole("button").map((b) => b.dataset.testid)).toEqual([
+      "nav-project",
+      "nav-create",
+      "nav-gallery",
+      "nav-collection",
+      "nav-publish",
+      "nav-mint",
+      "nav-evolve",
+      "nav-royalties",
+    ]);
+    await user.click(screen.getByTestId("nav-create"));
+    expect(await screen.findByTestId("generate-button")).toBeInTheDocument();
+    expect(screen.getByTestId("header-screen")).toHaveTextContent("Create");
+    expect(screen.getByTestId("nav-create")).toHaveAttribute("aria-current", "page");
+
+    const later = SCREENS.find((s) => !s.component);
+    if (later) {
+      await user.click(screen.getByTestId(`nav-${later.id}`));
+      const page = await screen.findByTestId("coming-next");
+      expect(page).toHaveTextContent(later.about);
+    }
+  });
+
+  test("Ctrl+1…7 switch screens, Ctrl+Enter generates, Escape cancels", async () => {
+    const calls = backend({
+      project_info: () => MOTHS,
+      engine_catalog: () => CATALOG,
+      list_generations: () => [],
+      generate: () => new Promise(() => {}),
+      cancel_job: () => true,
+    });
+    const user = userEvent.setup();
+    render(App);
+    await screen.findByTestId("project-name");
+
+    await user.keyboard("{Control>}2{/Control}");
+    expect(await screen.findByTestId("gallery-empty")).toBeInTheDocument();
+    await user.keyboard("{Control>}1{/Control}");
+    await screen.findByTestId("generate-button");
+    await user.keyboard("{Control>}{Enter}{/Control}");
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === "generate")).toBe(true));
+    await user.keyboard("{Escape}");
+    await vi.waitFor(() => expect(calls.at(-1)?.cmd).toBe("cancel_job"));
+    await user.keyboard("{Control>}0{/Control}");
+    expect(await screen.findByTestId("project-card")).toBeInTheDocument();
+  });
+
+  test("the overview shows the path and opens its steps", async () => {
+    backend({ project_info: () => MOTHS, list_generations: () => [] });
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("path-gallery"));
+    expect(await screen.findByTestId("gallery-empty")).toBeInTheDocument();
   });
 });

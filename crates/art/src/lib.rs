@@ -5,11 +5,13 @@
 //! - [`engine`]: the [`Engine`] trait every engine implements, and the dispatcher.
 //! - [`procedural`]: the built-in deterministic engine (no weights).
 //! - [`diffusion`]: the Stable-Diffusion pipeline (candle).
+//! - [`gallery`]: images generated into a project (files + `generations` rows), checks.
 //! - [`png_meta`]: PNGs carrying their recipe (AUTOMATIC1111 `parameters` + `chrysalis` iTXt).
 
 pub mod diffusion;
 pub mod engine;
 pub mod error;
+pub mod gallery;
 pub mod png_meta;
 pub mod procedural;
 

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,6 +63,17 @@ async function waitForText(browser, id, expected, timeout = 15000) {
     timeout,
     timeoutMsg: `${id} never showed "${expected}" (it shows "${await el.getText()}")`,
   });
+}
+
+/** Saves `screenshots/<name>.png` of the window scrolled to the top, as a person would
+ *  first see the screen. */
+async function screenshot(browser, name) {
+  await browser.execute(() => {
+    for (const el of document.querySelectorAll("main")) el.scrollTo(0, 0);
+    window.scrollTo(0, 0);
+  });
+  await browser.pause(150);
+  await browser.saveScreenshot(path.join(SCREENSHOTS, `${name}.png`));
 }
 
 /** Stops a detached child and every process in its group. */
@@ -150,10 +161,117 @@ describe("Chrysalis Studio", function () {
       const events = Number(await (await byTestId(browser, "check-panel")).getAttribute("data-events"));
       assert.ok(events >= 3, `only ${events} progress events arrived`);
 
-      await browser.saveScreenshot(path.join(SCREENSHOTS, "project.png"));
+      await screenshot(browser, "project");
     } finally {
       await browser.deleteSession();
     }
+  });
+
+  // The artist's path through one project, in one session: each step starts where the
+  // previous one left the app. Later screens append their steps here (collection ->
+  // publish -> mint -> warp -> evolve -> distribute), each saving a screenshot.
+  describe("the artist's path", () => {
+    const dir = () => path.join(scratch, "projects", "path");
+    let browser;
+
+    before(async () => {
+      browser = await launch();
+      // Room for the form and the image side by side in the screenshots (Xvfb is 1280x900).
+      try {
+        await browser.setWindowSize(1280, 880);
+      } catch (e) {
+        console.warn(`cannot resize the window: ${e.message}`);
+      }
+      await (await byTestId(browser, "new-dir")).waitForDisplayed({ timeout: 30000 });
+      await (await byTestId(browser, "new-dir")).setValue(dir());
+      await (await byTestId(browser, "new-name")).setValue("Night Garden");
+      await (await byTestId(browser, "create-button")).click();
+      await waitForText(browser, "project-name", "Night Garden");
+    });
+
+    after(async () => {
+      if (browser) await browser.deleteSession();
+    });
+
+    /** The element, scrolled to the middle of the window (clear of the sticky bars). */
+    async function centered(id) {
+      const el = await byTestId(browser, id);
+      await el.waitForDisplayed({ timeout: 15000 });
+      await el.scrollIntoView({ block: "center" });
+      return el;
+    }
+
+    /** Shows a screen through the sidebar and waits until it is the current one. */
+    async function show(id) {
+      await (await byTestId(browser, `nav-${id}`)).click();
+      await (await byTestId(browser, `screen-${id}`)).waitForExist({ timeout: 15000 });
+    }
+
+    it("create: generates a procedural image with live progress", async () => {
+      await show("create");
+      await (await byTestId(browser, "prompt")).waitForDisplayed({ timeout: 15000 });
+      await (await centered("seed-lock-label")).click();
+      assert.equal(await (await byTestId(browser, "seed-lock")).isSelected(), true);
+      // Three images, one per style; the last one is checked in the gallery.
+      const images = [
+        ["growth", "11", "a moth's mycelium"],
+        ["reaction-diffusion", "12", "wing scales"],
+        ["flow-field", "2024", "a night garden of moths"],
+      ];
+      for (const [n, [style, seed, prompt]] of images.entries()) {
+        await (await centered("prompt")).setValue(prompt);
+        await (await centered("style-select")).selectByAttribute("value", style);
+        await (await centered("seed")).setValue(seed);
+        await (await centered("generate-button")).click();
+
+        const result = await byTestId(browser, "result");
+        await browser.waitUntil(async () => (await result.isExisting()) && (await result.getAttribute("data-id")) === String(n + 1), {
+          timeout: 90000,
+          timeoutMsg: `image ${n + 1} (${style}) never appeared`,
+        });
+        const image = await byTestId(browser, "result-image");
+        assert.match(await image.getAttribute("src"), /^data:image\/png;base64,/);
+        // Progress really streamed through the channel before the image appeared.
+        const events = Number(await result.getAttribute("data-events"));
+        assert.ok(events >= 2, `only ${events} progress events arrived`);
+      }
+      await browser.waitUntil(async () => (await browser.$$('[data-testid="history-item"]')).length === 3, {
+        timeout: 15000,
+        timeoutMsg: "the history does not list the three images",
+      });
+      const folder = path.join(dir(), "images");
+      assert.equal(readdirSync(folder).filter((f) => f.endsWith(".png")).length, 3, "the PNGs are in the project");
+      await screenshot(browser, "create");
+    });
+
+    it("gallery: shows the recipe and regenerates the image identically", async () => {
+      await show("gallery");
+      const tile = await byTestId(browser, "gallery-tile");
+      await tile.waitForDisplayed({ timeout: 15000 });
+      await tile.click();
+      await (await byTestId(browser, "gallery-image")).waitForDisplayed({ timeout: 15000 });
+      const seed = await browser.$('[data-testid="recipe-row"][data-label="Seed"] dd');
+      assert.equal(await seed.getText(), "2024");
+      const prompt = await browser.$('[data-testid="recipe-row"][data-label="Prompt"] dd');
+      assert.equal(await prompt.getText(), "a night garden of moths");
+
+      await (await byTestId(browser, "regen-check")).click();
+      const verdict = await byTestId(browser, "regen-result");
+      await verdict.waitForDisplayed({ timeout: 90000 });
+      assert.equal(await verdict.getAttribute("data-identical"), "true");
+      assert.match(await verdict.getText(), /Identical/);
+      await screenshot(browser, "gallery");
+    });
+
+    it("every screen of the path opens from the sidebar", async () => {
+      const titles = { collection: "Collection", publish: "Publish", mint: "Mint", evolve: "Evolve", royalties: "Royalties", project: "Project" };
+      for (const [id, title] of Object.entries(titles)) {
+        await show(id);
+        assert.equal(await (await byTestId(browser, `nav-${id}`)).getAttribute("aria-current"), "page");
+        // textContent: WebDriver's visible-text rules drop text in an ellipsis-clipped box.
+        assert.equal(await (await byTestId(browser, "header-screen")).getProperty("textContent"), title);
+      }
+    });
   });
 
   it("opens the project named on the command line", async () => {
@@ -180,7 +298,7 @@ describe("Chrysalis Studio", function () {
       await alert.waitForDisplayed({ timeout: 15000 });
       assert.equal(await alert.getAttribute("data-kind"), "notAProject");
       assert.match(await alert.getText(), /Not a Chrysalis project/);
-      await browser.saveScreenshot(path.join(SCREENSHOTS, "error.png"));
+      await screenshot(browser, "error");
 
       await (await alert.$("button=Create a project here")).click();
       await waitForText(browser, "project-name", "plain-folder");

@@ -11,6 +11,8 @@ const KINDS: readonly ErrorKind[] = [
   "noProject",
   "busy",
   "cancelled",
+  "engine",
+  "keyring",
   "internal",
 ];
 

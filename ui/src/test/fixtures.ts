@@ -1,4 +1,12 @@
-import type { CheckReport, CommandError, ProgressEvent, ProjectInfo } from "../lib/bindings";
+import type {
+  CheckReport,
+  CommandError,
+  EngineCatalog,
+  GenerationView,
+  ProgressEvent,
+  ProjectInfo,
+  Recipe,
+} from "../lib/bindings";
 import type { Channel } from "@tauri-apps/api/core";
 
 export const MOTHS: ProjectInfo = {
@@ -38,9 +46,9 @@ export function deferred<T>() {
 
 /** Sends messages through a channel the way the Rust side does: `{ message, index }` to the
  *  channel's callback. */
-export function channelSender(channel: Channel<ProgressEvent>) {
+export function channelSender<T = ProgressEvent>(channel: Channel<T>) {
   let index = 0;
-  return (message: ProgressEvent) =>
+  return (message: T) =>
     window.__TAURI_INTERNALS__.runCallback(channel.id, { message, index: index++ });
 }
 
@@ -50,3 +58,60 @@ declare global {
     __TAURI_INTERNALS__: any;
   }
 }
+
+
+export const CATALOG: EngineCatalog = {
+  styles: [
+    {
+      name: "flow-field",
+      title: "Flow Field",
+      description: "Evenly spaced ink strokes.",
+      params: [
+        { name: "density", min: 0.5, max: 3, integer: false, default: 1, doc: "how closely strokes pack" },
+        { name: "palette", min: 0, max: 9, integer: true, default: null, doc: "palette index" },
+      ],
+    },
+    { name: "growth", title: "Growth", description: "A branching organism.", params: [] },
+  ],
+  schedulers: [
+    { id: "ddim", name: "DDIM" },
+    { id: "euler", name: "Euler" },
+    { id: "euler_ancestral", name: "Euler a" },
+  ],
+  procedural_size: { min: 256, max: 2048, multiple: 1 },
+  diffusion_size: { min: 64, max: 2048, multiple: 8 },
+  max_stage: 9,
+};
+
+export const FLOW_RECIPE: Recipe = {
+  format: 1,
+  engine: { kind: "procedural", engine_version: 1, style: "flow-field", params: { palette: 3 } },
+  seed: 42,
+  width: 512,
+  height: 512,
+  stage: 1,
+  prompt: "night moth",
+  negative_prompt: "",
+};
+
+export function generation(id: number, recipe: Recipe = FLOW_RECIPE): GenerationView {
+  return {
+    id,
+    recipe,
+    recipe_hash: "ab".repeat(32),
+    path: `images/abababababababab-0000000${id}.png`,
+    file: `/home/ada/Art/moths/images/abababababababab-0000000${id}.png`,
+    sha256: `${id}`.padStart(64, "c"),
+    width: recipe.width,
+    height: recipe.height,
+    parent_id: null,
+    created_at: 1_764_102_645,
+    engine_label: recipe.engine.kind === "procedural" ? "Flow Field" : recipe.engine.model.name,
+    model_hash: recipe.engine.kind === "procedural" ? null : "0123456789",
+    parameters: `night moth\nSteps: 1, Seed: ${recipe.seed}`,
+  };
+}
+
+/** A 1×1 PNG as a data URL. */
+export const PIXEL =
+  "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNgYGAAAAAEAAH2FzhVAAAAAElFTkSuQmCC";

@@ -1,0 +1,261 @@
+// End-to-end: the artist's whole path in the built Chrysalis Studio, on embedded defaults
+// only: a new project -> the demo collection -> Publish (this computer's store) -> Mint
+// (Sandbox) -> Evolve (warp the Sandbox clock, crank what is due) -> Royalties (a simulated
+// sale, then distribute). Each step asserts what the window shows and saves
+// screenshots/<screen>.png. Run it with scripts/e2e.sh (see app.spec.mjs for the setup).
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { remote } from "webdriverio";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SCREENSHOTS = path.resolve(HERE, "../screenshots");
+const APP = process.env.CHRYSALIS_STUDIO_BIN;
+const DRIVER = process.env.TAURI_DRIVER || "tauri-driver";
+// Not tauri-driver's default ports (4444, and 4445 for WebKitWebDriver behind it): a driver
+// of another spec file may still be letting go of them.
+const PORT = Number(process.env.TAURI_DRIVER_PATH_PORT || 4454);
+const NATIVE_PORT = PORT + 1;
+/** Generating 12 items x 3 stages in a debug build takes a while on two cores. */
+const LONG = 600_000;
+
+let driver;
+let scratch;
+let browser;
+
+async function driverReady() {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${PORT}/status`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`tauri-driver did not start on port ${PORT}`);
+}
+
+const byTestId = (id) => browser.$(`[data-testid="${id}"]`);
+const allByTestId = (id) => browser.$$(`[data-testid="${id}"]`);
+
+async function waitForText(id, expected, timeout = 30_000) {
+  const el = await byTestId(id);
+  await el.waitForDisplayed({ timeout });
+  await browser.waitUntil(async () => (await el.getText()).includes(expected), {
+    timeout,
+    timeoutMsg: `${id} never showed "${expected}" (it shows "${await el.getText()}")`,
+  });
+}
+
+async function waitForAttr(id, attr, value, timeout = 30_000) {
+  const el = await byTestId(id);
+  await el.waitForExist({ timeout });
+  await browser.waitUntil(async () => (await el.getAttribute(attr)) === value, {
+    timeout,
+    timeoutMsg: `${id}[${attr}] never became "${value}" (it is "${await el.getAttribute(attr)}")`,
+  });
+}
+
+/** The `data-stage` of every NFT row on the Evolve screen. */
+async function stages() {
+  const out = [];
+  // (WebdriverIO's element arrays map asynchronously: a plain loop keeps it simple.)
+  for (const r of await allByTestId("nft-row")) out.push(await r.getAttribute("data-stage"));
+  return out;
+}
+
+async function waitForStages(expected, timeout = 120_000) {
+  await browser.waitUntil(async () => {
+    const s = await stages();
+    return s.length === 12 && s.every((x) => x === expected);
+  }, { timeout, timeoutMsg: `the NFTs never all reached stage ${expected} (${(await stages()).join(",")})` });
+}
+
+async function screenshot(name) {
+  await browser.execute(() => {
+    for (const el of document.querySelectorAll("main")) el.scrollTo(0, 0);
+    window.scrollTo(0, 0);
+  });
+  await browser.pause(200);
+  await browser.saveScreenshot(path.join(SCREENSHOTS, `${name}.png`));
+}
+
+async function show(id) {
+  await (await byTestId(`nav-${id}`)).click();
+  await (await byTestId(`screen-${id}`)).waitForExist({ timeout: 15_000 });
+}
+
+function stopGroup(child) {
+  if (!child || child.exitCode !== null || child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {
+    child.kill();
+  }
+}
+
+describe("the whole path: generate -> collect -> publish -> mint -> evolve -> royalties", function () {
+  this.timeout(LONG + 120_000);
+  const dir = () => path.join(scratch, "projects", "demo-path");
+
+  before(async () => {
+    assert.ok(APP && existsSync(APP), `CHRYSALIS_STUDIO_BIN must name the built app (got ${APP})`);
+    scratch = mkdtempSync(path.join(tmpdir(), "chrysalis-e2e-path-"));
+    const xdg = (name) => {
+      const d = path.join(scratch, name);
+      mkdirSync(d, { recursive: true });
+      return d;
+    };
+    driver = spawn(DRIVER, ["--port", String(PORT), "--native-port", String(NATIVE_PORT)], {
+      stdio: ["ignore", "inherit", "inherit"],
+      detached: true,
+      env: {
+        ...process.env,
+        XDG_DATA_HOME: xdg("data"),
+        XDG_CONFIG_HOME: xdg("config"),
+        XDG_CACHE_HOME: xdg("cache"),
+        CHRYSALIS_PROJECT: "",
+      },
+    });
+    driver.on("error", (e) => console.error(`tauri-driver: ${e.message}`));
+    process.on("exit", () => stopGroup(driver));
+    await driverReady();
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    browser = await remote({
+      hostname: "127.0.0.1",
+      port: PORT,
+      logLevel: "warn",
+      connectionRetryCount: 0,
+      capabilities: { "tauri:options": { application: APP, args: [] }, "wdio:enforceWebDriverClassic": true },
+    });
+    try {
+      await browser.setWindowSize(1280, 880);
+    } catch (e) {
+      console.warn(`cannot resize the window: ${e.message}`);
+    }
+    await (await byTestId("new-dir")).waitForDisplayed({ timeout: 30_000 });
+    await (await byTestId("new-dir")).setValue(dir());
+    await (await byTestId("new-name")).setValue("Demo Path");
+    await (await byTestId("create-button")).click();
+    await waitForText("project-name", "Demo Path");
+  });
+
+  after(async () => {
+    if (browser) await browser.deleteSession().catch(() => {});
+    if (driver && driver.exitCode === null) {
+      const exited = new Promise((resolve) => driver.once("exit", resolve));
+      stopGroup(driver);
+      await exited;
+    }
+    if (scratch && !process.env.KEEP_E2E_TMP) {
+      try {
+        rmSync(scratch, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+      } catch (e) {
+        console.warn(`could not remove ${scratch}: ${e.message}`);
+      }
+    }
+  });
+
+  it("collection: saves the demo collection into the project", async () => {
+    await show("collection");
+    const save = await byTestId("save");
+    if (await save.isExisting()) {
+      // The Collection screen starts a project without a spec from the demo collection.
+      await waitForText("save-status", "demo collection", 30_000);
+      await screenshot("collection");
+      await save.click();
+      await waitForText("save-status", "Saved", 30_000);
+      await show("publish");
+    } else {
+      // No Collection screen in this build: the Publish screen offers the demo collection.
+      await screenshot("collection");
+      await show("publish");
+      await (await byTestId("use-demo")).click();
+    }
+    await waitForAttr("publish-state", "data-state", "not-started");
+    assert.ok(existsSync(path.join(dir(), "collection.toml")), "the demo spec is in the project");
+  });
+
+  it("publish: makes every stage and pins it to this computer's store, with progress and CIDs", async () => {
+    await (await byTestId("backend-local")).click();
+    await (await byTestId("publish-run")).click();
+    await (await byTestId("publish-progress")).waitForDisplayed({ timeout: 60_000 });
+    await waitForAttr("publish-state", "data-state", "complete", LONG);
+    await waitForText("publish-done", "12 items × 3 stages");
+    const rows = await allByTestId("cid-row");
+    assert.equal(rows.length, 7, "3 stages x (images, metadata) + the collection JSON");
+    for (const r of rows) assert.match(await r.getText(), /Qm[1-9A-HJ-NP-Za-km-z]{44}/);
+    const images = path.join(dir(), "build", "stage-2", "images");
+    assert.equal(readdirSync(images).filter((f) => f.endsWith(".png")).length, 12);
+    await screenshot("publish");
+  });
+
+  it("mint: estimates the cost, then mints all 12 in the Sandbox", async () => {
+    await (await byTestId("go-mint")).click();
+    await (await byTestId("screen-mint")).waitForExist({ timeout: 15_000 });
+    assert.equal(await (await byTestId("network-sandbox")).isSelected(), true, "the Sandbox is the default");
+    await waitForText("estimate", "Total, at most", 60_000);
+    await waitForText("wallet-balance", "SOL", 60_000);
+    await (await byTestId("mint-run")).click();
+    await waitForText("mint-done", "12 in all on sandbox", 300_000);
+    const rows = await allByTestId("mint-row");
+    assert.equal(rows.length, 12);
+    for (const r of rows) assert.equal(await r.getAttribute("data-status"), "minted");
+    await waitForText("estimate", "Already minted (not paid again)", 60_000);
+    await screenshot("mint");
+  });
+
+  it("evolve: nothing is due, warp a day, crank, warp a week, crank, verify", async () => {
+    await (await byTestId("go-evolve")).click();
+    await (await byTestId("screen-evolve")).waitForExist({ timeout: 15_000 });
+    await (await byTestId("timeline")).waitForDisplayed({ timeout: 60_000 });
+    await waitForStages("0");
+    await waitForText("crank", "(0)");
+    assert.equal(await (await byTestId("crank")).isEnabled(), false, "nothing is due right after minting");
+    const before = Number(await (await byTestId("chain-clock")).getAttribute("data-now"));
+
+    await (await byTestId("warp-1d")).click();
+    await waitForText("crank", "(12)", 60_000);
+    const after = Number(await (await byTestId("chain-clock")).getAttribute("data-now"));
+    assert.ok(after - before >= 86_400, `the clock moved ${after - before} s`);
+    await (await byTestId("crank")).click();
+    await waitForStages("1");
+
+    await (await byTestId("warp-7d")).click();
+    await waitForText("crank", "(12)", 60_000);
+    await (await byTestId("crank")).click();
+    await waitForStages("2");
+    const rows = await allByTestId("nft-row");
+    for (const r of rows) assert.equal(await r.getAttribute("data-state"), "final");
+    // Verify one: chain -> metadata -> bytes -> regenerate -> identical.
+    await (await allByTestId("verify"))[0].click();
+    await waitForAttr("verify-result", "data-ok", "true", 120_000);
+    await waitForText("verify-result", "Verified");
+    await screenshot("evolve");
+  });
+
+  it("royalties: a simulated sale pays the vault, distribute pays the creator", async () => {
+    await show("royalties");
+    await (await byTestId("vault")).waitForDisplayed({ timeout: 60_000 });
+    assert.equal((await allByTestId("creator-row")).length, 1);
+    await (await byTestId("sale-price")).setValue("2");
+    await (await byTestId("pay")).click();
+    // The demo's royalty is 5 %: a 2 SOL sale pays 0.1 SOL into the vault.
+    await waitForText("royalties-note", "paid 0.1 SOL of royalties", 60_000);
+    await waitForText("vault-text", "0.1 SOL came in");
+    await (await byTestId("distribute")).click();
+    await waitForText("royalties-note", "to the creators", 60_000);
+    await waitForText("vault-text", "Nothing new to distribute");
+    const history = await allByTestId("history-row");
+    assert.equal(history.length, 2);
+    assert.equal(await history[0].getAttribute("data-kind"), "distribution");
+    assert.equal(await history[1].getAttribute("data-kind"), "payment");
+    for (const h of history) assert.equal(await h.getAttribute("data-status"), "done");
+    await screenshot("royalties");
+  });
+});

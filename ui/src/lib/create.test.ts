@@ -1,0 +1,160 @@
+import { describe, expect, test } from "vitest";
+import type { ModelInfo, Recipe } from "./bindings";
+import {
+  afterGenerate,
+  defaultForm,
+  foldProgress,
+  formFromRecipe,
+  isCreateHandoff,
+  MAX_DRAWN_SEED,
+  NO_PROGRESS,
+  percent,
+  problems,
+  randomSeed,
+  sameModel,
+  toRequest,
+} from "./create";
+import { CATALOG, FLOW_RECIPE } from "../test/fixtures";
+
+const fixed = (x: number) => () => x;
+
+const MODEL: ModelInfo = {
+  dir: "/models/tiny",
+  name: "tiny",
+  short_hash: "0123456789",
+  pipeline: "StableDiffusionPipeline",
+  parameters: 2_500_000,
+  files: { "unet/diffusion_pytorch_model.safetensors": "aa", "vae/diffusion_pytorch_model.safetensors": "bb" },
+};
+
+describe("the create form", () => {
+  test("starts on the first style with a drawn seed", () => {
+    const form = defaultForm(CATALOG, fixed(0.5));
+    expect(form.engine).toBe("procedural");
+    expect(form.style).toBe("flow-field");
+    expect(form.seed).toBe(Math.floor(0.5 * (MAX_DRAWN_SEED + 1)));
+    expect(problems(form, CATALOG)).toEqual({});
+  });
+
+  test("seeds are whole numbers in range", () => {
+    expect(randomSeed(fixed(0))).toBe(0);
+    expect(randomSeed(fixed(0.999999999999))).toBe(MAX_DRAWN_SEED);
+  });
+
+  test("a procedural request carries only the parameters typed", () => {
+    const form = { ...defaultForm(CATALOG, fixed(0)), seed: 7, params: { density: "1.5", palette: " " }, prompt: "moth" };
+    expect(toRequest(form)).toEqual({
+      engine: { kind: "procedural", style: "flow-field", params: { density: 1.5 } },
+      prompt: "moth",
+      negative_prompt: "",
+      seed: 7,
+      width: 512,
+      height: 512,
+      stage: 0,
+      img2img: null,
+    });
+  });
+
+  test("problems name the field and the allowed values", () => {
+    const form = {
+      ...defaultForm(CATALOG, fixed(0)),
+      width: 100,
+      seed: -1,
+      params: { density: "9", palette: "2.5" },
+      stage: 12,
+    };
+    const found = problems(form, CATALOG);
+    expect(found.width).toContain("256 to 2048");
+    expect(found.seed).toContain("whole number");
+    expect(found["param.density"]).toContain("between 0.5 and 3");
+    expect(found["param.palette"]).toContain("whole number");
+    expect(found.stage).toContain("0 to 9");
+    expect(found.height).toBeUndefined();
+  });
+
+  test("diffusion needs a loaded model, sane steps and a multiple-of-8 size", () => {
+    const form = { ...defaultForm(CATALOG, fixed(0)), engine: "diffusion" as const, steps: 0, width: 500 };
+    const found = problems(form, CATALOG);
+    expect(found.model).toContain("model folder");
+    expect(found.steps).toContain("1 to 1000");
+    expect(found.width).toContain("multiple of 8");
+  });
+
+  test("a diffusion img2img request uses the model folder and the source's size", () => {
+    const form = {
+      ...defaultForm(CATALOG, fixed(0)),
+      engine: "diffusion" as const,
+      model: MODEL,
+      modelDir: "~/models/tiny",
+      init: { id: 4, width: 256, height: 320 },
+      strength: 0.4,
+      scheduler: "euler" as const,
+    };
+    expect(problems(form, CATALOG)).toEqual({});
+    const request = toRequest(form);
+    expect(request.engine).toEqual({
+      kind: "diffusion",
+      model_dir: "/models/tiny",
+      steps: 25,
+      guidance: 7.5,
+      scheduler: "euler",
+      dtype: "f32",
+    });
+    expect([request.width, request.height]).toEqual([256, 320]);
+    expect(request.img2img).toEqual({ parent_id: 4, strength: 0.4 });
+    expect(problems({ ...form, engine: "procedural" }, CATALOG).init).toContain("diffusion model");
+  });
+
+  test("an unlocked seed is drawn again after generating; a locked one stays", () => {
+    const form = { ...defaultForm(CATALOG, fixed(0)), seed: 5 };
+    expect(afterGenerate(form, fixed(0.25)).seed).not.toBe(5);
+    expect(afterGenerate({ ...form, seedLocked: true }, fixed(0.25)).seed).toBe(5);
+  });
+
+  test("use these settings: a recipe back into a form that makes it again", () => {
+    const form = formFromRecipe(defaultForm(CATALOG, fixed(0)), FLOW_RECIPE);
+    expect(form).toMatchObject({ engine: "procedural", style: "flow-field", seed: 42, seedLocked: true, stage: 1 });
+    expect(form.params).toEqual({ palette: "3" });
+    const request = toRequest(form);
+    expect(request.engine).toEqual({ kind: "procedural", style: "flow-field", params: { palette: 3 } });
+    expect([request.seed, request.width, request.prompt]).toEqual([42, 512, "night moth"]);
+
+    const diffusion: Recipe = {
+      ...FLOW_RECIPE,
+      engine: {
+        kind: "diffusion",
+        engine_version: 1,
+        model: { name: "tiny", files: MODEL.files },
+        steps: 12,
+        guidance: 3,
+        scheduler: "ddim",
+        dtype: "f16",
+        init_image: { sha256: "ff", strength: 0.3 },
+      },
+    };
+    const source = { id: 2, width: 512, height: 512 };
+    const back = formFromRecipe({ ...defaultForm(CATALOG), model: MODEL }, diffusion, source);
+    expect(back).toMatchObject({ engine: "diffusion", steps: 12, guidance: 3, dtype: "f16", init: source, strength: 0.3 });
+    expect(sameModel(back.model, diffusion)).toBe(true);
+    expect(sameModel({ ...MODEL, files: { ...MODEL.files, "vae/diffusion_pytorch_model.safetensors": "cc" } }, diffusion)).toBe(
+      false,
+    );
+  });
+
+  test("progress keeps the last preview and counts events", () => {
+    let p = foldProgress(NO_PROGRESS, { event: "progress", step: 0, total: 4, phase: "growing", preview: null });
+    expect(percent(p)).toBe(0);
+    p = foldProgress(p, { event: "progress", step: 2, total: 4, phase: "growing", preview: "data:image/png;base64,AA" });
+    p = foldProgress(p, { event: "progress", step: 3, total: 4, phase: "growing", preview: null });
+    expect(p).toMatchObject({ step: 3, preview: "data:image/png;base64,AA", events: 3 });
+    expect(percent(p)).toBe(75);
+    expect(percent(NO_PROGRESS)).toBeNull();
+  });
+
+  test("hand-offs are checked before use", () => {
+    expect(isCreateHandoff({ kind: "settings", recipe: FLOW_RECIPE, source: null })).toBe(true);
+    expect(isCreateHandoff({ kind: "img2img", source: { id: 1, width: 2, height: 3 } })).toBe(true);
+    expect(isCreateHandoff({ kind: "settings" })).toBe(false);
+    expect(isCreateHandoff(null)).toBe(false);
+  });
+});

@@ -1,0 +1,91 @@
+import { describe, expect, test } from "vitest";
+import type { RoyaltiesReport, RoyaltyEvent } from "./bindings";
+import {
+  creatorRows,
+  historyText,
+  percent,
+  royaltiesDistribute,
+  royaltiesPay,
+  royaltiesShow,
+  royaltyOf,
+  vaultText,
+} from "./royalties";
+import { backend, fail } from "../test/backend";
+import { commandError } from "../test/fixtures";
+
+const REPORT: RoyaltiesReport = {
+  collection: "Coll",
+  vault: "Vault",
+  vault_balance: 1_000_890_880,
+  unsplit: 1_000_000_000,
+  royalty_bps: 500,
+  minted: 12,
+  creators: [
+    { address: "Ada", share_bps: 7_000, owed: 0, balance: 3_000_000_000 },
+    { address: "Bob", share_bps: 3_000, owed: 15_000_000, balance: 0 },
+  ],
+  paid_in: null,
+  payment_signature: null,
+  distributed: null,
+  distribution_signature: null,
+};
+
+const event = (kind: string, status: string, extra: Partial<RoyaltyEvent> = {}): RoyaltyEvent => ({
+  id: 1,
+  kind,
+  lamports: 50_000_000,
+  status,
+  signature: null,
+  error: null,
+  at: 0,
+  explorer_url: null,
+  ...extra,
+});
+
+describe("royalties logic", () => {
+  test("shares and what the next split pays each creator", () => {
+    expect(percent(500)).toBe("5 %");
+    expect(percent(3_333)).toBe("33.33 %");
+    expect(creatorRows(REPORT)).toEqual([
+      { address: "Ada", share: "70 %", owed: "0 SOL", next: "0.7 SOL", balance: "3 SOL" },
+      { address: "Bob", share: "30 %", owed: "0.015 SOL", next: "0.3 SOL", balance: "0 SOL" },
+    ]);
+  });
+
+  test("the vault and the history in words", () => {
+    expect(vaultText(REPORT)).toContain("1 SOL came in");
+    expect(vaultText({ ...REPORT, unsplit: 0 })).toContain("Nothing new");
+    expect(historyText(event("payment", "done"))).toBe("Sale royalty of 0.05 SOL paid into the vault");
+    expect(historyText(event("distribution", "done"))).toBe("Vault distributed to the creators");
+    expect(historyText(event("distribution", "failed", { error: "vault empty" }))).toBe(
+      "Vault distributed to the creators: failed (vault empty)",
+    );
+    expect(historyText(event("payment", "sending"))).toContain("not confirmed yet");
+  });
+
+  test("a sale's royalty", () => {
+    expect(royaltyOf(1_000_000_000, 500)).toBe(50_000_000);
+    expect(royaltyOf(3, 500)).toBe(0);
+  });
+});
+
+describe("royalties commands (mocked IPC)", () => {
+  test("show, pay and distribute", async () => {
+    const chain = { network: "sandbox", wallet: null };
+    const view = { report: REPORT, history: [] };
+    const calls = backend({
+      royalties_show: () => view,
+      royalties_pay: () => ({ report: { ...REPORT, paid_in: 5 }, history: [event("payment", "done")] }),
+      royalties_distribute: () => ({ report: { ...REPORT, distributed: 7, unsplit: 0 }, history: [] }),
+    });
+    expect(await royaltiesShow(chain)).toEqual(view);
+    expect((await royaltiesPay(chain, 5)).report.paid_in).toBe(5);
+    expect((await royaltiesDistribute(chain)).report.distributed).toBe(7);
+    expect(calls[1].args).toEqual({ chain, lamports: 5 });
+  });
+
+  test("errors reach the screen as they are", async () => {
+    backend({ royalties_pay: fail(commandError("invalidInput", "A simulated sale only exists in the Sandbox.")) });
+    await expect(royaltiesPay({ network: "devnet", wallet: null }, 5)).rejects.toMatchObject({ kind: "invalidInput" });
+  });
+});

@@ -1,0 +1,173 @@
+import { render, screen } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, test, vi } from "vitest";
+import type { CollectionDoc, PlanReport } from "../lib/bindings";
+import { SPEC } from "../test/collection";
+import { backend } from "../test/backend";
+import { commandError, MOTHS, PIXEL } from "../test/fixtures";
+import Collection from "./Collection.svelte";
+
+const TEXT = 'name = "Demo"\n';
+
+function doc(over: Partial<CollectionDoc> = {}): CollectionDoc {
+  return { text: TEXT, path: "/p/collection.toml", exists: true, spec: SPEC, problems: [], ...over };
+}
+
+const REPORT: PlanReport = {
+  ok: true,
+  problems: [],
+  conflicts: [],
+  quotas: [
+    { trait_type: "Palette", value: "Kyoto", asked: 6, got: 6 },
+    { trait_type: "Palette", value: "Ember", asked: 3, got: 3 },
+    { trait_type: "Palette", value: "Aurora", asked: 3, got: 3 },
+  ],
+  unique: true,
+  items: Array.from({ length: 12 }, (_, i) => ({ index: i, name: `Demo #${i + 1}`, seed: i, traits: [] })),
+  stages: [
+    { index: 0, name: "Seedling", unlock: { kind: "mint" } },
+    { index: 1, name: "Grown", unlock: { kind: "after_mint", seconds: 86_400 } },
+  ],
+  price_lamports: 100_000_000,
+};
+
+describe("Collection", () => {
+  test("loads the spec into the editor and the form, with problems next to their fields", async () => {
+    backend({
+      collection_load: () =>
+        doc({ problems: [{ path: "creators", message: "shares sum to 9 500 bps, they must sum to 10 000 (100 %)" }] }),
+    });
+    render(Collection, { project: MOTHS });
+    const editor = (await screen.findByTestId("toml-editor")) as HTMLTextAreaElement;
+    expect(editor.value).toBe(TEXT);
+    expect(screen.getByTestId("field-name")).toHaveValue("Demo");
+    expect(screen.getByTestId("shares-total")).toHaveTextContent("9 500 of 10 000 bps");
+    const problem = screen.getAllByTestId("field-problem").find((p) => p.dataset.path === "creators")!;
+    expect(screen.getByTestId("creators")).toContainElement(problem);
+    expect(screen.getByTestId("problem-list")).toHaveTextContent("1 problem");
+    expect(screen.getByTestId("save-status")).toHaveTextContent("Saved");
+    expect(screen.getAllByTestId("trait-value")).toHaveLength(3);
+  });
+
+  test("validates as you type and shows parse errors with their line", async () => {
+    const calls = backend({
+      collection_load: () => doc(),
+      collection_check: (args) =>
+        doc({
+          text: args.text as string,
+          spec: null as never,
+          parse_error: { message: "expected `=`", line: 2, column: 5, table: "[art]" },
+        }),
+    });
+    const user = userEvent.setup();
+    render(Collection, { project: MOTHS });
+    const editor = await screen.findByTestId("toml-editor");
+    await user.type(editor, "oops");
+    const error = await screen.findByTestId("parse-error", {}, { timeout: 2000 });
+    expect(error).toHaveTextContent("Line 2, column 5 (in [art]): expected `=`");
+    expect(calls.filter((c) => c.cmd === "collection_check")).toHaveLength(1);
+    expect(calls.at(-1)!.args.text).toBe(`${TEXT}oops`);
+    expect(screen.getByTestId("save-status")).toHaveTextContent("Unsaved changes");
+  });
+
+  test("a form edit renders the spec back into the editor", async () => {
+    const calls = backend({
+      collection_load: () => doc(),
+      collection_render: (args) =>
+        doc({ text: 'name = "Renamed"\n', spec: args.spec as typeof SPEC }),
+    });
+    const user = userEvent.setup();
+    render(Collection, { project: MOTHS });
+    const name = await screen.findByTestId("field-name");
+    await user.clear(name);
+    await user.type(name, "Renamed");
+    await user.tab();
+    await vi.waitFor(() => expect(screen.getByTestId("toml-editor")).toHaveValue('name = "Renamed"\n'));
+    const render_ = calls.find((c) => c.cmd === "collection_render")!;
+    expect((render_.args.spec as typeof SPEC).name).toBe("Renamed");
+    expect((render_.args.spec as typeof SPEC).size).toBe(12);
+  });
+
+  test("save writes the editor's text", async () => {
+    const calls = backend({
+      collection_load: () => doc({ exists: false }),
+      collection_save: (args) => doc({ text: args.text as string }),
+    });
+    const user = userEvent.setup();
+    render(Collection, { project: MOTHS });
+    expect(await screen.findByTestId("save-status")).toHaveTextContent("Not saved yet");
+    await user.click(screen.getByTestId("save"));
+    await vi.waitFor(() => expect(screen.getByTestId("save-status")).toHaveTextContent("Saved"));
+    expect(calls.at(-1)).toMatchObject({ cmd: "collection_save", args: { text: TEXT } });
+    expect(screen.getByTestId("save")).toBeDisabled();
+  });
+
+  test("the plan shows quotas asked vs got and the stages", async () => {
+    backend({ collection_load: () => doc(), collection_plan: () => REPORT });
+    const user = userEvent.setup();
+    render(Collection, { project: MOTHS });
+    await user.click(await screen.findByTestId("plan"));
+    const report = await screen.findByTestId("plan-report");
+    expect(report).toHaveAttribute("data-ok", "true");
+    expect(screen.getByTestId("plan-summary")).toHaveTextContent("12 items planned");
+    expect(screen.getByTestId("plan-summary")).toHaveTextContent("price 0.1 SOL");
+    const rows = screen.getAllByTestId("quota-row");
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toHaveTextContent("Kyoto66");
+    expect(screen.getByTestId("plan-stages")).toHaveTextContent("Grown: 1 day after mint");
+  });
+
+  test("conflicts are listed with the constraints involved", async () => {
+    backend({
+      collection_load: () => doc(),
+      collection_plan: () => ({
+        ...REPORT,
+        ok: false,
+        quotas: [],
+        items: [],
+        conflicts: [
+          {
+            kind: "require_short",
+            message: "A = a1 (40) require B = b1: 40 items need it but its quota is 30",
+            constraints: ["rules[0]"],
+          },
+        ],
+      }),
+    });
+    const user = userEvent.setup();
+    render(Collection, { project: MOTHS });
+    await user.click(await screen.findByTestId("plan"));
+    const list = await screen.findByTestId("conflicts");
+    expect(list).toHaveTextContent("40 items need it but its quota is 30");
+    expect(list).toHaveTextContent("rules[0]");
+    expect(list.querySelector("li")).toHaveAttribute("data-kind", "require_short");
+  });
+
+  test("stage previews of a chosen item", async () => {
+    const calls = backend({
+      collection_load: () => doc(),
+      collection_preview: () => [
+        { stage: 0, name: "Seedling", data_url: PIXEL, width: 256, height: 256 },
+        { stage: 1, name: "Grown", data_url: PIXEL, width: 256, height: 256 },
+      ],
+    });
+    const user = userEvent.setup();
+    render(Collection, { project: MOTHS });
+    const item = await screen.findByTestId("preview-item");
+    await user.clear(item);
+    await user.type(item, "5");
+    await user.click(screen.getByTestId("preview"));
+    const strip = await screen.findByTestId("preview-strip");
+    expect(strip.querySelectorAll("img")).toHaveLength(2);
+    expect(strip).toHaveTextContent("1. Grown");
+    expect(calls.at(-1)).toMatchObject({ cmd: "collection_preview", args: { text: TEXT, index: 4, side: null } });
+  });
+
+  test("a failed load says why", async () => {
+    backend({
+      collection_load: () => Promise.reject(commandError("noProject", "No project is open.")),
+    });
+    render(Collection, { project: MOTHS });
+    expect(await screen.findByText("No project is open.")).toBeInTheDocument();
+  });
+});

@@ -1,0 +1,164 @@
+import { render, screen, within } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import type { Channel } from "@tauri-apps/api/core";
+import { describe, expect, test, vi } from "vitest";
+import type { GenerateEvent, GenerationView } from "../lib/bindings";
+import { studio } from "../lib/studio.svelte";
+import { backend, fail } from "../test/backend";
+import { CATALOG, channelSender, commandError, deferred, FLOW_RECIPE, generation, MOTHS, PIXEL } from "../test/fixtures";
+import Create from "./Create.svelte";
+
+function generating() {
+  const job = deferred<GenerationView>();
+  let send: ((e: GenerateEvent) => void) | undefined;
+  const cancel = vi.fn(() => {
+    job.reject(commandError("cancelled", "The job was cancelled."));
+    return true;
+  });
+  const calls = backend({
+    engine_catalog: () => CATALOG,
+    list_generations: () => [],
+    generation_image: () => PIXEL,
+    generate: (args) => {
+      send = channelSender(args.onProgress as Channel<GenerateEvent>);
+      return job.promise;
+    },
+    cancel_job: cancel,
+    model_info: fail(
+      commandError("engine", "/tmp/x is not a usable diffusion model: missing model_index.json. Choose a folder in the diffusers layout."),
+    ),
+  });
+  return { job, send: (e: GenerateEvent) => send!(e), cancel, calls };
+}
+
+describe("Create", () => {
+  test("generates with live progress, preview, then the image and history", async () => {
+    const { job, send, calls } = generating();
+    const user = userEvent.setup();
+    render(Create, { project: MOTHS });
+
+    await user.type(await screen.findByTestId("prompt"), "night moth");
+    await user.clear(screen.getByTestId("seed"));
+    await user.type(screen.getByTestId("seed"), "42");
+    await user.type(screen.getByTestId("param-density"), "2");
+    await user.click(screen.getByTestId("generate-button"));
+
+    const request = calls.find((c) => c.cmd === "generate")!.args.request;
+    expect(request).toEqual({
+      engine: { kind: "procedural", style: "flow-field", params: { density: 2 } },
+      prompt: "night moth",
+      negative_prompt: "",
+      seed: 42,
+      width: 512,
+      height: 512,
+      stage: 0,
+      img2img: null,
+    });
+    expect(screen.getByTestId("generate-button")).toBeDisabled();
+    send({ event: "progress", step: 0, total: 4, phase: "growing", preview: null });
+    send({ event: "progress", step: 2, total: 4, phase: "growing", preview: PIXEL });
+    const bar = await screen.findByRole("progressbar");
+    await vi.waitFor(() => expect(bar).toHaveAttribute("aria-valuenow", "50"));
+    expect(screen.getByTestId("gen-preview")).toHaveAttribute("src", PIXEL);
+
+    const made = { ...generation(1), recipe: { ...FLOW_RECIPE, seed: 42 } };
+    calls.length = 0;
+    backendAfter(made);
+    job.resolve(made);
+    const image = await screen.findByTestId("result-image");
+    expect(image).toHaveAttribute("src", PIXEL);
+    expect(await screen.findAllByTestId("history-item")).toHaveLength(1);
+    // The seed was not locked: the next Generate makes a different image.
+    expect(screen.getByTestId("seed")).not.toHaveValue(42);
+  });
+
+  test("Cancel stops the job and says so", async () => {
+    const { send, cancel } = generating();
+    const user = userEvent.setup();
+    render(Create, { project: MOTHS });
+    await user.click(await screen.findByTestId("generate-button"));
+    send({ event: "progress", step: 1, total: 4, phase: "growing", preview: null });
+    await user.click(await screen.findByTestId("gen-cancel"));
+    expect(cancel).toHaveBeenCalledOnce();
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("Cancelled");
+    expect(screen.getByTestId("generate-button")).toBeEnabled();
+  });
+
+  test("problems show next to their field and nothing is sent", async () => {
+    const { calls } = generating();
+    const user = userEvent.setup();
+    render(Create, { project: MOTHS });
+    await user.clear(await screen.findByTestId("width"));
+    await user.type(screen.getByTestId("width"), "100");
+    await user.click(screen.getByTestId("generate-button"));
+    expect(await screen.findByText("The width must be 256 to 2048 pixels.")).toBeInTheDocument();
+    expect(calls.some((c) => c.cmd === "generate")).toBe(false);
+  });
+
+  test("a folder that is not a model is explained where it was chosen", async () => {
+    generating();
+    const user = userEvent.setup();
+    render(Create, { project: MOTHS });
+    await user.click(await screen.findByTestId("engine-diffusion"));
+    await user.type(screen.getByTestId("model-dir"), "/tmp/x");
+    await user.click(screen.getByTestId("model-load"));
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("The image engine could not run");
+    expect(alert).toHaveTextContent("model_index.json");
+    await user.click(screen.getByTestId("generate-button"));
+    expect(screen.getByText("Choose a model folder and press Load to check it.")).toBeInTheDocument();
+  });
+
+  test("a loaded model shows its name and hash; img2img from the gallery sends the source", async () => {
+    const calls = backend({
+      engine_catalog: () => CATALOG,
+      list_generations: () => [],
+      model_info: () => ({
+        dir: "/models/tiny",
+        name: "tiny",
+        short_hash: "0a1b2c3d4e",
+        pipeline: "StableDiffusionPipeline",
+        parameters: 2_500_000,
+        files: {},
+      }),
+      generate: () => new Promise(() => {}),
+    });
+    studio.go("create", { kind: "img2img", source: { id: 3, width: 256, height: 256 } });
+    const user = userEvent.setup();
+    render(Create, { project: MOTHS });
+    expect(await screen.findByTestId("init-source")).toHaveTextContent("gallery image #3");
+    await user.type(screen.getByTestId("model-dir"), "~/models/tiny");
+    await user.click(screen.getByTestId("model-load"));
+    const info = await screen.findByTestId("model-info");
+    expect(info).toHaveTextContent("tiny");
+    expect(within(info).getByText("0a1b2c3d4e").tagName).toBe("CODE");
+    expect(studio.modelDir).toBe("/models/tiny");
+
+    await user.click(screen.getByTestId("generate-button"));
+    const request = calls.find((c) => c.cmd === "generate")!.args.request as Record<string, unknown>;
+    expect(request.img2img).toEqual({ parent_id: 3, strength: 0.6 });
+    expect(request.engine).toMatchObject({ kind: "diffusion", model_dir: "/models/tiny", scheduler: "ddim" });
+    expect([request.width, request.height]).toEqual([256, 256]);
+  });
+
+  test("use these settings fills the form from a recipe, seed locked", async () => {
+    backend({ engine_catalog: () => CATALOG, list_generations: () => [] });
+    studio.go("create", { kind: "settings", recipe: FLOW_RECIPE, source: null });
+    render(Create, { project: MOTHS });
+    expect(await screen.findByTestId("seed")).toHaveValue(42);
+    expect(screen.getByTestId("seed-lock")).toBeChecked();
+    expect(screen.getByTestId("prompt")).toHaveValue("night moth");
+    expect(screen.getByTestId("param-palette")).toHaveValue("3");
+    expect(screen.getByTestId("stage")).toHaveValue(1);
+  });
+});
+
+/** After the job: the image and the history the screen asks for. */
+function backendAfter(made: GenerationView) {
+  backend({
+    engine_catalog: () => CATALOG,
+    list_generations: () => [made],
+    generation_image: () => PIXEL,
+  });
+}

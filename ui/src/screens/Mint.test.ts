@@ -1,0 +1,65 @@
+import { render, screen } from "@testing-library/svelte";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, test, vi } from "vitest";
+import type { MintEstimate, MintRecord, WalletInfo } from "../lib/bindings";
+import { loadChoice } from "../lib/mint";
+import { backend, fail } from "../test/backend";
+import { commandError, MOTHS } from "../test/fixtures";
+import Mint from "./Mint.svelte";
+
+const NET = { name: "sandbox", rpc_url: null, allows_airdrop: true, is_mainnet: false, has_explorer: false };
+const WALLET: WalletInfo = { address: "Art1st", path: null, balance: 5_000_000_000, network: NET, explorer_url: null };
+const EST: MintEstimate = { network: "sandbox", items: 2, minted: 0, price: 0, collection: 50_000_000, per_item: 12_000_000, total: 74_000_000, exact: false };
+const minted = (i: number): MintRecord => ({ index: i, mint: `Mint${i}xxxxxxxxxx`, owner: "Art1st", status: "minted", signature: "s", explorer_url: null });
+
+describe("Mint", () => {
+  test("shows the wallet and the cost, mints, and lists the NFTs", async () => {
+    let list: MintRecord[] = [];
+    const calls = backend({
+      wallet_info: () => WALLET,
+      mint_estimate: () => EST,
+      mint_list: () => list,
+      mint_run: () => {
+        list = [minted(0), minted(1)];
+        return { network: "sandbox", minted_now: 2, mints: list, lamports_spent: 70_000_000 };
+      },
+    });
+    const user = userEvent.setup();
+    render(Mint, { project: MOTHS });
+    expect(await screen.findByTestId("wallet-balance")).toHaveTextContent("5 SOL");
+    expect(await screen.findByTestId("estimate")).toHaveTextContent("Total, at most0.074 SOL");
+    await user.click(screen.getByTestId("mint-run"));
+    expect(await screen.findByTestId("mint-done")).toHaveTextContent("2 minted now, 2 in all on sandbox");
+    await vi.waitFor(() => expect(screen.getAllByTestId("mint-row")).toHaveLength(2));
+    expect(calls.find((c) => c.cmd === "mint_run")!.args.chain).toEqual({ network: "sandbox", wallet: null });
+  });
+
+  test("switching network re-reads and is remembered; mainnet asks before spending", async () => {
+    const calls = backend({
+      wallet_info: () => WALLET,
+      mint_estimate: () => EST,
+      mint_list: () => [],
+    });
+    const user = userEvent.setup();
+    render(Mint, { project: MOTHS });
+    await screen.findByTestId("wallet-balance");
+    await user.click(screen.getByTestId("network-mainnet-beta"));
+    await vi.waitFor(() =>
+      expect(calls.some((c) => c.cmd === "mint_estimate" && (c.args.chain as { network: string }).network === "mainnet-beta")).toBe(true),
+    );
+    expect(loadChoice(MOTHS.root).network).toBe("mainnet-beta");
+    expect(screen.getByTestId("mint-run")).toBeDisabled();
+    await user.click(screen.getByLabelText(/spends real SOL/));
+    expect(screen.getByTestId("mint-run")).toBeEnabled();
+  });
+
+  test("a wallet that cannot be read says why, where it happened", async () => {
+    backend({
+      wallet_info: fail(commandError("invalidInput", "Keypair file /nope.json does not exist.")),
+      mint_estimate: () => EST,
+      mint_list: () => [],
+    });
+    render(Mint, { project: MOTHS });
+    expect(await screen.findByTestId("error-message")).toHaveTextContent("/nope.json does not exist");
+  });
+});
