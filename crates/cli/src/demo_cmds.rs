@@ -32,9 +32,9 @@ pub fn demo(out: &Output, args: DemoArgs, cancel: &CancelToken) -> anyhow::Resul
     let rows = vec![
         ("Project", r.project.clone()),
         ("Collection", r.publish.collection.as_ref().map(|c| c.collection.clone()).unwrap_or_default()),
-        ("Minted", format!("{} ({} lamports spent)", r.publish.mints.len(), r.publish.lamports_spent)),
+        ("Minted", format!("{} ({} SOL spent)", r.publish.mints.len(), chrysalis_chain::client::sol(r.publish.lamports_spent))),
         ("Evolved", format!("{evolved} evolutions over {} warps", r.warps.len())),
-        ("Royalties", format!("{} lamports paid in, {} distributed", r.royalties.paid_in.unwrap_or(0), r.royalties.distributed.unwrap_or(0))),
+        ("Royalties", format!("{} SOL paid in, {} SOL distributed", chrysalis_chain::client::sol(r.royalties.paid_in.unwrap_or(0)), chrysalis_chain::client::sol(r.royalties.distributed.unwrap_or(0)))),
         ("Verified", format!("{verified} of {}", r.verify.len())),
         ("Took", format!("{:.1} s", r.seconds)),
     ];

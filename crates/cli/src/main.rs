@@ -141,7 +141,7 @@ fn main() -> ExitCode {
             | Command::Demo(_)
     );
     if runs_program {
-        output::reserve_stdout();
+        output::reserve_stdout(cli.verbose > 0);
     }
     let out = output::Output::new(cli.json);
     let result = match cli.command {

@@ -86,9 +86,11 @@ pub fn line(text: &str) {
 /// Stdout must carry only the command's output (in JSON mode: one JSON document), but code
 /// we do not control writes to it: the Chrysalis program running natively in the sandbox
 /// logs each instruction with `msg!`, which off-chain is a `println!`. So: keep a duplicate
-/// of the real stdout for [`line()`] / [`Output::data`] and point file descriptor 1 at stderr
-/// for everything else. Unix only (elsewhere stdout is left as it is).
-pub fn reserve_stdout() {
+/// of the real stdout for [`line()`] / [`Output::data`] and point file descriptor 1 elsewhere
+/// for everything else: at stderr when `program_logs` (`-v`: the program's `Instruction: ...`
+/// lines help debugging), else at /dev/null, since they mean nothing to an artist and would
+/// drown the progress lines. Unix only (elsewhere stdout is left as it is).
+pub fn reserve_stdout(program_logs: bool) {
     #[cfg(unix)]
     {
         use std::os::fd::FromRawFd;
@@ -99,9 +101,17 @@ pub fn reserve_stdout() {
             if saved < 0 {
                 return;
             }
-            if libc::dup2(2, 1) < 0 {
+            let target = if program_logs {
+                2
+            } else {
+                libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY)
+            };
+            if target < 0 || libc::dup2(target, 1) < 0 {
                 libc::close(saved);
                 return;
+            }
+            if target != 2 {
+                libc::close(target);
             }
             let _ = REAL_STDOUT.set(std::sync::Mutex::new(std::fs::File::from_raw_fd(saved)));
         }
