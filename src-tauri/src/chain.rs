@@ -134,17 +134,17 @@ pub fn pipeline_error(err: PipelineError) -> CommandError {
             }
             return e;
         }
-        PipelineError::NoSpec { .. }
-        | PipelineError::Spec { .. }
-        | PipelineError::Unsatisfiable(_)
-        | PipelineError::Invalid(_)
-        | PipelineError::NotReady(_)
-        | PipelineError::InsufficientFunds { .. }
-        | PipelineError::Wallet(_)
-        | PipelineError::Network(_)
-        | PipelineError::Chain(chrysalis_chain::ChainError::InsufficientFunds { .. }) => {
+        PipelineError::NoSpec { .. } | PipelineError::Spec { .. } | PipelineError::Unsatisfiable(_) => {
+            ErrorKind::Spec
+        }
+        PipelineError::NotReady(_) => ErrorKind::NotReady,
+        PipelineError::InsufficientFunds { .. }
+        | PipelineError::Chain(chrysalis_chain::ChainError::InsufficientFunds { .. }) => ErrorKind::Funds,
+        PipelineError::Invalid(_) | PipelineError::Wallet(_) | PipelineError::Network(_) => {
             ErrorKind::InvalidInput
         }
+        PipelineError::Ledger(_) | PipelineError::Chain(_) => ErrorKind::Chain,
+        PipelineError::Publish { .. } | PipelineError::NotPinned { .. } => ErrorKind::Upload,
         // The store, a backend, the database, the disk, the chain's transport: the message
         // says which, and a rerun resumes where it stopped.
         _ => ErrorKind::Storage,

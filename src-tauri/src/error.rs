@@ -37,6 +37,21 @@ pub enum ErrorKind {
     /// The OS keyring is not available or refused (headless Linux, a locked keychain);
     /// the token can still come from its environment variable.
     Keyring,
+    /// The project's `collection.toml` is missing, invalid, or asks for quotas and rules no
+    /// assignment can meet; the message names the field or the conflict.
+    Spec,
+    /// A step the command builds on has not happened yet (publish before minting, mint
+    /// before evolving); the message says which.
+    NotReady,
+    /// The wallet has too little SOL for what it was asked to pay; the message says how
+    /// much is needed and where an airdrop is possible.
+    Funds,
+    /// The Solana cluster could not be reached or refused the transaction; nothing was
+    /// applied twice, so trying again is safe.
+    Chain,
+    /// Uploading to the chosen storage backend failed (unreachable, refused the token, sent
+    /// back different bytes); publishing again resumes.
+    Upload,
     /// A bug in the app (a panicked job); the message says what to report.
     Internal,
 }

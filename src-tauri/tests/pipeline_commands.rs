@@ -263,7 +263,7 @@ fn arguments_are_checked_before_anything_runs() {
 
     // Without a collection.toml there is nothing to publish: the error says what to add.
     let (kind, message) = publish("local", Value::Null, Value::Null);
-    assert_eq!(kind, "invalidInput");
+    assert_eq!(kind, "spec");
     assert!(message.contains("collection.toml"), "{message}");
     let status = s.ok("publish_status", json!({}));
     assert_eq!(
@@ -272,7 +272,7 @@ fn arguments_are_checked_before_anything_runs() {
     );
     // Nothing on chain yet: the timeline says to publish first.
     let (kind, message) = s.err("evolve_timeline", json!({ "chain": sandbox() }));
-    assert_eq!(kind, "invalidInput");
+    assert_eq!(kind, "notReady");
     assert!(
         message.contains("no collection on sandbox yet"),
         "{message}"

@@ -13,6 +13,11 @@ const KINDS: readonly ErrorKind[] = [
   "cancelled",
   "engine",
   "keyring",
+  "spec",
+  "notReady",
+  "funds",
+  "chain",
+  "upload",
   "internal",
 ];
 

@@ -3,4 +3,4 @@
 /**
  * What went wrong, so the UI can offer the right next step; `message` says it in words.
  */
-export type ErrorKind = "invalidInput" | "notFound" | "notAProject" | "alreadyProject" | "tooNew" | "damaged" | "storage" | "noProject" | "busy" | "cancelled" | "engine" | "keyring" | "internal";
+export type ErrorKind = "invalidInput" | "notFound" | "notAProject" | "alreadyProject" | "tooNew" | "damaged" | "storage" | "noProject" | "busy" | "cancelled" | "engine" | "keyring" | "spec" | "notReady" | "funds" | "chain" | "upload" | "internal";
