@@ -34,6 +34,7 @@ fn main() {
             "wallet_info",
             "wallet_create",
             "wallet_airdrop",
+            "open_explorer",
             "publish_status",
             "use_demo_collection",
             "publish_run",

@@ -587,7 +587,7 @@ pub async fn export_png(
 }
 
 /// The program that shows a folder: `CHRYSALIS_OPENER` if set (tests), else the platform's.
-fn opener() -> (String, Vec<String>) {
+pub(crate) fn opener() -> (String, Vec<String>) {
     if let Ok(cmd) = std::env::var("CHRYSALIS_OPENER")
         && !cmd.trim().is_empty()
     {

@@ -301,3 +301,30 @@ pub async fn wallet_airdrop(
     })
     .await
 }
+
+/// Where the explorer links we generate point (`chrysalis_chain::Network::explorer_url`).
+const EXPLORER_PREFIX: &str = "https://explorer.solana.com/";
+
+/// Opens a Solana Explorer link in the default browser. The window cannot navigate away to
+/// a web page itself, and only explorer links are accepted, so a page cannot use this to
+/// open anything else.
+#[tauri::command]
+pub async fn open_explorer(url: String) -> CommandResult<()> {
+    if !url.starts_with(EXPLORER_PREFIX) || url.chars().any(char::is_whitespace) {
+        return Err(CommandError::new(
+            ErrorKind::InvalidInput,
+            format!("Only Solana Explorer links ({EXPLORER_PREFIX}...) open from here, not `{url}`."),
+        ));
+    }
+    let (program, mut args) = crate::art::opener();
+    args.push(url.clone());
+    let mut child = std::process::Command::new(&program).args(&args).spawn().map_err(|e| {
+        CommandError::new(
+            ErrorKind::Storage,
+            format!("Could not start {program} to open the explorer ({e}). Copy the link instead: {url}"),
+        )
+    })?;
+    // Reap it in the background so it never lingers as a zombie.
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}

@@ -59,6 +59,7 @@ pub fn builder_with_state<R: Runtime>(builder: tauri::Builder<R>, state: AppStat
             chain::wallet_info,
             chain::wallet_create,
             chain::wallet_airdrop,
+            chain::open_explorer,
             pipeline::publish_status,
             pipeline::use_demo_collection,
             pipeline::publish_run,

@@ -209,6 +209,12 @@ fn arguments_are_checked_before_anything_runs() {
         let (kind, _) = s.err("wallet_airdrop", json!({ "chain": sandbox(), "sol": sol }));
         assert_eq!(kind, "invalidInput", "{sol}");
     }
+    // Only explorer links open in the browser (nothing is spawned for the others).
+    for url in ["file:///etc/passwd", "https://evil.example/explorer.solana.com/", "https://explorer.solana.com/ x"] {
+        let (kind, message) = s.err("open_explorer", json!({ "url": url }));
+        assert_eq!(kind, "invalidInput", "{url}");
+        assert!(message.contains("Only Solana Explorer links"), "{message}");
+    }
     let devnet = json!({ "network": "devnet", "wallet": null });
     let (_, message) = s.err("warp_clock", json!({ "chain": devnet, "duration": "1d" }));
     assert!(message.contains("Only the Sandbox"), "{message}");

@@ -11,6 +11,7 @@ import {
   loadChoice,
   mintEstimate,
   mintRun,
+  openExplorer,
   parseSol,
   saveChoice,
   shortAddress,
@@ -145,6 +146,16 @@ describe("mint commands (mocked IPC)", () => {
     expect(calls.map((c) => c.cmd)).toEqual(["wallet_info", "wallet_create", "wallet_airdrop", "mint_estimate", "mint_run"]);
     expect(calls[1].args).toEqual({ path: "/k.json" });
     expect(calls[2].args).toEqual({ chain, sol: 1 });
+  });
+
+  test("explorer links open in the system browser, not in the window", async () => {
+    const calls = backend({ open_explorer: () => null });
+    const event = new MouseEvent("click", { cancelable: true });
+    await openExplorer("https://explorer.solana.com/address/Abc?cluster=devnet", event);
+    expect(event.defaultPrevented).toBe(true);
+    expect(calls).toEqual([
+      { cmd: "open_explorer", args: { url: "https://explorer.solana.com/address/Abc?cluster=devnet" } },
+    ]);
   });
 
   test("a refused airdrop keeps its message", async () => {

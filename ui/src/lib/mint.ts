@@ -183,3 +183,10 @@ export function mintList(chain: ChainRequest): Promise<MintRecord[]> {
 export function shortAddress(address: string): string {
   return address.length > 12 ? `${address.slice(0, 4)}…${address.slice(-4)}` : address;
 }
+
+/** Opens a Solana Explorer link in the system browser (the app window never navigates to
+ *  web pages itself). Use as an `onclick` on the link, which keeps its `href` for copying. */
+export async function openExplorer(url: string, event?: Event): Promise<void> {
+  event?.preventDefault();
+  await call<void>("open_explorer", { url });
+}
