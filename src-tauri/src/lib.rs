@@ -30,6 +30,9 @@ pub fn builder<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
 /// [`builder`] with a given state (tests use an in-memory token store).
 pub fn builder_with_state<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder
+        // Native open/save dialogs for the UI's "Browse…" buttons (model folder, keypair,
+        // PNG export). The UI calls the plugin itself; it only hands back a chosen path.
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::create_project,

@@ -277,3 +277,21 @@ fn startup_project_opens_or_explains_once() {
     chrysalis_studio::open_startup_project(&state, tmp.path().to_str().unwrap());
     assert_eq!(app.ok("project_info", json!({}))["name"], "Startup");
 }
+
+#[test]
+fn the_dialog_plugin_is_registered_and_only_open_and_save_are_granted() {
+    let app = studio();
+    // The plugin set itself up (the UI's "Browse…" buttons call its open/save commands; a
+    // real dialog cannot be shown on the mock runtime, so they are not called here).
+    assert!(
+        app.window
+            .try_state::<tauri_plugin_dialog::Dialog<MockRuntime>>()
+            .is_some()
+    );
+    // The capability grants dialog:allow-open and dialog:allow-save, nothing else of it.
+    let refused = app
+        .call("plugin:dialog|message", json!({ "message": "hi" }))
+        .expect_err("message dialogs are not granted");
+    let refused = refused.to_string();
+    assert!(refused.contains("not allowed"), "{refused}");
+}

@@ -142,6 +142,40 @@ describe("Create", () => {
     expect([request.width, request.height]).toEqual([256, 256]);
   });
 
+  test("Browse… fills the model folder from the dialog and loads it; cancelling changes nothing", async () => {
+    let picked: string | null = null;
+    const calls = backend({
+      engine_catalog: () => CATALOG,
+      list_generations: () => [],
+      "plugin:dialog|open": () => picked,
+      model_info: (args) => ({
+        dir: args.dir,
+        name: "sd15",
+        short_hash: "5e6f7a8b9c",
+        pipeline: "StableDiffusionPipeline",
+        parameters: 1_000_000,
+        files: {},
+      }),
+    });
+    const user = userEvent.setup();
+    render(Create, { project: MOTHS });
+    await user.click(await screen.findByTestId("engine-diffusion"));
+    await user.type(screen.getByTestId("model-dir"), "/typed");
+
+    await user.click(screen.getByTestId("model-browse"));
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === "plugin:dialog|open")).toBe(true));
+    expect(calls.find((c) => c.cmd === "plugin:dialog|open")!.args.options).toMatchObject({ directory: true, defaultPath: "/typed" });
+    expect(screen.getByTestId("model-dir")).toHaveValue("/typed");
+    expect(calls.some((c) => c.cmd === "model_info")).toBe(false);
+
+    picked = "/models/sd15";
+    await user.click(screen.getByTestId("model-browse"));
+    expect(await screen.findByTestId("model-info")).toHaveTextContent("sd15");
+    expect(screen.getByTestId("model-dir")).toHaveValue("/models/sd15");
+    expect(calls.filter((c) => c.cmd === "model_info").map((c) => c.args)).toEqual([{ dir: "/models/sd15" }]);
+    expect(studio.modelDir).toBe("/models/sd15");
+  });
+
   test("use these settings fills the form from a recipe, seed locked", async () => {
     backend({ engine_catalog: () => CATALOG, list_generations: () => [] });
     studio.go("create", { kind: "settings", recipe: FLOW_RECIPE, source: null });

@@ -83,6 +83,35 @@ describe("Gallery", () => {
     expect(await screen.findByRole("alert")).toHaveTextContent("Open that folder yourself");
   });
 
+  test("Browse… picks the export file in a save dialog, fills the field and exports there", async () => {
+    let picked: string | null = null;
+    const calls = backend({
+      list_generations: () => ITEMS,
+      generation_image: () => PIXEL,
+      "plugin:dialog|save": () => picked,
+      export_png: (args) => args.dest,
+    });
+    const user = userEvent.setup();
+    render(Gallery, { project: MOTHS });
+    const dest = await screen.findByTestId("export-dest");
+
+    await user.click(screen.getByTestId("export-browse"));
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === "plugin:dialog|save")).toBe(true));
+    expect(calls.find((c) => c.cmd === "plugin:dialog|save")!.args.options).toEqual({
+      title: "Export PNG",
+      filters: [{ name: "PNG image", extensions: ["png"] }],
+      defaultPath: "second-7.png",
+    });
+    expect(dest).toHaveValue("~/Pictures/second-7.png");
+    expect(calls.some((c) => c.cmd === "export_png")).toBe(false);
+
+    picked = "/home/ada/Desktop/moth.png";
+    await user.click(screen.getByTestId("export-browse"));
+    expect(await screen.findByTestId("export-result")).toHaveTextContent("/home/ada/Desktop/moth.png");
+    expect(dest).toHaveValue("/home/ada/Desktop/moth.png");
+    expect(calls.filter((c) => c.cmd === "export_png").map((c) => c.args)).toEqual([{ id: 2, dest: "/home/ada/Desktop/moth.png" }]);
+  });
+
   test("use these settings and img2img hand the image to Create", async () => {
     backend({ list_generations: () => ITEMS, generation_image: () => PIXEL });
     const user = userEvent.setup();

@@ -53,6 +53,47 @@ describe("Mint", () => {
     expect(screen.getByTestId("mint-run")).toBeEnabled();
   });
 
+  test("Browse… opens a keypair file as the wallet, or creates one where the dialog says", async () => {
+    let picked: string | null = null;
+    const calls = backend({
+      wallet_info: () => WALLET,
+      mint_estimate: () => EST,
+      mint_list: () => [],
+      "plugin:dialog|open": () => picked,
+      "plugin:dialog|save": () => "/keys/new.json",
+      wallet_create: () => "N3wAddr",
+    });
+    const user = userEvent.setup();
+    render(Mint, { project: MOTHS });
+    await screen.findByTestId("wallet-balance");
+
+    // Cancelled: nothing changes and nothing is re-read.
+    const reads = calls.filter((c) => c.cmd === "wallet_info").length;
+    await user.click(screen.getByTestId("wallet-browse"));
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === "plugin:dialog|open")).toBe(true));
+    expect(screen.getByTestId("wallet-path")).toHaveValue("");
+    expect(calls.filter((c) => c.cmd === "wallet_info")).toHaveLength(reads);
+
+    picked = "/home/ada/.config/solana/id.json";
+    await user.click(screen.getByTestId("wallet-browse"));
+    await vi.waitFor(() => expect(screen.getByTestId("wallet-path")).toHaveValue("/home/ada/.config/solana/id.json"));
+    const opened = calls.find((c) => c.cmd === "plugin:dialog|open")!.args.options;
+    expect(opened).toMatchObject({ filters: [{ name: "Solana keypair", extensions: ["json"] }] });
+    await vi.waitFor(() =>
+      expect(calls.filter((c) => c.cmd === "wallet_info").at(-1)!.args.chain).toEqual({
+        network: "sandbox",
+        wallet: "/home/ada/.config/solana/id.json",
+      }),
+    );
+
+    await user.click(screen.getByText("Create a new wallet"));
+    await user.click(screen.getByTestId("new-wallet-browse"));
+    expect(await screen.findByText(/Created N3wAddr/)).toBeInTheDocument();
+    expect(screen.getByTestId("new-wallet-path")).toHaveValue("/keys/new.json");
+    expect(calls.find((c) => c.cmd === "wallet_create")!.args).toEqual({ path: "/keys/new.json" });
+    expect(screen.getByTestId("wallet-path")).toHaveValue("/keys/new.json");
+  });
+
   test("a wallet that cannot be read says why, where it happened", async () => {
     backend({
       wallet_info: fail(commandError("invalidInput", "Keypair file /nope.json does not exist.")),
