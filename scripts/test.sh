@@ -37,6 +37,7 @@ run_step() {
 }
 
 run_step layering scripts/check-layering.sh
+run_step format cargo fmt --all --check
 run_step rust cargo test --workspace --locked
 # svelte-check first: the screens' types come from Rust (ts-rs), so a stale call fails here.
 run_step ui bash -c 'cd ui && npm run --silent check && npm test --silent'

@@ -205,10 +205,9 @@ pub struct RegenCheckView {
 
 fn view(root: &Path, g: Generation) -> GenerationView {
     let (engine_label, model_hash) = match &g.recipe.engine {
-        EngineSpec::Procedural(p) => (
-            procedural::style(&p.style).map_or_else(|_| p.style.clone(), |s| s.title.to_owned()),
-            None,
-        ),
+        EngineSpec::Procedural(p) => {
+            (procedural::style(&p.style).map_or_else(|_| p.style.clone(), |s| s.title.to_owned()), None)
+        }
         EngineSpec::Diffusion(d) => (d.model.name.clone(), Some(d.model.short_hash())),
     };
     GenerationView {
@@ -229,10 +228,7 @@ fn view(root: &Path, g: Generation) -> GenerationView {
 }
 
 fn png_data_url(png: &[u8]) -> String {
-    format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(png)
-    )
+    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))
 }
 
 fn encode_plain_png(image: &RgbImage) -> CommandResult<Vec<u8>> {
@@ -268,10 +264,7 @@ struct Streamer<'a> {
 
 impl Streamer<'_> {
     fn send(&mut self, p: &GenProgress) {
-        let due = self
-            .last_preview
-            .is_none_or(|t| t.elapsed() >= PREVIEW_INTERVAL)
-            || p.step == p.total;
+        let due = self.last_preview.is_none_or(|t| t.elapsed() >= PREVIEW_INTERVAL) || p.step == p.total;
         let preview = match &p.preview {
             Some(image) if due => match encode_plain_png(image) {
                 Ok(png) => {
@@ -285,12 +278,7 @@ impl Streamer<'_> {
             },
             _ => None,
         };
-        let event = GenerateEvent::Progress {
-            step: p.step,
-            total: p.total,
-            phase: p.phase.to_owned(),
-            preview,
-        };
+        let event = GenerateEvent::Progress { step: p.step, total: p.total, phase: p.phase.to_owned(), preview };
         // A closed window only means nobody is watching: the job itself goes on.
         if let Err(e) = self.channel.send(event) {
             tracing::debug!("progress not delivered: {e}");
@@ -308,13 +296,7 @@ async fn job<T: Send + 'static>(
     let token = cancel.clone();
     let result = blocking(move || work(token)).await;
     state.finish_job(id);
-    result.map_err(|e| {
-        if cancel.is_cancelled() {
-            CommandError::cancelled()
-        } else {
-            e
-        }
-    })
+    result.map_err(|e| if cancel.is_cancelled() { CommandError::cancelled() } else { e })
 }
 
 fn with_project<T>(
@@ -355,25 +337,14 @@ pub fn engine_catalog() -> EngineCatalog {
         .collect();
     let schedulers = [Scheduler::Ddim, Scheduler::Euler, Scheduler::EulerAncestral]
         .into_iter()
-        .map(|id| SchedulerView {
-            id,
-            name: id.a1111_name().into(),
-        })
+        .map(|id| SchedulerView { id, name: id.a1111_name().into() })
         .collect();
     EngineCatalog {
         styles,
         schedulers,
-        procedural_size: SizeLimits {
-            min: procedural::MIN_SIDE,
-            max: procedural::MAX_SIDE,
-            multiple: 1,
-        },
+        procedural_size: SizeLimits { min: procedural::MIN_SIDE, max: procedural::MAX_SIDE, multiple: 1 },
         // SD's VAE works in 8-pixel blocks; the loader checks the model's own factor too.
-        diffusion_size: SizeLimits {
-            min: diffusion::MIN_SIDE,
-            max: diffusion::MAX_SIDE,
-            multiple: 8,
-        },
+        diffusion_size: SizeLimits { min: diffusion::MIN_SIDE, max: diffusion::MAX_SIDE, multiple: 8 },
         max_stage: procedural::MAX_STAGE,
     }
 }
@@ -410,20 +381,11 @@ fn recipe_for(request: &GenerateRequest) -> CommandResult<(Recipe, Option<PathBu
             };
             (EngineSpec::Procedural(spec), None)
         }
-        EngineChoice::Diffusion {
-            model_dir,
-            steps,
-            guidance,
-            scheduler,
-            dtype,
-        } => {
+        EngineChoice::Diffusion { model_dir, steps, guidance, scheduler, dtype } => {
             let dir = model_dir_arg(model_dir)?;
             let engine = load_model(&dir)?;
             // Strength is filled in by the gallery from the request's source image.
-            (
-                EngineSpec::Diffusion(engine.spec(*steps, *guidance, *scheduler, *dtype, None)),
-                Some(dir),
-            )
+            (EngineSpec::Diffusion(engine.spec(*steps, *guidance, *scheduler, *dtype, None)), Some(dir))
         }
     };
     let recipe = Recipe {
@@ -451,21 +413,10 @@ pub async fn generate(
     job(&state, move |cancel| {
         let (recipe, model_dir) = recipe_for(&request)?;
         cancel.check().map_err(|_| CommandError::cancelled())?;
-        let img2img = request.img2img.map(|r| Img2Img {
-            parent_id: r.parent_id,
-            strength: r.strength,
-        });
+        let img2img = request.img2img.map(|r| Img2Img { parent_id: r.parent_id, strength: r.strength });
         let prepared = with_project(&project, |p| Ok(gallery::prepare(p, recipe, img2img)?))?;
-        let mut streamer = Streamer {
-            channel: &on_progress,
-            last_preview: None,
-        };
-        let rendered = gallery::render(
-            &prepared,
-            model_dir.as_deref(),
-            &mut |p| streamer.send(p),
-            &cancel,
-        )?;
+        let mut streamer = Streamer { channel: &on_progress, last_preview: None };
+        let rendered = gallery::render(&prepared, model_dir.as_deref(), &mut |p| streamer.send(p), &cancel)?;
         with_project(&project, |p| {
             let generation = gallery::record(p, &prepared, &rendered)?;
             Ok(view(p.root(), generation))
@@ -478,15 +429,8 @@ pub async fn generate(
 #[tauri::command]
 pub async fn list_generations(state: State<'_, AppState>) -> CommandResult<Vec<GenerationView>> {
     let project = state.project()?;
-    blocking(move || {
-        with_project(&project, |p| {
-            Ok(gallery::list(p)?
-                .into_iter()
-                .map(|g| view(p.root(), g))
-                .collect())
-        })
-    })
-    .await
+    blocking(move || with_project(&project, |p| Ok(gallery::list(p)?.into_iter().map(|g| view(p.root(), g)).collect())))
+        .await
 }
 
 /// Gallery image `id`.
@@ -499,11 +443,7 @@ pub async fn get_generation(state: State<'_, AppState>, id: i64) -> CommandResul
 /// Gallery image `id` as a PNG data URL: a thumbnail (longest side ≤ 256 px) or the file
 /// itself, checked against its recorded SHA-256.
 #[tauri::command]
-pub async fn generation_image(
-    state: State<'_, AppState>,
-    id: i64,
-    thumbnail: bool,
-) -> CommandResult<String> {
+pub async fn generation_image(state: State<'_, AppState>, id: i64, thumbnail: bool) -> CommandResult<String> {
     let project = state.project()?;
     blocking(move || {
         let bytes = with_project(&project, |p| {
@@ -513,11 +453,8 @@ pub async fn generation_image(
         if !thumbnail {
             return Ok(png_data_url(&bytes));
         }
-        let image =
-            png_meta::decode_rgb(&bytes, &format!("image #{id}")).map_err(|e| art_error(&e))?;
-        Ok(png_data_url(&encode_plain_png(&art_engine::preview(
-            &image,
-        ))?))
+        let image = png_meta::decode_rgb(&bytes, &format!("image #{id}")).map_err(|e| art_error(&e))?;
+        Ok(png_data_url(&encode_plain_png(&art_engine::preview(&image))?))
     })
     .await
 }
@@ -542,19 +479,9 @@ pub async fn regenerate_check(
             let prepared = gallery::prepare_again(p, &generation)?;
             Ok((generation, prepared))
         })?;
-        let mut streamer = Streamer {
-            channel: &on_progress,
-            last_preview: None,
-        };
-        let rendered = gallery::render(
-            &prepared,
-            model_dir.as_deref(),
-            &mut |p| streamer.send(p),
-            &cancel,
-        )?;
-        let check = with_project(&project, |p| {
-            Ok(gallery::compare(p, &generation, &rendered)?)
-        })?;
+        let mut streamer = Streamer { channel: &on_progress, last_preview: None };
+        let rendered = gallery::render(&prepared, model_dir.as_deref(), &mut |p| streamer.send(p), &cancel)?;
+        let check = with_project(&project, |p| Ok(gallery::compare(p, &generation, &rendered)?))?;
         tracing::info!(id, identical = check.identical, "regenerate and check");
         Ok(RegenCheckView {
             identical: check.identical,
@@ -569,21 +496,11 @@ pub async fn regenerate_check(
 /// Copies gallery image `id` to `dest` (a file path, or a folder to put it in). Returns
 /// the file written.
 #[tauri::command]
-pub async fn export_png(
-    state: State<'_, AppState>,
-    id: i64,
-    dest: String,
-) -> CommandResult<String> {
+pub async fn export_png(state: State<'_, AppState>, id: i64, dest: String) -> CommandResult<String> {
     let project = state.project()?;
     let dest = parse_path(&dest, "where to save the PNG", "~/Pictures/moth.png")?;
-    blocking(move || {
-        with_project(&project, |p| {
-            Ok(gallery::export_png(p, id, &dest)?
-                .to_string_lossy()
-                .into_owned())
-        })
-    })
-    .await
+    blocking(move || with_project(&project, |p| Ok(gallery::export_png(p, id, &dest)?.to_string_lossy().into_owned())))
+        .await
 }
 
 /// The program that shows a folder: `CHRYSALIS_OPENER` if set (tests), else the platform's.
@@ -605,35 +522,24 @@ pub(crate) fn opener() -> (String, Vec<String>) {
 /// Opens the folder holding gallery image `id` (or the project folder) in the file
 /// manager. Returns the folder.
 #[tauri::command]
-pub async fn reveal_in_file_manager(
-    state: State<'_, AppState>,
-    id: Option<i64>,
-) -> CommandResult<String> {
+pub async fn reveal_in_file_manager(state: State<'_, AppState>, id: Option<i64>) -> CommandResult<String> {
     let project = state.project()?;
     blocking(move || {
         let folder = with_project(&project, |p| match id {
             Some(id) => {
                 let file = gallery::get(p, id)?.file(p.root());
-                Ok(file
-                    .parent()
-                    .map_or_else(|| p.root().to_path_buf(), Path::to_path_buf))
+                Ok(file.parent().map_or_else(|| p.root().to_path_buf(), Path::to_path_buf))
             }
             None => Ok(p.root().to_path_buf()),
         })?;
         let (program, mut args) = opener();
         args.push(folder.to_string_lossy().into_owned());
-        let mut child = std::process::Command::new(&program)
-            .args(&args)
-            .spawn()
-            .map_err(|e| {
-                CommandError::new(
-                    ErrorKind::Storage,
-                    format!(
-                        "Could not start {program} to show {} ({e}). Open that folder yourself.",
-                        folder.display()
-                    ),
-                )
-            })?;
+        let mut child = std::process::Command::new(&program).args(&args).spawn().map_err(|e| {
+            CommandError::new(
+                ErrorKind::Storage,
+                format!("Could not start {program} to show {} ({e}). Open that folder yourself.", folder.display()),
+            )
+        })?;
         // Reap it in the background so it never lingers as a zombie.
         std::thread::spawn(move || child.wait());
         Ok(folder.to_string_lossy().into_owned())

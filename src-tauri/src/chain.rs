@@ -56,26 +56,11 @@ impl ChainRequest {
     /// The pipeline's options: the network checked, the wallet path made absolute.
     pub fn options(&self) -> CommandResult<(Network, ChainOptions)> {
         let network = parse_network(self.network.trim()).map_err(pipeline_error)?;
-        let wallet = match self
-            .wallet
-            .as_deref()
-            .map(str::trim)
-            .filter(|w| !w.is_empty())
-        {
-            Some(w) => Some(parse_path(
-                w,
-                "the wallet's keypair file",
-                "~/.config/solana/id.json",
-            )?),
+        let wallet = match self.wallet.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+            Some(w) => Some(parse_path(w, "the wallet's keypair file", "~/.config/solana/id.json")?),
             None => None,
         };
-        Ok((
-            network.clone(),
-            ChainOptions {
-                network: network.to_string(),
-                wallet,
-            },
-        ))
+        Ok((network.clone(), ChainOptions { network: network.to_string(), wallet }))
     }
 }
 
@@ -134,15 +119,11 @@ pub fn pipeline_error(err: PipelineError) -> CommandError {
             }
             return e;
         }
-        PipelineError::NoSpec { .. } | PipelineError::Spec { .. } | PipelineError::Unsatisfiable(_) => {
-            ErrorKind::Spec
-        }
+        PipelineError::NoSpec { .. } | PipelineError::Spec { .. } | PipelineError::Unsatisfiable(_) => ErrorKind::Spec,
         PipelineError::NotReady(_) => ErrorKind::NotReady,
         PipelineError::InsufficientFunds { .. }
         | PipelineError::Chain(chrysalis_chain::ChainError::InsufficientFunds { .. }) => ErrorKind::Funds,
-        PipelineError::Invalid(_) | PipelineError::Wallet(_) | PipelineError::Network(_) => {
-            ErrorKind::InvalidInput
-        }
+        PipelineError::Invalid(_) | PipelineError::Wallet(_) | PipelineError::Network(_) => ErrorKind::InvalidInput,
         PipelineError::Ledger(_) | PipelineError::Chain(_) => ErrorKind::Chain,
         PipelineError::Publish { .. } | PipelineError::NotPinned { .. } => ErrorKind::Upload,
         // The store, a backend, the database, the disk, the chain's transport: the message
@@ -170,34 +151,20 @@ pub fn with_chain<T>(
 ) -> Result<T, PipelineError> {
     let mut slot = lock(&OPEN);
     let label = network.to_string();
-    let reuse = slot
-        .as_ref()
-        .is_some_and(|o| o.root == root && o.network == label);
+    let reuse = slot.as_ref().is_some_and(|o| o.root == root && o.network == label);
     if !reuse {
         // Drop the old handle first: its sandbox state is already saved.
         *slot = None;
-        let chain = Chain::open(
-            root,
-            &ChainOptions {
-                network: label.clone(),
-                wallet: None,
-            },
-        )?;
+        let chain = Chain::open(root, &ChainOptions { network: label.clone(), wallet: None })?;
         tracing::info!(network = %label, root = %root.display(), "opened the chain");
-        *slot = Some(OpenChain {
-            root: root.to_path_buf(),
-            network: label,
-            chain,
-        });
+        *slot = Some(OpenChain { root: root.to_path_buf(), network: label, chain });
     }
     let open = slot.as_ref().expect("the chain was just opened");
     work(&open.chain)
 }
 
 /// The open project's root folder.
-pub(crate) fn project_root(
-    state: &AppState,
-) -> CommandResult<(crate::state::SharedProject, PathBuf)> {
+pub(crate) fn project_root(state: &AppState) -> CommandResult<(crate::state::SharedProject, PathBuf)> {
     let project = state.project()?;
     let root = lock(&project).root().to_path_buf();
     Ok((project, root))
@@ -208,11 +175,7 @@ fn describe_wallet(
     chain: &Chain,
     options: &ChainOptions,
 ) -> Result<WalletInfo, PipelineError> {
-    let keypair = resolve_wallet(
-        chain.network(),
-        project.map(Project::root),
-        options.wallet.as_deref(),
-    )?;
+    let keypair = resolve_wallet(chain.network(), project.map(Project::root), options.wallet.as_deref())?;
     let address = keypair.pubkey().to_string();
     Ok(WalletInfo {
         balance: chain.balance(&keypair.pubkey())?,
@@ -232,10 +195,7 @@ pub fn network_info(network: String) -> CommandResult<NetworkInfo> {
 
 /// The wallet's address and balance on the chosen network.
 #[tauri::command]
-pub async fn wallet_info(
-    state: State<'_, AppState>,
-    chain: ChainRequest,
-) -> CommandResult<WalletInfo> {
+pub async fn wallet_info(state: State<'_, AppState>, chain: ChainRequest) -> CommandResult<WalletInfo> {
     let (network, options) = chain.options()?;
     let (project, root) = project_root(&state)?;
     blocking(move || {
@@ -252,11 +212,7 @@ pub async fn wallet_info(
 /// The file is readable by its owner only; keep it safe: it *is* the wallet.
 #[tauri::command]
 pub async fn wallet_create(path: String) -> CommandResult<String> {
-    let path = parse_path(
-        &path,
-        "where to save the new keypair file",
-        "~/.config/solana/chrysalis.json",
-    )?;
+    let path = parse_path(&path, "where to save the new keypair file", "~/.config/solana/chrysalis.json")?;
     blocking(move || {
         let key = wallet::create_keypair_file(&path).map_err(|e| pipeline_error(e.into()))?;
         tracing::info!(path = %path.display(), "created a keypair file");
@@ -268,18 +224,12 @@ pub async fn wallet_create(path: String) -> CommandResult<String> {
 /// Asks the network for free SOL (Sandbox, localnet, devnet only) and returns the wallet's
 /// new balance.
 #[tauri::command]
-pub async fn wallet_airdrop(
-    state: State<'_, AppState>,
-    chain: ChainRequest,
-    sol: f64,
-) -> CommandResult<WalletInfo> {
+pub async fn wallet_airdrop(state: State<'_, AppState>, chain: ChainRequest, sol: f64) -> CommandResult<WalletInfo> {
     let (network, options) = chain.options()?;
     if !network.allows_airdrop() {
         return Err(CommandError::new(
             ErrorKind::InvalidInput,
-            format!(
-                "{network} gives no free SOL. Send SOL to this wallet from an exchange or another wallet."
-            ),
+            format!("{network} gives no free SOL. Send SOL to this wallet from an exchange or another wallet."),
         ));
     }
     if !sol.is_finite() || sol <= 0.0 || sol > MAX_AIRDROP_SOL {

@@ -42,10 +42,7 @@ pub fn parse_dir(dir: &str) -> CommandResult<PathBuf> {
 pub fn parse_path(dir: &str, what: &str, example: &str) -> CommandResult<PathBuf> {
     let dir = dir.trim();
     if dir.is_empty() {
-        return Err(CommandError::new(
-            ErrorKind::InvalidInput,
-            format!("Enter {what}, for example {example}."),
-        ));
+        return Err(CommandError::new(ErrorKind::InvalidInput, format!("Enter {what}, for example {example}.")));
     }
     let home = || std::env::var_os("HOME").map(PathBuf::from);
     let path = match dir.strip_prefix('~') {
@@ -131,20 +128,12 @@ pub async fn check_project(
             }
         };
         let report = project.check(&mut send, &token)?;
-        let _ = on_progress.send(ProgressEvent::Finished {
-            report: report.clone(),
-        });
+        let _ = on_progress.send(ProgressEvent::Finished { report: report.clone() });
         Ok(report)
     })
     .await;
     state.finish_job(job);
-    result.map_err(|e| {
-        if cancel.is_cancelled() {
-            CommandError::cancelled()
-        } else {
-            e
-        }
-    })
+    result.map_err(|e| if cancel.is_cancelled() { CommandError::cancelled() } else { e })
 }
 
 /// Ask the running job to stop. Returns whether a job was running.

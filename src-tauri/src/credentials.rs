@@ -97,10 +97,7 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     pub fn unavailable() -> Self {
-        Self {
-            unavailable: true,
-            ..Self::default()
-        }
+        Self { unavailable: true, ..Self::default() }
     }
 
     /// Whether any stored token equals `value` (tests check what was stored, and where).
@@ -110,9 +107,7 @@ impl MemoryStore {
 
     fn check(&self) -> Result<(), StoreError> {
         if self.unavailable {
-            Err(StoreError::Unavailable(
-                "no keyring service on this machine (test)".into(),
-            ))
+            Err(StoreError::Unavailable("no keyring service on this machine (test)".into()))
         } else {
             Ok(())
         }
@@ -155,16 +150,12 @@ pub struct CredentialStatus {
 }
 
 fn backend_of(name: &str) -> CommandResult<(BackendKind, &'static str)> {
-    let kind = BackendKind::ALL
-        .into_iter()
-        .find(|k| k.as_str() == name.trim());
+    let kind = BackendKind::ALL.into_iter().find(|k| k.as_str() == name.trim());
     match kind.and_then(|k| creds::token_env(k).map(|env| (k, env))) {
         Some(found) => Ok(found),
         None => Err(CommandError::new(
             ErrorKind::InvalidInput,
-            format!(
-                "\"{name}\" takes no token here: tokens are for pinata, psa (a pinning service) and kubo."
-            ),
+            format!("\"{name}\" takes no token here: tokens are for pinata, psa (a pinning service) and kubo."),
         )),
     }
 }
@@ -180,11 +171,7 @@ fn endpoint_of(endpoint: &str) -> CommandResult<&str> {
     Ok(endpoint)
 }
 
-fn status(
-    store: &dyn SecretStore,
-    backend: &str,
-    endpoint: &str,
-) -> CommandResult<CredentialStatus> {
+fn status(store: &dyn SecretStore, backend: &str, endpoint: &str) -> CommandResult<CredentialStatus> {
     let (kind, env) = backend_of(backend)?;
     let account = creds::keyring_account(kind, endpoint_of(endpoint)?);
     let from_env = std::env::var(env).is_ok_and(|v| !v.trim().is_empty());
@@ -233,16 +220,10 @@ pub fn set_credential(
     let endpoint = endpoint_of(&endpoint)?;
     let token = Secret::new(token.trim());
     if token.expose().is_empty() {
-        return Err(CommandError::new(
-            ErrorKind::InvalidInput,
-            "Paste the token first: it is empty.",
-        ));
+        return Err(CommandError::new(ErrorKind::InvalidInput, "Paste the token first: it is empty."));
     }
     let account = creds::keyring_account(kind, endpoint);
-    state
-        .secrets()
-        .set(&account, &token)
-        .map_err(|e| keyring_error("save", e, env))?;
+    state.secrets().set(&account, &token).map_err(|e| keyring_error("save", e, env))?;
     tracing::info!(account, "token saved in the OS keyring");
     status(state.secrets(), &backend, endpoint)
 }
@@ -256,9 +237,6 @@ pub fn delete_credential(
 ) -> CommandResult<CredentialStatus> {
     let (kind, env) = backend_of(&backend)?;
     let account = creds::keyring_account(kind, endpoint_of(&endpoint)?);
-    state
-        .secrets()
-        .delete(&account)
-        .map_err(|e| keyring_error("remove", e, env))?;
+    state.secrets().delete(&account).map_err(|e| keyring_error("remove", e, env))?;
     status(state.secrets(), &backend, &endpoint)
 }

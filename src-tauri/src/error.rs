@@ -66,24 +66,15 @@ pub struct CommandError {
 
 impl CommandError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
+        Self { kind, message: message.into() }
     }
 
     pub fn no_project() -> Self {
-        Self::new(
-            ErrorKind::NoProject,
-            "No project is open. Create a new project or open an existing one first.",
-        )
+        Self::new(ErrorKind::NoProject, "No project is open. Create a new project or open an existing one first.")
     }
 
     pub fn busy() -> Self {
-        Self::new(
-            ErrorKind::Busy,
-            "Another job is still running. Wait for it to finish or cancel it first.",
-        )
+        Self::new(ErrorKind::Busy, "Another job is still running. Wait for it to finish or cancel it first.")
     }
 
     pub fn cancelled() -> Self {
@@ -91,10 +82,7 @@ impl CommandError {
     }
 
     pub fn internal(what: impl std::fmt::Display) -> Self {
-        Self::new(
-            ErrorKind::Internal,
-            format!("Chrysalis Studio hit an internal error ({what}). Please report it."),
-        )
+        Self::new(ErrorKind::Internal, format!("Chrysalis Studio hit an internal error ({what}). Please report it."))
     }
 }
 
@@ -109,13 +97,11 @@ fn project_kind(err: &ProjectError) -> ErrorKind {
         ProjectError::NotFound { .. } => ErrorKind::NotFound,
         ProjectError::NotAProject { .. } => ErrorKind::NotAProject,
         ProjectError::AlreadyProject { .. } => ErrorKind::AlreadyProject,
-        ProjectError::NotADirectory { .. } | ProjectError::InvalidName { .. } => {
-            ErrorKind::InvalidInput
-        }
+        ProjectError::NotADirectory { .. } | ProjectError::InvalidName { .. } => ErrorKind::InvalidInput,
         ProjectError::ConfigTooNew { .. } | ProjectError::SchemaTooNew { .. } => ErrorKind::TooNew,
-        ProjectError::BadConfig { .. }
-        | ProjectError::MissingDatabase { .. }
-        | ProjectError::Corrupt { .. } => ErrorKind::Damaged,
+        ProjectError::BadConfig { .. } | ProjectError::MissingDatabase { .. } | ProjectError::Corrupt { .. } => {
+            ErrorKind::Damaged
+        }
         ProjectError::Cancelled(_) => ErrorKind::Cancelled,
         // Io, Database, Migration and anything core adds later.
         #[allow(unreachable_patterns)]

@@ -108,9 +108,7 @@ pub fn open_startup_project(state: &AppState, dir: &str) {
 /// Start the desktop app.
 pub fn run() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .try_init();
 
     builder(tauri::Builder::default())

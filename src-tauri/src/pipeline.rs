@@ -24,13 +24,10 @@ use chrysalis_chain::Signer;
 use chrysalis_cli::pipeline::evolve::{self, EvolveReport};
 use chrysalis_cli::pipeline::journal::Journal;
 use chrysalis_cli::pipeline::royalties::{self, RoyaltiesReport};
-use chrysalis_cli::pipeline::studio::{
-    self, MintEstimate, MintRecord, PublishStatus, RoyaltyEvent, Timeline,
-};
+use chrysalis_cli::pipeline::studio::{self, MintEstimate, MintRecord, PublishStatus, RoyaltyEvent, Timeline};
 use chrysalis_cli::pipeline::verify::{self, VerifyReport};
 use chrysalis_cli::pipeline::{
-    Only, PipelineError, PipelineEvent, PublishOptions, PublishReport, SPEC_FILE,
-    publish_with_chain,
+    Only, PipelineError, PipelineEvent, PublishOptions, PublishReport, SPEC_FILE, publish_with_chain,
 };
 use chrysalis_core::{CancelToken, Project};
 use chrysalis_storage::Layout;
@@ -89,13 +86,7 @@ async fn job<T: Send + 'static>(
     })
     .await;
     state.finish_job(id);
-    result.map_err(|e| {
-        if cancel.is_cancelled() {
-            CommandError::cancelled()
-        } else {
-            e
-        }
-    })
+    result.map_err(|e| if cancel.is_cancelled() { CommandError::cancelled() } else { e })
 }
 
 /// Sends pipeline events to the UI; a closed window only means nobody watches.
@@ -110,21 +101,14 @@ fn sender(channel: Channel<PipelineEvent>) -> impl FnMut(&PipelineEvent) {
 fn parse_layout(layout: Option<&str>) -> CommandResult<Layout> {
     match layout.map(str::trim).filter(|l| !l.is_empty()) {
         None => Ok(Layout::V0),
-        Some(l) => l.parse().map_err(|e| {
-            CommandError::new(
-                ErrorKind::InvalidInput,
-                format!("{e}. Choose v0, v1 or v1-2025."),
-            )
-        }),
+        Some(l) => {
+            l.parse().map_err(|e| CommandError::new(ErrorKind::InvalidInput, format!("{e}. Choose v0, v1 or v1-2025.")))
+        }
     }
 }
 
 /// A backend's token: its environment variable wins (as in the CLI), else the keyring.
-fn token(
-    store: &dyn SecretStore,
-    kind: BackendKind,
-    endpoint: &str,
-) -> CommandResult<Option<Secret>> {
+fn token(store: &dyn SecretStore, kind: BackendKind, endpoint: &str) -> CommandResult<Option<Secret>> {
     if let Some(env) = creds::token_env(kind)
         && let Ok(v) = std::env::var(env)
         && !v.trim().is_empty()
@@ -154,27 +138,14 @@ fn missing_token(kind: BackendKind) -> CommandError {
 }
 
 /// The remote backend of a publish request (`None` for the local store alone).
-fn remote(
-    store: &dyn SecretStore,
-    request: &PublishRequest,
-) -> CommandResult<Option<Box<dyn Pinner>>> {
-    let kind = BackendKind::ALL
-        .into_iter()
-        .find(|k| k.as_str() == request.backend.trim())
-        .ok_or_else(|| {
-            CommandError::new(
-                ErrorKind::InvalidInput,
-                format!(
-                    "Unknown backend \"{}\": choose local, kubo, psa, pinata or arweave.",
-                    request.backend
-                ),
-            )
-        })?;
-    let endpoint = request
-        .endpoint
-        .as_deref()
-        .map(str::trim)
-        .filter(|e| !e.is_empty());
+fn remote(store: &dyn SecretStore, request: &PublishRequest) -> CommandResult<Option<Box<dyn Pinner>>> {
+    let kind = BackendKind::ALL.into_iter().find(|k| k.as_str() == request.backend.trim()).ok_or_else(|| {
+        CommandError::new(
+            ErrorKind::InvalidInput,
+            format!("Unknown backend \"{}\": choose local, kubo, psa, pinata or arweave.", request.backend),
+        )
+    })?;
+    let endpoint = request.endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty());
     Ok(match kind {
         BackendKind::Local => None,
         BackendKind::Kubo => {
@@ -201,12 +172,7 @@ fn remote(
         }
         BackendKind::Arweave => {
             let url = endpoint.unwrap_or(arweave::DEFAULT_ENDPOINT);
-            let Some(path) = request
-                .arweave_wallet
-                .as_deref()
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-            else {
+            let Some(path) = request.arweave_wallet.as_deref().map(str::trim).filter(|p| !p.is_empty()) else {
                 return Err(CommandError::new(
                     ErrorKind::InvalidInput,
                     "Arweave needs a wallet to pay for storage: choose its JWK key file (it stays where it is).",
@@ -246,12 +212,8 @@ pub async fn use_demo_collection(state: State<'_, AppState>) -> CommandResult<bo
         if path.exists() {
             return Ok(false);
         }
-        std::fs::write(&path, DEMO_SPEC).map_err(|e| {
-            CommandError::new(
-                ErrorKind::Storage,
-                format!("Could not write {}: {e}.", path.display()),
-            )
-        })?;
+        std::fs::write(&path, DEMO_SPEC)
+            .map_err(|e| CommandError::new(ErrorKind::Storage, format!("Could not write {}: {e}.", path.display())))?;
         Ok(true)
     })
     .await
@@ -271,11 +233,7 @@ pub async fn publish_run(
     job(&state, move |project, cancel| {
         // `Only::Pin`: plan, generate, metadata, pin. No chain is touched (`publish` only
         // connects for the mint step, which the Mint screen runs).
-        let options = PublishOptions {
-            layout,
-            only: Some(Only::Pin),
-            ..PublishOptions::default()
-        };
+        let options = PublishOptions { layout, only: Some(Only::Pin), ..PublishOptions::default() };
         let mut send = sender(on_event);
         let pinner: Option<&dyn Pinner> = pinner.as_deref().map(|p| p as &dyn Pinner);
         chrysalis_cli::pipeline::publish(project, &options, pinner, &mut send, cancel)
@@ -288,19 +246,11 @@ pub async fn publish_run(
 
 /// What minting the collection costs on the chosen network, before anything is sent.
 #[tauri::command]
-pub async fn mint_estimate(
-    state: State<'_, AppState>,
-    chain: ChainRequest,
-) -> CommandResult<MintEstimate> {
+pub async fn mint_estimate(state: State<'_, AppState>, chain: ChainRequest) -> CommandResult<MintEstimate> {
     let (network, _) = chain.options()?;
     let (project, root) = project_root(&state)?;
-    blocking(move || {
-        with_chain(&root, &network, |c| {
-            studio::mint_estimate(&lock(&project), c)
-        })
-        .map_err(pipeline_error)
-    })
-    .await
+    blocking(move || with_chain(&root, &network, |c| studio::mint_estimate(&lock(&project), c)).map_err(pipeline_error))
+        .await
 }
 
 /// Creates the collection (with every stage) and mints every item on the chosen network,
@@ -315,14 +265,9 @@ pub async fn mint_run(
     let (network, options) = chain.options()?;
     let (_, root) = project_root(&state)?;
     job(&state, move |project, cancel| {
-        let publish = PublishOptions {
-            chain: options,
-            ..PublishOptions::default()
-        };
+        let publish = PublishOptions { chain: options, ..PublishOptions::default() };
         let mut send = sender(on_event);
-        with_chain(&root, &network, |c| {
-            publish_with_chain(project, &publish, None, c, &mut send, cancel)
-        })
+        with_chain(&root, &network, |c| publish_with_chain(project, &publish, None, c, &mut send, cancel))
     })
     .await
 }
@@ -330,10 +275,7 @@ pub async fn mint_run(
 /// The project's mints on the chosen network, from its journal (no chain access), with
 /// explorer links on public clusters.
 #[tauri::command]
-pub async fn mint_list(
-    state: State<'_, AppState>,
-    chain: ChainRequest,
-) -> CommandResult<Vec<MintRecord>> {
+pub async fn mint_list(state: State<'_, AppState>, chain: ChainRequest) -> CommandResult<Vec<MintRecord>> {
     let (network, _) = chain.options()?;
     let project = state.project()?;
     blocking(move || studio::mint_records(&lock(&project), &network).map_err(pipeline_error)).await
@@ -344,16 +286,10 @@ pub async fn mint_list(
 
 /// Every minted NFT's stage, next unlock rule and due time, and the chain's clock.
 #[tauri::command]
-pub async fn evolve_timeline(
-    state: State<'_, AppState>,
-    chain: ChainRequest,
-) -> CommandResult<Timeline> {
+pub async fn evolve_timeline(state: State<'_, AppState>, chain: ChainRequest) -> CommandResult<Timeline> {
     let (network, _) = chain.options()?;
     let (_, root) = project_root(&state)?;
-    blocking(move || {
-        with_chain(&root, &network, |c| studio::timeline(&root, c)).map_err(pipeline_error)
-    })
-    .await
+    blocking(move || with_chain(&root, &network, |c| studio::timeline(&root, c)).map_err(pipeline_error)).await
 }
 
 /// Evolves every NFT whose time rule is unlocked ("crank all due"), streaming progress.
@@ -372,14 +308,7 @@ pub async fn evolve_due(
             if c.network().allows_airdrop() {
                 c.ensure_funds(&caller.pubkey(), FEE_FLOAT)?;
             }
-            evolve::evolve_due(
-                &root,
-                c,
-                &Journal::new(project.db()),
-                &caller,
-                &mut send,
-                cancel,
-            )
+            evolve::evolve_due(&root, c, &Journal::new(project.db()), &caller, &mut send, cancel)
         })
     })
     .await
@@ -402,16 +331,7 @@ pub async fn evolve_trigger(
     job(&state, move |project, cancel| {
         with_chain(&root, &network, |c| {
             let caller = c.wallet(Some(&root), options.wallet.as_deref())?;
-            evolve::evolve_one(
-                &root,
-                c,
-                &Journal::new(project.db()),
-                &caller,
-                index,
-                to_stage,
-                &mut |_| {},
-                cancel,
-            )
+            evolve::evolve_one(&root, c, &Journal::new(project.db()), &caller, index, to_stage, &mut |_| {}, cancel)
         })
     })
     .await
@@ -420,11 +340,7 @@ pub async fn evolve_trigger(
 /// Moves the Sandbox's clock forward by `duration` (`1d`, `12h`, `1w2d`); returns the new
 /// unix time. Only the Sandbox has a clock to warp.
 #[tauri::command]
-pub async fn warp_clock(
-    state: State<'_, AppState>,
-    chain: ChainRequest,
-    duration: String,
-) -> CommandResult<i64> {
+pub async fn warp_clock(state: State<'_, AppState>, chain: ChainRequest, duration: String) -> CommandResult<i64> {
     let (network, _) = chain.options()?;
     if network != chrysalis_chain::Network::Sandbox {
         return Err(CommandError::new(
@@ -435,10 +351,7 @@ pub async fn warp_clock(
     let (_, root) = project_root(&state)?;
     state.ensure_idle()?;
     blocking(move || {
-        with_chain(&root, &network, |c| {
-            evolve::warp(c, duration.trim(), &mut |_| {})
-        })
-        .map_err(pipeline_error)
+        with_chain(&root, &network, |c| evolve::warp(c, duration.trim(), &mut |_| {})).map_err(pipeline_error)
     })
     .await
 }
@@ -466,29 +379,16 @@ fn royalties_job(
             if c.network().allows_airdrop() && (pay.is_some() || distribute) {
                 c.ensure_funds(&payer.pubkey(), pay.unwrap_or(0).saturating_add(FEE_FLOAT))?;
             }
-            let report = royalties::royalties(
-                &root,
-                c,
-                &Journal::new(project.db()),
-                &payer,
-                pay,
-                distribute,
-                &mut |_| {},
-            )?;
-            Ok(RoyaltiesView {
-                report,
-                history: studio::royalty_history(project, c.network())?,
-            })
+            let report =
+                royalties::royalties(&root, c, &Journal::new(project.db()), &payer, pay, distribute, &mut |_| {})?;
+            Ok(RoyaltiesView { report, history: studio::royalty_history(project, c.network())? })
         })
     }
 }
 
 /// Shows the vault and the history.
 #[tauri::command]
-pub async fn royalties_show(
-    state: State<'_, AppState>,
-    chain: ChainRequest,
-) -> CommandResult<RoyaltiesView> {
+pub async fn royalties_show(state: State<'_, AppState>, chain: ChainRequest) -> CommandResult<RoyaltiesView> {
     let (network, options) = chain.options()?;
     let (project, root) = project_root(&state)?;
     let work = royalties_job(root, network, options.wallet, None, false);
@@ -507,38 +407,22 @@ pub async fn royalties_pay(
     if network != chrysalis_chain::Network::Sandbox {
         return Err(CommandError::new(
             ErrorKind::InvalidInput,
-            format!(
-                "A simulated sale only exists in the Sandbox; on {network} royalties come from real sales."
-            ),
+            format!("A simulated sale only exists in the Sandbox; on {network} royalties come from real sales."),
         ));
     }
     if lamports == 0 {
-        return Err(CommandError::new(
-            ErrorKind::InvalidInput,
-            "Enter an amount above 0 SOL.",
-        ));
+        return Err(CommandError::new(ErrorKind::InvalidInput, "Enter an amount above 0 SOL."));
     }
     let (_, root) = project_root(&state)?;
-    job(
-        &state,
-        royalties_job(root, network, options.wallet, Some(lamports), false),
-    )
-    .await
+    job(&state, royalties_job(root, network, options.wallet, Some(lamports), false)).await
 }
 
 /// Splits the vault's new lamports by share and pays every creator.
 #[tauri::command]
-pub async fn royalties_distribute(
-    state: State<'_, AppState>,
-    chain: ChainRequest,
-) -> CommandResult<RoyaltiesView> {
+pub async fn royalties_distribute(state: State<'_, AppState>, chain: ChainRequest) -> CommandResult<RoyaltiesView> {
     let (network, options) = chain.options()?;
     let (_, root) = project_root(&state)?;
-    job(
-        &state,
-        royalties_job(root, network, options.wallet, None, true),
-    )
-    .await
+    job(&state, royalties_job(root, network, options.wallet, None, true)).await
 }
 
 // ---------------------------------------------------------------------------------------
@@ -546,24 +430,15 @@ pub async fn royalties_distribute(
 
 /// Checks one NFT end to end: chain -> metadata -> bytes -> regenerate -> identical.
 #[tauri::command]
-pub async fn verify_nft(
-    state: State<'_, AppState>,
-    chain: ChainRequest,
-    mint: String,
-) -> CommandResult<VerifyReport> {
+pub async fn verify_nft(state: State<'_, AppState>, chain: ChainRequest, mint: String) -> CommandResult<VerifyReport> {
     let (network, _) = chain.options()?;
-    let mint =
-        chrysalis_cli::pipeline::chain::parse_pubkey(&mint, "the mint").map_err(pipeline_error)?;
+    let mint = chrysalis_cli::pipeline::chain::parse_pubkey(&mint, "the mint").map_err(pipeline_error)?;
     let (_, root) = project_root(&state)?;
     job(&state, move |project, cancel| {
         with_chain(&root, &network, |c| {
             let store = chrysalis_storage::LocalStore::open(project.root())?;
             let model = verify::project_model_dir(project.root());
-            let sources = verify::Sources {
-                store: Some(&store),
-                gateway: None,
-                model_dir: model.as_deref(),
-            };
+            let sources = verify::Sources { store: Some(&store), gateway: None, model_dir: model.as_deref() };
             verify::verify(c, &mint, &sources, &mut |_| {}, cancel)
         })
     })

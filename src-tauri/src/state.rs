@@ -56,9 +56,7 @@ impl AppState {
     }
 
     pub fn project(&self) -> CommandResult<SharedProject> {
-        lock(&self.project)
-            .clone()
-            .ok_or_else(CommandError::no_project)
+        lock(&self.project).clone().ok_or_else(CommandError::no_project)
     }
 
     pub fn set_project(&self, project: Project) {
@@ -90,10 +88,7 @@ impl AppState {
         }
         let id = self.next_job_id.fetch_add(1, Ordering::Relaxed);
         let cancel = CancelToken::default();
-        *job = Some(RunningJob {
-            id,
-            cancel: cancel.clone(),
-        });
+        *job = Some(RunningJob { id, cancel: cancel.clone() });
         Ok((id, cancel))
     }
 

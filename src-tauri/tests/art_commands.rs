@@ -14,10 +14,7 @@ use sha2::{Digest, Sha256};
 use support::{CHANNEL, Studio, invoke, path_arg, studio_with};
 
 fn studio() -> Studio {
-    studio_with(
-        AppState::with_secrets(Box::new(MemoryStore::default())),
-        Arc::new(|_, _| {}),
-    )
+    studio_with(AppState::with_secrets(Box::new(MemoryStore::default())), Arc::new(|_, _| {}))
 }
 
 /// A studio recording every channel message, with a new project open.
@@ -28,10 +25,7 @@ fn studio_recording(tmp: &Path) -> (Studio, Arc<Mutex<Vec<Value>>>) {
         AppState::with_secrets(Box::new(MemoryStore::default())),
         Arc::new(move |_, event| seen.lock().unwrap().push(event)),
     );
-    app.ok(
-        "create_project",
-        json!({ "dir": path_arg(&tmp.join("p")), "name": "Moths" }),
-    );
+    app.ok("create_project", json!({ "dir": path_arg(&tmp.join("p")), "name": "Moths" }));
     (app, events)
 }
 
@@ -50,20 +44,14 @@ fn procedural_request(seed: u64) -> Value {
 
 fn data_url_bytes(url: &Value) -> Vec<u8> {
     let url = url.as_str().unwrap();
-    let b64 = url
-        .strip_prefix("data:image/png;base64,")
-        .unwrap_or_else(|| panic!("not a PNG data URL: {}", &url[..40]));
-    base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .unwrap()
+    let b64 =
+        url.strip_prefix("data:image/png;base64,").unwrap_or_else(|| panic!("not a PNG data URL: {}", &url[..40]));
+    base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
 }
 
 fn png_size(png: &[u8]) -> (u32, u32) {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    (
-        u32::from_be_bytes(png[16..20].try_into().unwrap()),
-        u32::from_be_bytes(png[20..24].try_into().unwrap()),
-    )
+    (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()))
 }
 
 #[test]
@@ -71,40 +59,16 @@ fn catalog_lists_styles_params_schedulers_and_sizes() {
     let app = studio();
     let catalog = app.ok("engine_catalog", json!({}));
     let styles = catalog["styles"].as_array().unwrap();
-    let flow = styles
-        .iter()
-        .find(|s| s["name"] == "flow-field")
-        .expect("flow-field is offered");
+    let flow = styles.iter().find(|s| s["name"] == "flow-field").expect("flow-field is offered");
     assert_eq!(flow["title"], "Flow Field");
-    let palette = flow["params"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "palette")
-        .unwrap();
-    assert_eq!(
-        (palette["min"].as_f64(), palette["max"].as_f64()),
-        (Some(0.0), Some(9.0))
-    );
+    let palette = flow["params"].as_array().unwrap().iter().find(|p| p["name"] == "palette").unwrap();
+    assert_eq!((palette["min"].as_f64(), palette["max"].as_f64()), (Some(0.0), Some(9.0)));
     assert_eq!(palette["integer"], true);
-    assert_eq!(
-        palette["default"],
-        Value::Null,
-        "palette is drawn from the seed"
-    );
-    let density = flow["params"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "density")
-        .unwrap();
+    assert_eq!(palette["default"], Value::Null, "palette is drawn from the seed");
+    let density = flow["params"].as_array().unwrap().iter().find(|p| p["name"] == "density").unwrap();
     assert_eq!(density["default"].as_f64(), Some(1.0));
-    let names: Vec<&str> = catalog["schedulers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> =
+        catalog["schedulers"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["DDIM", "Euler", "Euler a"]);
     assert_eq!(catalog["procedural_size"]["min"], 256);
     assert_eq!(catalog["diffusion_size"]["multiple"], 8);
@@ -117,43 +81,18 @@ fn generate_streams_progress_and_fills_the_gallery() {
 
     let mut request = procedural_request(42);
     request["width"] = json!(512);
-    let made = app.ok(
-        "generate",
-        json!({ "request": request, "onProgress": CHANNEL }),
-    );
+    let made = app.ok("generate", json!({ "request": request, "onProgress": CHANNEL }));
     assert_eq!(made["recipe"]["seed"], 42);
-    assert_eq!(
-        (made["width"].clone(), made["height"].clone()),
-        (json!(512), json!(256))
-    );
-    assert_eq!(
-        made["recipe"]["prompt"], "night moth",
-        "the prompt is trimmed"
-    );
+    assert_eq!((made["width"].clone(), made["height"].clone()), (json!(512), json!(256)));
+    assert_eq!(made["recipe"]["prompt"], "night moth", "the prompt is trimmed");
     assert_eq!(made["recipe"]["stage"], 1);
     assert_eq!(made["engine_label"], "Flow Field");
     assert_eq!(made["model_hash"], Value::Null);
-    assert!(
-        made["parameters"].as_str().unwrap().contains("Seed: 42"),
-        "{made}"
-    );
+    assert!(made["parameters"].as_str().unwrap().contains("Seed: 42"), "{made}");
     let file = made["file"].as_str().unwrap();
-    assert!(
-        file.starts_with(
-            tmp.path()
-                .join("p")
-                .canonicalize()
-                .unwrap()
-                .to_str()
-                .unwrap()
-        ),
-        "{file}"
-    );
+    assert!(file.starts_with(tmp.path().join("p").canonicalize().unwrap().to_str().unwrap()), "{file}");
     let bytes = std::fs::read(file).unwrap();
-    assert_eq!(
-        hex::encode(Sha256::digest(&bytes)),
-        made["sha256"].as_str().unwrap()
-    );
+    assert_eq!(hex::encode(Sha256::digest(&bytes)), made["sha256"].as_str().unwrap());
 
     let events = events.lock().unwrap().clone();
     assert!(events.len() >= 3, "{events:?}");
@@ -172,51 +111,29 @@ fn generate_streams_progress_and_fills_the_gallery() {
     let full = data_url_bytes(&app.ok("generation_image", json!({ "id": id, "thumbnail": false })));
     assert_eq!(full, bytes, "the full image is the file itself");
     let thumb = data_url_bytes(&app.ok("generation_image", json!({ "id": id, "thumbnail": true })));
-    assert_eq!(
-        png_size(&thumb),
-        (256, 128),
-        "a thumbnail keeps the aspect, longest side 256"
-    );
+    assert_eq!(png_size(&thumb), (256, 128), "a thumbnail keeps the aspect, longest side 256");
 }
 
 #[test]
 fn regenerate_check_says_identical_or_different() {
     let tmp = tempfile::tempdir().unwrap();
     let (app, events) = studio_recording(tmp.path());
-    let made = app.ok(
-        "generate",
-        json!({ "request": procedural_request(7), "onProgress": CHANNEL }),
-    );
+    let made = app.ok("generate", json!({ "request": procedural_request(7), "onProgress": CHANNEL }));
     events.lock().unwrap().clear();
 
-    let check = app.ok(
-        "regenerate_check",
-        json!({ "id": made["id"], "modelDir": null, "onProgress": CHANNEL }),
-    );
+    let check = app.ok("regenerate_check", json!({ "id": made["id"], "modelDir": null, "onProgress": CHANNEL }));
     assert_eq!(check["identical"], true, "{check}");
     assert_eq!(check["regenerated_sha256"], made["sha256"]);
-    assert!(
-        !events.lock().unwrap().is_empty(),
-        "the check streams progress"
-    );
+    assert!(!events.lock().unwrap().is_empty(), "the check streams progress");
 
     std::fs::write(made["file"].as_str().unwrap(), b"edited").unwrap();
-    let check = app.ok(
-        "regenerate_check",
-        json!({ "id": made["id"], "modelDir": null, "onProgress": CHANNEL }),
-    );
+    let check = app.ok("regenerate_check", json!({ "id": made["id"], "modelDir": null, "onProgress": CHANNEL }));
     assert_eq!(check["identical"], false);
-    assert_eq!(
-        check["regenerated_sha256"], made["sha256"],
-        "the recipe still makes the recorded bytes"
-    );
+    assert_eq!(check["regenerated_sha256"], made["sha256"], "the recipe still makes the recorded bytes");
     assert_ne!(check["file_sha256"], made["sha256"]);
 
     // An edited file is not shown or exported as if it were the original.
-    let (kind, message) = app.err(
-        "generation_image",
-        json!({ "id": made["id"], "thumbnail": true }),
-    );
+    let (kind, message) = app.err("generation_image", json!({ "id": made["id"], "thumbnail": true }));
     assert_eq!(kind, "damaged");
     assert!(message.contains("regenerate"), "{message}");
 }
@@ -225,10 +142,7 @@ fn regenerate_check_says_identical_or_different() {
 fn export_and_reveal() {
     let tmp = tempfile::tempdir().unwrap();
     let (app, _) = studio_recording(tmp.path());
-    let made = app.ok(
-        "generate",
-        json!({ "request": procedural_request(3), "onProgress": CHANNEL }),
-    );
+    let made = app.ok("generate", json!({ "request": procedural_request(3), "onProgress": CHANNEL }));
     let id = made["id"].clone();
 
     let out = tmp.path().join("exports");
@@ -236,10 +150,7 @@ fn export_and_reveal() {
     let written = app.ok("export_png", json!({ "id": id, "dest": path_arg(&out) }));
     let written = Path::new(written.as_str().unwrap());
     assert_eq!(written.parent(), Some(out.as_path()));
-    assert_eq!(
-        std::fs::read(written).unwrap(),
-        std::fs::read(made["file"].as_str().unwrap()).unwrap()
-    );
+    assert_eq!(std::fs::read(written).unwrap(), std::fs::read(made["file"].as_str().unwrap()).unwrap());
 
     let named = out.join("moth.png");
     app.ok("export_png", json!({ "id": id, "dest": path_arg(&named) }));
@@ -253,25 +164,12 @@ fn export_and_reveal() {
     // The opener is swapped for a script that records what it was asked to show.
     let shown = tmp.path().join("shown.txt");
     let script = tmp.path().join("opener.sh");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", shown.display()),
-    )
-    .unwrap();
-    std::process::Command::new("chmod")
-        .arg("+x")
-        .arg(&script)
-        .status()
-        .unwrap();
+    std::fs::write(&script, format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}'\n", shown.display())).unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&script).status().unwrap();
     // SAFETY: only this test reads CHRYSALIS_OPENER; std serialises its own env access.
     unsafe { std::env::set_var("CHRYSALIS_OPENER", &script) };
     let folder = app.ok("reveal_in_file_manager", json!({ "id": id }));
-    let images = Path::new(made["file"].as_str().unwrap())
-        .parent()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let images = Path::new(made["file"].as_str().unwrap()).parent().unwrap().to_str().unwrap().to_owned();
     assert_eq!(folder, json!(images));
     for _ in 0..100 {
         if shown.exists() {
@@ -300,10 +198,7 @@ fn cancel_stops_a_generation_and_records_nothing() {
             let mut answers = seen.lock().unwrap();
             if answers.is_empty() {
                 let cmd = |c, args| invoke(webview, c, args).unwrap_or_else(|e| e["kind"].clone());
-                answers.push(cmd(
-                    "generate",
-                    json!({ "request": procedural_request(1), "onProgress": CHANNEL }),
-                ));
+                answers.push(cmd("generate", json!({ "request": procedural_request(1), "onProgress": CHANNEL })));
                 // Browsing the gallery works while an image is being made.
                 answers.push(cmd("list_generations", json!({})));
                 answers.push(cmd("cancel_job", json!({})));
@@ -311,15 +206,9 @@ fn cancel_stops_a_generation_and_records_nothing() {
         }),
     );
     app.ok("create_project", json!({ "dir": path_arg(tmp.path()) }));
-    let (kind, _) = app.err(
-        "generate",
-        json!({ "request": procedural_request(5), "onProgress": CHANNEL }),
-    );
+    let (kind, _) = app.err("generate", json!({ "request": procedural_request(5), "onProgress": CHANNEL }));
     assert_eq!(kind, "cancelled");
-    assert_eq!(
-        *answers.lock().unwrap(),
-        [json!("busy"), json!([]), json!(true)]
-    );
+    assert_eq!(*answers.lock().unwrap(), [json!("busy"), json!([]), json!(true)]);
     assert_eq!(app.ok("list_generations", json!({})), json!([]));
     assert_eq!(app.ok("cancel_job", json!({})), json!(false));
 }
@@ -328,18 +217,8 @@ fn cancel_stops_a_generation_and_records_nothing() {
 fn bad_requests_say_what_to_do() {
     let app = studio();
     assert_eq!(app.err("list_generations", json!({})).0, "noProject");
-    assert_eq!(
-        app.err(
-            "generate",
-            json!({ "request": procedural_request(1), "onProgress": CHANNEL })
-        )
-        .0,
-        "noProject"
-    );
-    assert_eq!(
-        app.err("reveal_in_file_manager", json!({ "id": null })).0,
-        "noProject"
-    );
+    assert_eq!(app.err("generate", json!({ "request": procedural_request(1), "onProgress": CHANNEL })).0, "noProject");
+    assert_eq!(app.err("reveal_in_file_manager", json!({ "id": null })).0, "noProject");
 
     let tmp = tempfile::tempdir().unwrap();
     app.ok("create_project", json!({ "dir": path_arg(tmp.path()) }));
@@ -349,35 +228,20 @@ fn bad_requests_say_what_to_do() {
 
     let mut request = procedural_request(1);
     request["engine"]["style"] = json!("cubism");
-    let (kind, message) = app.err(
-        "generate",
-        json!({ "request": request, "onProgress": CHANNEL }),
-    );
+    let (kind, message) = app.err("generate", json!({ "request": request, "onProgress": CHANNEL }));
     assert_eq!(kind, "invalidInput");
-    assert!(
-        message.contains("flow-field"),
-        "lists the known styles: {message}"
-    );
+    assert!(message.contains("flow-field"), "lists the known styles: {message}");
 
     let mut request = procedural_request(1);
     request["width"] = json!(100);
-    let (kind, message) = app.err(
-        "generate",
-        json!({ "request": request, "onProgress": CHANNEL }),
-    );
+    let (kind, message) = app.err("generate", json!({ "request": request, "onProgress": CHANNEL }));
     assert_eq!(kind, "invalidInput");
     assert!(message.contains("256"), "{message}");
 
-    let made = app.ok(
-        "generate",
-        json!({ "request": procedural_request(2), "onProgress": CHANNEL }),
-    );
+    let made = app.ok("generate", json!({ "request": procedural_request(2), "onProgress": CHANNEL }));
     let mut request = procedural_request(3);
     request["img2img"] = json!({ "parent_id": made["id"], "strength": 0.5 });
-    let (kind, message) = app.err(
-        "generate",
-        json!({ "request": request, "onProgress": CHANNEL }),
-    );
+    let (kind, message) = app.err("generate", json!({ "request": request, "onProgress": CHANNEL }));
     assert_eq!(kind, "invalidInput");
     assert!(message.contains("diffusion model"), "{message}");
 }
@@ -392,20 +256,10 @@ fn model_folders_are_hashed_and_non_models_explained() {
     let info = app.ok("model_info", json!({ "dir": path_arg(&model) }));
     assert_eq!(info["name"], "tiny-sd");
     assert_eq!(info["short_hash"].as_str().unwrap().len(), 10);
-    assert!(
-        info["files"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .any(|k| k.starts_with("unet/")),
-        "{info}"
-    );
+    assert!(info["files"].as_object().unwrap().keys().any(|k| k.starts_with("unet/")), "{info}");
     assert!(info["parameters"].as_u64().unwrap() > 0);
 
-    let (kind, message) = app.err(
-        "model_info",
-        json!({ "dir": path_arg(&tmp.path().join("p")) }),
-    );
+    let (kind, message) = app.err("model_info", json!({ "dir": path_arg(&tmp.path().join("p")) }));
     assert_eq!(kind, "engine");
     assert!(message.contains("model_index.json"), "{message}");
     let (kind, _) = app.err("model_info", json!({ "dir": "" }));
@@ -413,10 +267,7 @@ fn model_folders_are_hashed_and_non_models_explained() {
 
     // img2img from a gallery image with the tiny model: the source's size, its parent kept,
     // and a regeneration that needs (and gets) the model folder.
-    let source = app.ok(
-        "generate",
-        json!({ "request": procedural_request(9), "onProgress": CHANNEL }),
-    );
+    let source = app.ok("generate", json!({ "request": procedural_request(9), "onProgress": CHANNEL }));
     events.lock().unwrap().clear();
     let request = json!({
         "engine": { "kind": "diffusion", "model_dir": path_arg(&model), "steps": 3, "guidance": 1.0,
@@ -424,39 +275,20 @@ fn model_folders_are_hashed_and_non_models_explained() {
         "prompt": "a moth", "negative_prompt": "", "seed": 5, "width": 64, "height": 64, "stage": 0,
         "img2img": { "parent_id": source["id"], "strength": 0.5 },
     });
-    let made = app.ok(
-        "generate",
-        json!({ "request": request, "onProgress": CHANNEL }),
-    );
+    let made = app.ok("generate", json!({ "request": request, "onProgress": CHANNEL }));
     assert_eq!(made["parent_id"], source["id"]);
-    assert_eq!(
-        (made["width"].clone(), made["height"].clone()),
-        (json!(256), json!(256))
-    );
+    assert_eq!((made["width"].clone(), made["height"].clone()), (json!(256), json!(256)));
     assert_eq!(made["model_hash"], info["short_hash"]);
     assert_eq!(made["engine_label"], "tiny-sd");
-    assert_eq!(
-        made["recipe"]["engine"]["init_image"]["sha256"],
-        source["sha256"]
-    );
-    assert!(
-        events
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| e["phase"].as_str().is_some_and(|p| !p.is_empty()))
-    );
+    assert_eq!(made["recipe"]["engine"]["init_image"]["sha256"], source["sha256"]);
+    assert!(events.lock().unwrap().iter().any(|e| e["phase"].as_str().is_some_and(|p| !p.is_empty())));
 
-    let (kind, message) = app.err(
-        "regenerate_check",
-        json!({ "id": made["id"], "modelDir": null, "onProgress": CHANNEL }),
-    );
+    let (kind, message) =
+        app.err("regenerate_check", json!({ "id": made["id"], "modelDir": null, "onProgress": CHANNEL }));
     assert_eq!(kind, "invalidInput");
     assert!(message.contains("model folder"), "{message}");
-    let check = app.ok(
-        "regenerate_check",
-        json!({ "id": made["id"], "modelDir": path_arg(&model), "onProgress": CHANNEL }),
-    );
+    let check =
+        app.ok("regenerate_check", json!({ "id": made["id"], "modelDir": path_arg(&model), "onProgress": CHANNEL }));
     assert_eq!(check["identical"], true, "{check}");
 }
 
@@ -464,10 +296,7 @@ fn model_folders_are_hashed_and_non_models_explained() {
 fn tokens_go_to_the_keyring_and_never_come_back() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Arc::new(MemoryStore::default());
-    let app = studio_with(
-        AppState::with_secrets(Box::new(store.clone())),
-        Arc::new(|_, _| {}),
-    );
+    let app = studio_with(AppState::with_secrets(Box::new(store.clone())), Arc::new(|_, _| {}));
     app.ok("create_project", json!({ "dir": path_arg(tmp.path()) }));
     let args = json!({ "backend": "pinata", "endpoint": "https://api.pinata.cloud" });
 
@@ -482,86 +311,45 @@ fn tokens_go_to_the_keyring_and_never_come_back() {
     set["token"] = json!(format!("  {token}\n"));
     let status = app.ok("set_credential", set);
     assert_eq!(status["in_keyring"], true);
-    assert!(
-        !status.to_string().contains("very-secret"),
-        "the token never comes back: {status}"
-    );
-    assert!(
-        store.holds(token),
-        "stored trimmed, under the CLI's account"
-    );
-    assert_eq!(
-        app.ok("credential_status", args.clone())["in_keyring"],
-        true
-    );
+    assert!(!status.to_string().contains("very-secret"), "the token never comes back: {status}");
+    assert!(store.holds(token), "stored trimmed, under the CLI's account");
+    assert_eq!(app.ok("credential_status", args.clone())["in_keyring"], true);
 
     // Nothing of it in the project folder.
     for entry in std::fs::read_dir(tmp.path()).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
             let bytes = std::fs::read(&path).unwrap();
-            assert!(
-                !bytes.windows(17).any(|w| w == b"very-secret-token"),
-                "{} holds the token",
-                path.display()
-            );
+            assert!(!bytes.windows(17).any(|w| w == b"very-secret-token"), "{} holds the token", path.display());
         }
     }
 
-    assert_eq!(
-        app.ok("delete_credential", args.clone())["in_keyring"],
-        false
-    );
+    assert_eq!(app.ok("delete_credential", args.clone())["in_keyring"], false);
     assert!(!store.holds(token));
 
     let mut empty = args.clone();
     empty["token"] = json!("   ");
     assert_eq!(app.err("set_credential", empty).0, "invalidInput");
-    let (kind, message) = app.err(
-        "credential_status",
-        json!({ "backend": "arweave", "endpoint": "https://arweave.net" }),
-    );
+    let (kind, message) =
+        app.err("credential_status", json!({ "backend": "arweave", "endpoint": "https://arweave.net" }));
     assert_eq!(kind, "invalidInput");
     assert!(message.contains("pinata"), "{message}");
-    assert_eq!(
-        app.err(
-            "credential_status",
-            json!({ "backend": "psa", "endpoint": " " })
-        )
-        .0,
-        "invalidInput"
-    );
+    assert_eq!(app.err("credential_status", json!({ "backend": "psa", "endpoint": " " })).0, "invalidInput");
 }
 
 #[test]
 fn without_a_keyring_saving_fails_and_says_use_the_environment() {
-    let app = studio_with(
-        AppState::with_secrets(Box::new(MemoryStore::unavailable())),
-        Arc::new(|_, _| {}),
-    );
-    let args =
-        json!({ "backend": "psa", "endpoint": "https://pins.example/psa", "token": "t0k3n" });
+    let app = studio_with(AppState::with_secrets(Box::new(MemoryStore::unavailable())), Arc::new(|_, _| {}));
+    let args = json!({ "backend": "psa", "endpoint": "https://pins.example/psa", "token": "t0k3n" });
     let (kind, message) = app.err("set_credential", args.clone());
     assert_eq!(kind, "keyring");
     assert!(message.contains("CHRYSALIS_PSA_TOKEN"), "{message}");
     assert!(!message.contains("t0k3n"), "{message}");
-    let status = app.ok(
-        "credential_status",
-        json!({ "backend": "psa", "endpoint": "https://pins.example/psa" }),
-    );
+    let status = app.ok("credential_status", json!({ "backend": "psa", "endpoint": "https://pins.example/psa" }));
     assert_eq!(status["in_keyring"], false);
-    assert!(
-        status["keyring_error"]
-            .as_str()
-            .is_some_and(|e| !e.is_empty()),
-        "{status}"
-    );
+    assert!(status["keyring_error"].as_str().is_some_and(|e| !e.is_empty()), "{status}");
     assert_eq!(
-        app.err(
-            "delete_credential",
-            json!({ "backend": "psa", "endpoint": "https://pins.example/psa" })
-        )
-        .0,
+        app.err("delete_credential", json!({ "backend": "psa", "endpoint": "https://pins.example/psa" })).0,
         "keyring"
     );
 }

@@ -26,9 +26,7 @@ struct Studio {
 fn studio_with(on_event: Arc<OnEvent>) -> Studio {
     let app = chrysalis_studio::builder(mock_builder())
         .channel_interceptor(move |webview, _callback, _index, body| {
-            let InvokeResponseBody::Json(json) = body else {
-                panic!("binary channel message")
-            };
+            let InvokeResponseBody::Json(json) = body else { panic!("binary channel message") };
             on_event(webview, serde_json::from_str(json).unwrap());
             true
         })
@@ -36,9 +34,7 @@ fn studio_with(on_event: Arc<OnEvent>) -> Studio {
         .expect("the app builds on the mock runtime");
     let window = match app.get_webview_window("main") {
         Some(window) => window,
-        None => WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap(),
+        None => WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap(),
     };
     Studio { _app: app, window }
 }
@@ -75,17 +71,13 @@ impl Studio {
     }
 
     fn ok(&self, cmd: &str, args: Value) -> Value {
-        self.call(cmd, args)
-            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+        self.call(cmd, args).unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
     }
 
     /// The `{ kind, message }` error of a command that must fail.
     fn err(&self, cmd: &str, args: Value) -> (String, String) {
         let err = self.call(cmd, args).expect_err(cmd);
-        (
-            err["kind"].as_str().unwrap().to_owned(),
-            err["message"].as_str().unwrap().to_owned(),
-        )
+        (err["kind"].as_str().unwrap().to_owned(), err["message"].as_str().unwrap().to_owned())
     }
 }
 
@@ -99,10 +91,7 @@ fn create_shows_info_and_keeps_the_project_open() {
     let dir = tmp.path().join("moths");
     let app = studio();
 
-    let info = app.ok(
-        "create_project",
-        json!({ "dir": path_arg(&dir), "name": "Moths of Night" }),
-    );
+    let info = app.ok("create_project", json!({ "dir": path_arg(&dir), "name": "Moths of Night" }));
     assert_eq!(info["name"], "Moths of Night");
     assert_eq!(info["root"], path_arg(&dir.canonicalize().unwrap()));
     assert!(info["schema_version"].as_u64().unwrap() >= 1, "{info}");
@@ -115,10 +104,7 @@ fn create_shows_info_and_keeps_the_project_open() {
 fn create_without_a_name_uses_the_folder_name() {
     let tmp = tempfile::tempdir().unwrap();
     let app = studio();
-    let info = app.ok(
-        "create_project",
-        json!({ "dir": path_arg(&tmp.path().join("luna")), "name": "  " }),
-    );
+    let info = app.ok("create_project", json!({ "dir": path_arg(&tmp.path().join("luna")), "name": "  " }));
     assert_eq!(info["name"], "luna");
 }
 
@@ -140,21 +126,12 @@ fn errors_say_what_to_do() {
     let (kind, message) = app.err("open_project", json!({ "dir": path_arg(tmp.path()) }));
     assert_eq!(kind, "notAProject");
     assert!(message.contains("chrysalis.toml"), "{message}");
-    assert!(
-        message.contains(tmp.path().to_str().unwrap()),
-        "names the folder: {message}"
-    );
+    assert!(message.contains(tmp.path().to_str().unwrap()), "names the folder: {message}");
 
-    let (kind, _) = app.err(
-        "open_project",
-        json!({ "dir": path_arg(&tmp.path().join("nowhere")) }),
-    );
+    let (kind, _) = app.err("open_project", json!({ "dir": path_arg(&tmp.path().join("nowhere")) }));
     assert_eq!(kind, "notFound");
 
-    app.ok(
-        "create_project",
-        json!({ "dir": path_arg(tmp.path()), "name": "P" }),
-    );
+    app.ok("create_project", json!({ "dir": path_arg(tmp.path()), "name": "P" }));
     let (kind, message) = app.err("create_project", json!({ "dir": path_arg(tmp.path()) }));
     assert_eq!(kind, "alreadyProject");
     assert!(message.contains("open it"), "{message}");
@@ -164,10 +141,7 @@ fn errors_say_what_to_do() {
     assert!(message.contains("full path"), "{message}");
     let (kind, _) = app.err("open_project", json!({ "dir": "   " }));
     assert_eq!(kind, "invalidInput");
-    let (kind, _) = app.err(
-        "create_project",
-        json!({ "dir": path_arg(&tmp.path().join("x")), "name": "bad\nname" }),
-    );
+    let (kind, _) = app.err("create_project", json!({ "dir": path_arg(&tmp.path().join("x")), "name": "bad\nname" }));
     assert_eq!(kind, "invalidInput");
 
     // A failed open keeps the project that was open.
@@ -178,10 +152,7 @@ fn errors_say_what_to_do() {
 fn commands_that_need_a_project_say_so() {
     let app = studio();
     assert_eq!(app.err("project_info", json!({})).0, "noProject");
-    assert_eq!(
-        app.err("check_project", json!({ "onProgress": CHANNEL })).0,
-        "noProject"
-    );
+    assert_eq!(app.err("check_project", json!({ "onProgress": CHANNEL })).0, "noProject");
     assert_eq!(app.ok("cancel_job", json!({})), json!(false));
 }
 
@@ -201,27 +172,14 @@ fn check_streams_progress_then_the_report() {
     assert_eq!(*last, json!({ "event": "finished", "report": report }));
     assert!(progress.len() >= 2, "{events:?}");
     let total = progress[0]["total"].as_u64().unwrap();
-    let steps: Vec<u64> = progress
-        .iter()
-        .map(|e| e["step"].as_u64().unwrap())
-        .collect();
+    let steps: Vec<u64> = progress.iter().map(|e| e["step"].as_u64().unwrap()).collect();
     for event in progress {
         assert_eq!(event["event"], "progress", "{event}");
         assert_eq!(event["total"].as_u64(), Some(total), "{event}");
-        assert!(
-            event["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{event}"
-        );
+        assert!(event["message"].as_str().is_some_and(|m| !m.is_empty()), "{event}");
     }
-    assert!(
-        steps.windows(2).all(|w| w[0] <= w[1]),
-        "steps go forward: {steps:?}"
-    );
-    assert_eq!(
-        steps.last(),
-        Some(&total),
-        "the last progress is complete: {steps:?}"
-    );
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "steps go forward: {steps:?}");
+    assert_eq!(steps.last(), Some(&total), "the last progress is complete: {steps:?}");
 }
 
 #[test]
@@ -244,18 +202,12 @@ fn cancel_stops_a_running_check() {
 
     let (kind, message) = app.err("check_project", json!({ "onProgress": CHANNEL }));
     assert_eq!(kind, "cancelled", "{message}");
-    assert_eq!(
-        *answers.lock().unwrap(),
-        [json!("busy"), json!("busy"), json!(true)]
-    );
+    assert_eq!(*answers.lock().unwrap(), [json!("busy"), json!("busy"), json!(true)]);
 
     // The job is gone: nothing left to cancel, and a new check runs to the end.
     assert_eq!(app.ok("cancel_job", json!({})), json!(false));
     answers.lock().unwrap().push(json!("done"));
-    assert_eq!(
-        app.ok("check_project", json!({ "onProgress": CHANNEL }))["ok"],
-        true
-    );
+    assert_eq!(app.ok("check_project", json!({ "onProgress": CHANNEL }))["ok"], true);
 }
 
 #[test]
@@ -267,11 +219,7 @@ fn startup_project_opens_or_explains_once() {
     chrysalis_studio::open_startup_project(&state, tmp.path().to_str().unwrap());
     let (kind, message) = app.err("project_info", json!({}));
     assert_eq!(kind, "notAProject", "{message}");
-    assert_eq!(
-        app.err("project_info", json!({})).0,
-        "noProject",
-        "the startup error shows once"
-    );
+    assert_eq!(app.err("project_info", json!({})).0, "noProject", "the startup error shows once");
 
     drop(chrysalis_core::Project::create(tmp.path(), Some("Startup")).unwrap());
     chrysalis_studio::open_startup_project(&state, tmp.path().to_str().unwrap());
@@ -283,15 +231,10 @@ fn the_dialog_plugin_is_registered_and_only_open_and_save_are_granted() {
     let app = studio();
     // The plugin set itself up (the UI's "Browse…" buttons call its open/save commands; a
     // real dialog cannot be shown on the mock runtime, so they are not called here).
-    assert!(
-        app.window
-            .try_state::<tauri_plugin_dialog::Dialog<MockRuntime>>()
-            .is_some()
-    );
+    assert!(app.window.try_state::<tauri_plugin_dialog::Dialog<MockRuntime>>().is_some());
     // The capability grants dialog:allow-open and dialog:allow-save, nothing else of it.
-    let refused = app
-        .call("plugin:dialog|message", json!({ "message": "hi" }))
-        .expect_err("message dialogs are not granted");
+    let refused =
+        app.call("plugin:dialog|message", json!({ "message": "hi" })).expect_err("message dialogs are not granted");
     let refused = refused.to_string();
     assert!(refused.contains("not allowed"), "{refused}");
 }

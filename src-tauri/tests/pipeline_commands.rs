@@ -71,10 +71,7 @@ fn sandbox() -> Value {
 }
 
 fn new_project(s: &Studio, dir: &Path) {
-    s.ok(
-        "create_project",
-        json!({ "dir": path_arg(dir), "name": "tiny" }),
-    );
+    s.ok("create_project", json!({ "dir": path_arg(dir), "name": "tiny" }));
 }
 
 fn take(events: &Mutex<Vec<Value>>) -> Vec<Value> {
@@ -90,32 +87,14 @@ fn network_info_describes_each_network_and_names_the_choices_for_unknown_ones() 
     assert_eq!(sb["has_explorer"], false);
     assert_eq!(sb["rpc_url"], Value::Null);
     let dev = s.ok("network_info", json!({ "network": " devnet " }));
-    assert_eq!(
-        (
-            dev["allows_airdrop"].as_bool(),
-            dev["has_explorer"].as_bool()
-        ),
-        (Some(true), Some(true))
-    );
+    assert_eq!((dev["allows_airdrop"].as_bool(), dev["has_explorer"].as_bool()), (Some(true), Some(true)));
     let main = s.ok("network_info", json!({ "network": "mainnet-beta" }));
-    assert_eq!(
-        (
-            main["is_mainnet"].as_bool(),
-            main["allows_airdrop"].as_bool()
-        ),
-        (Some(true), Some(false))
-    );
-    let custom = s.ok(
-        "network_info",
-        json!({ "network": "https://rpc.example.org" }),
-    );
+    assert_eq!((main["is_mainnet"].as_bool(), main["allows_airdrop"].as_bool()), (Some(true), Some(false)));
+    let custom = s.ok("network_info", json!({ "network": "https://rpc.example.org" }));
     assert_eq!(custom["rpc_url"], "https://rpc.example.org");
     let (kind, message) = s.err("network_info", json!({ "network": "testnet2" }));
     assert_eq!(kind, "invalidInput");
-    assert!(
-        message.contains("sandbox, localnet, devnet, mainnet-beta"),
-        "{message}"
-    );
+    assert!(message.contains("sandbox, localnet, devnet, mainnet-beta"), "{message}");
 }
 
 #[test]
@@ -129,36 +108,18 @@ fn project_commands_say_to_open_a_project_first() {
             json!({ "request": { "backend": "local", "endpoint": null, "arweave_wallet": null, "layout": null }, "onEvent": CHANNEL }),
         ),
         ("mint_estimate", json!({ "chain": sandbox() })),
-        (
-            "mint_run",
-            json!({ "chain": sandbox(), "onEvent": CHANNEL }),
-        ),
+        ("mint_run", json!({ "chain": sandbox(), "onEvent": CHANNEL })),
         ("mint_list", json!({ "chain": sandbox() })),
         ("wallet_info", json!({ "chain": sandbox() })),
         ("wallet_airdrop", json!({ "chain": sandbox(), "sol": 1.0 })),
         ("evolve_timeline", json!({ "chain": sandbox() })),
-        (
-            "evolve_due",
-            json!({ "chain": sandbox(), "onEvent": CHANNEL }),
-        ),
-        (
-            "evolve_trigger",
-            json!({ "chain": sandbox(), "index": 0, "toStage": 1 }),
-        ),
-        (
-            "warp_clock",
-            json!({ "chain": sandbox(), "duration": "1d" }),
-        ),
+        ("evolve_due", json!({ "chain": sandbox(), "onEvent": CHANNEL })),
+        ("evolve_trigger", json!({ "chain": sandbox(), "index": 0, "toStage": 1 })),
+        ("warp_clock", json!({ "chain": sandbox(), "duration": "1d" })),
         ("royalties_show", json!({ "chain": sandbox() })),
-        (
-            "royalties_pay",
-            json!({ "chain": sandbox(), "lamports": 1000 }),
-        ),
+        ("royalties_pay", json!({ "chain": sandbox(), "lamports": 1000 })),
         ("royalties_distribute", json!({ "chain": sandbox() })),
-        (
-            "verify_nft",
-            json!({ "chain": sandbox(), "mint": "11111111111111111111111111111111" }),
-        ),
+        ("verify_nft", json!({ "chain": sandbox(), "mint": "11111111111111111111111111111111" })),
     ] {
         let (kind, message) = s.err(cmd, args);
         assert_eq!(kind, "noProject", "{cmd}: {message}");
@@ -178,19 +139,12 @@ fn wallet_create_writes_a_new_keypair_file_and_never_overwrites_one() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let (kind, message) = s.err("wallet_create", json!({ "path": path_arg(&path) }));
     assert_eq!(kind, "invalidInput");
     assert!(message.contains("Refusing to overwrite"), "{message}");
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        text,
-        "the first wallet is intact"
-    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text, "the first wallet is intact");
     let (kind, message) = s.err("wallet_create", json!({ "path": "keys/relative.json" }));
     assert_eq!(kind, "invalidInput");
     assert!(message.contains("full path"), "{message}");
@@ -220,21 +174,12 @@ fn arguments_are_checked_before_anything_runs() {
     assert!(message.contains("Only the Sandbox"), "{message}");
     let (_, message) = s.err("royalties_pay", json!({ "chain": devnet, "lamports": 5 }));
     assert!(message.contains("only exists in the Sandbox"), "{message}");
-    let (_, message) = s.err(
-        "royalties_pay",
-        json!({ "chain": sandbox(), "lamports": 0 }),
-    );
+    let (_, message) = s.err("royalties_pay", json!({ "chain": sandbox(), "lamports": 0 }));
     assert!(message.contains("above 0"), "{message}");
-    let (kind, message) = s.err(
-        "mint_list",
-        json!({ "chain": { "network": "sandbox", "wallet": "id.json" } }),
-    );
+    let (kind, message) = s.err("mint_list", json!({ "chain": { "network": "sandbox", "wallet": "id.json" } }));
     assert_eq!(kind, "invalidInput");
     assert!(message.contains("keypair file"), "{message}");
-    let (_, message) = s.err(
-        "verify_nft",
-        json!({ "chain": sandbox(), "mint": "not-an-address" }),
-    );
+    let (_, message) = s.err("verify_nft", json!({ "chain": sandbox(), "mint": "not-an-address" }));
     assert!(message.contains("not a Solana address"), "{message}");
 
     // Publishing: an unknown backend, a pinning service without its address, Pinata
@@ -246,21 +191,12 @@ fn arguments_are_checked_before_anything_runs() {
         )
     };
     let (_, message) = publish("ftp", Value::Null, Value::Null);
-    assert!(
-        message.contains("choose local, kubo, psa, pinata or arweave"),
-        "{message}"
-    );
+    assert!(message.contains("choose local, kubo, psa, pinata or arweave"), "{message}");
     let (_, message) = publish("psa", Value::Null, Value::Null);
-    assert!(
-        message.contains("pinning service's API address"),
-        "{message}"
-    );
+    assert!(message.contains("pinning service's API address"), "{message}");
     if std::env::var_os("PINATA_JWT").is_none() {
         let (_, message) = publish("pinata", Value::Null, Value::Null);
-        assert!(
-            message.contains("needs a token") && message.contains("keyring"),
-            "{message}"
-        );
+        assert!(message.contains("needs a token") && message.contains("keyring"), "{message}");
     }
     let (_, message) = publish("arweave", Value::Null, Value::Null);
     assert!(message.contains("wallet to pay"), "{message}");
@@ -272,17 +208,11 @@ fn arguments_are_checked_before_anything_runs() {
     assert_eq!(kind, "spec");
     assert!(message.contains("collection.toml"), "{message}");
     let status = s.ok("publish_status", json!({}));
-    assert_eq!(
-        (status["has_spec"].as_bool(), status["complete"].as_bool()),
-        (Some(false), Some(false))
-    );
+    assert_eq!((status["has_spec"].as_bool(), status["complete"].as_bool()), (Some(false), Some(false)));
     // Nothing on chain yet: the timeline says to publish first.
     let (kind, message) = s.err("evolve_timeline", json!({ "chain": sandbox() }));
     assert_eq!(kind, "notReady");
-    assert!(
-        message.contains("no collection on sandbox yet"),
-        "{message}"
-    );
+    assert!(message.contains("no collection on sandbox yet"), "{message}");
 }
 
 #[test]
@@ -296,11 +226,7 @@ fn use_demo_collection_writes_the_demo_spec_once_and_never_overwrites() {
     assert!(spec.contains("Chrysalis Demo"));
     std::fs::write(dir.join("collection.toml"), TINY_SPEC).unwrap();
     assert_eq!(s.ok("use_demo_collection", json!({})), json!(false));
-    assert_eq!(
-        std::fs::read_to_string(dir.join("collection.toml")).unwrap(),
-        TINY_SPEC,
-        "the artist's spec is kept"
-    );
+    assert_eq!(std::fs::read_to_string(dir.join("collection.toml")).unwrap(), TINY_SPEC, "the artist's spec is kept");
     assert_eq!(s.ok("publish_status", json!({}))["has_spec"], true);
 }
 
@@ -315,55 +241,28 @@ fn the_whole_path_in_the_sandbox() {
     std::fs::write(dir.join("collection.toml"), TINY_SPEC).unwrap();
 
     // Publish to the local store, with progress.
-    let request =
-        json!({ "backend": "local", "endpoint": null, "arweave_wallet": null, "layout": "v0" });
-    let report = s.ok(
-        "publish_run",
-        json!({ "request": request, "onEvent": CHANNEL }),
-    );
+    let request = json!({ "backend": "local", "endpoint": null, "arweave_wallet": null, "layout": "v0" });
+    let report = s.ok("publish_run", json!({ "request": request, "onEvent": CHANNEL }));
     assert_eq!(report["plan"]["items"], 2);
     assert_eq!(report["stages"].as_array().unwrap().len(), 3);
     assert_eq!(report["generate"]["generated"], 6);
-    assert!(
-        report["mints"].as_array().unwrap().is_empty(),
-        "publishing mints nothing"
-    );
+    assert!(report["mints"].as_array().unwrap().is_empty(), "publishing mints nothing");
     let seen = take(&events);
     for phase in ["plan", "generate", "metadata", "pin"] {
-        assert!(
-            seen.iter().any(|e| e["phase"] == phase),
-            "no {phase} event in {seen:?}"
-        );
+        assert!(seen.iter().any(|e| e["phase"] == phase), "no {phase} event in {seen:?}");
     }
-    assert!(
-        seen.iter()
-            .any(|e| e["bytes"].as_u64().is_some_and(|b| b > 0)),
-        "pin events carry bytes"
-    );
+    assert!(seen.iter().any(|e| e["bytes"].as_u64().is_some_and(|b| b > 0)), "pin events carry bytes");
     let status = s.ok("publish_status", json!({}));
     assert_eq!(status["complete"], true, "{status}");
     assert_eq!(status["files_ready"], 6);
     let pins = status["pins"].as_array().unwrap();
-    assert_eq!(
-        pins.len(),
-        7,
-        "3 stages x 2 folders + the collection JSON: {pins:?}"
-    );
-    assert!(
-        pins.iter()
-            .all(|p| p["backend"] == "local" && p["status"] == "verified")
-    );
-    let metadata_cid = status["stages"][0]["metadata_cid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    assert_eq!(pins.len(), 7, "3 stages x 2 folders + the collection JSON: {pins:?}");
+    assert!(pins.iter().all(|p| p["backend"] == "local" && p["status"] == "verified"));
+    let metadata_cid = status["stages"][0]["metadata_cid"].as_str().unwrap().to_owned();
     assert!(metadata_cid.starts_with("Qm"), "CIDv0: {metadata_cid}");
 
     // Running it again resumes: nothing is generated twice.
-    let again = s.ok(
-        "publish_run",
-        json!({ "request": request, "onEvent": CHANNEL }),
-    );
+    let again = s.ok("publish_run", json!({ "request": request, "onEvent": CHANNEL }));
     assert_eq!(again["generate"]["generated"], 0);
     assert_eq!(again["generate"]["reused"], 6);
     assert_eq!(again["stages"][0]["metadata_cid"], metadata_cid.as_str());
@@ -371,10 +270,7 @@ fn the_whole_path_in_the_sandbox() {
 
     // The cost before minting: an upper bound while no collection exists.
     let estimate = s.ok("mint_estimate", json!({ "chain": sandbox() }));
-    assert_eq!(
-        (estimate["items"].as_u64(), estimate["minted"].as_u64()),
-        (Some(2), Some(0))
-    );
+    assert_eq!((estimate["items"].as_u64(), estimate["minted"].as_u64()), (Some(2), Some(0)));
     assert_eq!(estimate["exact"], false);
     assert!(estimate["total"].as_u64().unwrap() > estimate["collection"].as_u64().unwrap());
 
@@ -389,10 +285,7 @@ fn the_whole_path_in_the_sandbox() {
     assert_eq!(after["address"], wallet["address"]);
 
     // Mint.
-    let minted = s.ok(
-        "mint_run",
-        json!({ "chain": sandbox(), "onEvent": CHANNEL }),
-    );
+    let minted = s.ok("mint_run", json!({ "chain": sandbox(), "onEvent": CHANNEL }));
     assert_eq!(minted["minted_now"], 2);
     assert_eq!(minted["collection"]["created_now"], true);
     let seen = take(&events);
@@ -400,25 +293,15 @@ fn the_whole_path_in_the_sandbox() {
     let list = s.ok("mint_list", json!({ "chain": sandbox() }));
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
-    assert!(
-        list.iter()
-            .all(|m| m["status"] == "minted" && m["explorer_url"].is_null())
-    );
+    assert!(list.iter().all(|m| m["status"] == "minted" && m["explorer_url"].is_null()));
     let first_mint = list[0]["mint"].as_str().unwrap().to_owned();
     // A rerun finds them on chain and pays nothing.
-    let again = s.ok(
-        "mint_run",
-        json!({ "chain": sandbox(), "onEvent": CHANNEL }),
-    );
+    let again = s.ok("mint_run", json!({ "chain": sandbox(), "onEvent": CHANNEL }));
     assert_eq!(again["minted_now"], 0);
     assert_eq!(again["collection"]["created_now"], false);
     let exact = s.ok("mint_estimate", json!({ "chain": sandbox() }));
     assert_eq!(
-        (
-            exact["minted"].as_u64(),
-            exact["total"].as_u64(),
-            exact["exact"].as_bool()
-        ),
+        (exact["minted"].as_u64(), exact["total"].as_u64(), exact["exact"].as_bool()),
         (Some(2), Some(0), Some(true))
     );
 
@@ -430,66 +313,30 @@ fn the_whole_path_in_the_sandbox() {
     assert_eq!(t["stages"][2]["rule"], json!({ "kind": "creator" }));
     let nfts = t["nfts"].as_array().unwrap();
     assert_eq!(nfts.len(), 2);
-    assert!(
-        nfts.iter()
-            .all(|n| n["stage"] == 0 && n["next"]["due"] == false)
-    );
-    assert_eq!(
-        nfts[0]["next"]["rule"],
-        json!({ "kind": "after_mint", "seconds": 86_400 })
-    );
+    assert!(nfts.iter().all(|n| n["stage"] == 0 && n["next"]["due"] == false));
+    assert_eq!(nfts[0]["next"]["rule"], json!({ "kind": "after_mint", "seconds": 86_400 }));
     let due_at = nfts[0]["next"]["due_at"].as_i64().unwrap();
     assert_eq!(due_at, nfts[0]["minted_at"].as_i64().unwrap() + 86_400);
-    let (_, message) = s.err(
-        "warp_clock",
-        json!({ "chain": sandbox(), "duration": "soon" }),
-    );
+    let (_, message) = s.err("warp_clock", json!({ "chain": sandbox(), "duration": "soon" }));
     assert!(message.contains("soon"), "{message}");
-    let now = s
-        .ok(
-            "warp_clock",
-            json!({ "chain": sandbox(), "duration": "1d" }),
-        )
-        .as_i64()
-        .unwrap();
+    let now = s.ok("warp_clock", json!({ "chain": sandbox(), "duration": "1d" })).as_i64().unwrap();
     assert!(now >= due_at, "{now} < {due_at}");
     let t = s.ok("evolve_timeline", json!({ "chain": sandbox() }));
     assert_eq!(t["due"], 2);
     assert_eq!(t["now"].as_i64(), Some(now));
-    let evolved = s.ok(
-        "evolve_due",
-        json!({ "chain": sandbox(), "onEvent": CHANNEL }),
-    );
+    let evolved = s.ok("evolve_due", json!({ "chain": sandbox(), "onEvent": CHANNEL }));
     assert_eq!(evolved["evolved"].as_array().unwrap().len(), 2);
     assert!(take(&events).iter().any(|e| e["phase"] == "evolve"));
-    let again = s.ok(
-        "evolve_due",
-        json!({ "chain": sandbox(), "onEvent": CHANNEL }),
-    );
-    assert!(
-        again["evolved"].as_array().unwrap().is_empty(),
-        "nothing evolves twice"
-    );
+    let again = s.ok("evolve_due", json!({ "chain": sandbox(), "onEvent": CHANNEL }));
+    assert!(again["evolved"].as_array().unwrap().is_empty(), "nothing evolves twice");
     // Stage 2 is the creator's trigger: not due, the button does it.
     let t = s.ok("evolve_timeline", json!({ "chain": sandbox() }));
     assert_eq!(t["due"], 0);
-    assert!(
-        t["nfts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|n| n["stage"] == 1 && n["next"]["due_at"].is_null())
-    );
-    let (kind, message) = s.err(
-        "evolve_trigger",
-        json!({ "chain": sandbox(), "index": 0, "toStage": 7 }),
-    );
+    assert!(t["nfts"].as_array().unwrap().iter().all(|n| n["stage"] == 1 && n["next"]["due_at"].is_null()));
+    let (kind, message) = s.err("evolve_trigger", json!({ "chain": sandbox(), "index": 0, "toStage": 7 }));
     assert_eq!(kind, "invalidInput");
     assert!(message.contains("does not exist"), "{message}");
-    let trig = s.ok(
-        "evolve_trigger",
-        json!({ "chain": sandbox(), "index": 0, "toStage": 2 }),
-    );
+    let trig = s.ok("evolve_trigger", json!({ "chain": sandbox(), "index": 0, "toStage": 2 }));
     assert_eq!(trig["evolved"][0]["to_stage"], 2);
     let t = s.ok("evolve_timeline", json!({ "chain": sandbox() }));
     assert_eq!(t["nfts"][0]["stage"], 2);
@@ -499,16 +346,10 @@ fn the_whole_path_in_the_sandbox() {
     // Royalties: a simulated sale pays the vault, distribution pays the creator.
     let shown = s.ok("royalties_show", json!({ "chain": sandbox() }));
     assert_eq!(shown["report"]["royalty_bps"], 1000);
-    assert_eq!(
-        shown["report"]["creators"][0]["address"],
-        "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf"
-    );
+    assert_eq!(shown["report"]["creators"][0]["address"], "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf");
     assert_eq!(shown["report"]["creators"][0]["share_bps"], 10_000);
     assert!(shown["history"].as_array().unwrap().is_empty());
-    let paid = s.ok(
-        "royalties_pay",
-        json!({ "chain": sandbox(), "lamports": 50_000_000 }),
-    );
+    let paid = s.ok("royalties_pay", json!({ "chain": sandbox(), "lamports": 50_000_000 }));
     assert_eq!(paid["report"]["paid_in"], 50_000_000);
     assert_eq!(paid["report"]["unsplit"].as_u64(), Some(50_000_000));
     let dist = s.ok("royalties_distribute", json!({ "chain": sandbox() }));
@@ -516,27 +357,15 @@ fn the_whole_path_in_the_sandbox() {
     assert_eq!(dist["report"]["unsplit"], 0);
     let history = dist["history"].as_array().unwrap();
     assert_eq!(history.len(), 2);
-    assert_eq!(
-        (history[0]["kind"].as_str(), history[0]["status"].as_str()),
-        (Some("distribution"), Some("done"))
-    );
-    assert_eq!(
-        (history[1]["kind"].as_str(), history[1]["lamports"].as_u64()),
-        (Some("payment"), Some(50_000_000))
-    );
+    assert_eq!((history[0]["kind"].as_str(), history[0]["status"].as_str()), (Some("distribution"), Some("done")));
+    assert_eq!((history[1]["kind"].as_str(), history[1]["lamports"].as_u64()), (Some("payment"), Some(50_000_000)));
 
     // Verify one NFT end to end.
-    let v = s.ok(
-        "verify_nft",
-        json!({ "chain": sandbox(), "mint": first_mint }),
-    );
+    let v = s.ok("verify_nft", json!({ "chain": sandbox(), "mint": first_mint }));
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["stage"], 2);
     // Something that is not one of our NFTs never verifies.
-    match s.call(
-        "verify_nft",
-        json!({ "chain": sandbox(), "mint": "11111111111111111111111111111111" }),
-    ) {
+    match s.call("verify_nft", json!({ "chain": sandbox(), "mint": "11111111111111111111111111111111" })) {
         Ok(r) => assert_eq!(r["ok"], false, "{r}"),
         Err(e) => assert!(!e["message"].as_str().unwrap().is_empty()),
     }
@@ -569,43 +398,19 @@ fn a_cancelled_publish_resumes_where_it_stopped() {
     let dir = tmp.path().join("tiny");
     new_project(&s, &dir);
     std::fs::write(dir.join("collection.toml"), TINY_SPEC).unwrap();
-    let request =
-        json!({ "backend": "local", "endpoint": null, "arweave_wallet": null, "layout": null });
-    let (kind, _) = s.err(
-        "publish_run",
-        json!({ "request": request, "onEvent": CHANNEL }),
-    );
+    let request = json!({ "backend": "local", "endpoint": null, "arweave_wallet": null, "layout": null });
+    let (kind, _) = s.err("publish_run", json!({ "request": request, "onEvent": CHANNEL }));
     assert_eq!(kind, "cancelled");
     let status = s.ok("publish_status", json!({}));
     assert_eq!(status["complete"], false);
-    assert!(
-        status["pins"].as_array().unwrap().is_empty(),
-        "stopped before pinning: {status}"
-    );
-    let made = std::fs::read_dir(dir.join("build/stage-0/images"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-        + std::fs::read_dir(dir.join("build/stage-1/images"))
-            .map(|d| d.count())
-            .unwrap_or(0);
-    assert!(
-        (2..6).contains(&made),
-        "{made} images before the cancel took effect"
-    );
+    assert!(status["pins"].as_array().unwrap().is_empty(), "stopped before pinning: {status}");
+    let made = std::fs::read_dir(dir.join("build/stage-0/images")).map(|d| d.count()).unwrap_or(0)
+        + std::fs::read_dir(dir.join("build/stage-1/images")).map(|d| d.count()).unwrap_or(0);
+    assert!((2..6).contains(&made), "{made} images before the cancel took effect");
     // The job is over: the next command is not refused as busy, and it resumes.
     take(&events);
-    let report = s.ok(
-        "publish_run",
-        json!({ "request": request, "onEvent": CHANNEL }),
-    );
-    assert_eq!(
-        report["generate"]["reused"].as_u64(),
-        Some(made as u64),
-        "{report}"
-    );
-    assert_eq!(
-        report["generate"]["generated"].as_u64(),
-        Some(6 - made as u64)
-    );
+    let report = s.ok("publish_run", json!({ "request": request, "onEvent": CHANNEL }));
+    assert_eq!(report["generate"]["reused"].as_u64(), Some(made as u64), "{report}");
+    assert_eq!(report["generate"]["generated"].as_u64(), Some(6 - made as u64));
     assert_eq!(s.ok("publish_status", json!({}))["complete"], true);
 }

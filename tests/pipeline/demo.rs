@@ -17,8 +17,8 @@ use chrysalis_cli::pipeline::verify::{self, CheckStatus, Sources, VerifyReport};
 use chrysalis_cli::pipeline::{Phase, PipelineEvent};
 use chrysalis_core::{CancelToken, Recipe};
 use chrysalis_storage::{Cid, Layout, LocalStore};
-use chrysalis_tests::chrysalis_bin;
 use chrysalis_tests::SOL;
+use chrysalis_tests::chrysalis_bin;
 
 const CREATOR: &str = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf";
 
@@ -127,7 +127,18 @@ fn demo_publishes_mints_evolves_pays_and_verifies_then_refuses_tampering() {
     let started = std::time::Instant::now();
     let r = demo::demo(&root, &mut on, &CancelToken::new()).expect("the demo runs");
     eprintln!("library demo: {:?}", started.elapsed());
-    for p in [Phase::Plan, Phase::Generate, Phase::Metadata, Phase::Pin, Phase::Collection, Phase::Mint, Phase::Warp, Phase::Evolve, Phase::Royalties, Phase::Verify] {
+    for p in [
+        Phase::Plan,
+        Phase::Generate,
+        Phase::Metadata,
+        Phase::Pin,
+        Phase::Collection,
+        Phase::Mint,
+        Phase::Warp,
+        Phase::Evolve,
+        Phase::Royalties,
+        Phase::Verify,
+    ] {
         assert!(phases.contains(&p), "phase {p} reported: {phases:?}");
     }
     assert_eq!(r.publish.mints.len(), 12);
@@ -135,7 +146,10 @@ fn demo_publishes_mints_evolves_pays_and_verifies_then_refuses_tampering() {
     assert_eq!(r.publish.stages.len(), 3);
     assert_eq!(r.rows.len(), 12);
     assert!(r.rows.iter().all(|row| row.stage == 2), "every NFT reached its last stage: {:?}", r.rows);
-    assert!(r.rows.iter().all(|row| row.uri.starts_with(&r.publish.stages[2].base_uri)), "URIs point at the last stage");
+    assert!(
+        r.rows.iter().all(|row| row.uri.starts_with(&r.publish.stages[2].base_uri)),
+        "URIs point at the last stage"
+    );
     assert_eq!(r.evolutions.iter().map(|e| e.evolved.len()).sum::<usize>(), 24, "12 NFTs × 2 evolutions");
     assert_eq!(r.verify.len(), 12);
     for v in &r.verify {
@@ -179,7 +193,9 @@ fn demo_publishes_mints_evolves_pays_and_verifies_then_refuses_tampering() {
     assert!(verify_mint(&root, &mint0).ok, "repaired bytes verify again");
 
     // Forged collections, consistent everywhere but in one place.
-    for (forgery, expected) in [(Forgery::Recipe, "recipe"), (Forgery::StageRoot, "content root"), (Forgery::Image, "regenerate")] {
+    for (forgery, expected) in
+        [(Forgery::Recipe, "recipe"), (Forgery::StageRoot, "content root"), (Forgery::Image, "regenerate")]
+    {
         let mint = forge(&root, forgery);
         let (name, detail) = failed_check(&verify_mint(&root, &mint));
         assert_eq!(name, expected, "{forgery:?}: {detail}");
@@ -200,7 +216,11 @@ fn demo_and_verify_through_the_binary() {
 
     let mint = rows[3]["mint"].as_str().unwrap();
     let verify = |expect: i32| {
-        let out = std::process::Command::new(chrysalis_bin!()).args(["verify", mint, "--project"]).arg(&root).output().unwrap();
+        let out = std::process::Command::new(chrysalis_bin!())
+            .args(["verify", mint, "--project"])
+            .arg(&root)
+            .output()
+            .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert_eq!(out.status.code(), Some(expect), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
         text

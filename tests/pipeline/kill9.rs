@@ -43,7 +43,8 @@ fn stage_cids(dir: &std::path::Path) -> Vec<(u32, String, String)> {
 
 fn journaled_mints(dir: &std::path::Path) -> Vec<(u32, String)> {
     let conn = rusqlite::Connection::open(dir.join("chrysalis.db")).unwrap();
-    let mut stmt = conn.prepare("SELECT item, status FROM chain_mints WHERE network = 'sandbox' ORDER BY item").unwrap();
+    let mut stmt =
+        conn.prepare("SELECT item, status FROM chain_mints WHERE network = 'sandbox' ORDER BY item").unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect()
 }
 
@@ -94,7 +95,8 @@ fn kill_9_at_random_points_then_rerun_mints_every_item_exactly_once() {
         project_with_spec(dir.path(), &spec);
         let mut killed_at = Vec::new();
         for attempt in 0..2 {
-            let mut child = publish_cmd_verbose(dir.path()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+            let mut child =
+                publish_cmd_verbose(dir.path()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
             let stderr = child.stderr.take().unwrap();
             let (tx, rx) = std::sync::mpsc::channel::<String>();
             std::thread::spawn(move || {
@@ -196,5 +198,9 @@ fn ctrl_c_cancels_publish_cleanly_and_a_rerun_finishes() {
     assert!(rest.iter().any(|l| l.contains("cancelled")), "{rest:?}");
     let report = publish_to_end(dir.path());
     assert_eq!(report["minted_now"], ITEMS);
-    assert!(report["generate"]["reused"].as_u64().unwrap() > 0, "work done before Ctrl-C is kept: {}", report["generate"]);
+    assert!(
+        report["generate"]["reused"].as_u64().unwrap() > 0,
+        "work done before Ctrl-C is kept: {}",
+        report["generate"]
+    );
 }

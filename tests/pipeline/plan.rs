@@ -87,7 +87,9 @@ fn quotas_are_exact_over_1000_planned_items() {
         combos.insert(item.traits.iter().map(|t| t.value.clone()).collect::<Vec<_>>());
     }
     assert_eq!(combos.len(), 1000, "every item's combination is unique");
-    for (name, n, count) in [("Palette", 8, 125), ("Roots", 4, 250), ("Temper", 2, 500), ("Mark", 10, 100), ("Eyes", 5, 200)] {
+    for (name, n, count) in
+        [("Palette", 8, 125), ("Roots", 4, 250), ("Temper", 2, 500), ("Mark", 10, 100), ("Eyes", 5, 200)]
+    {
         for i in 0..n {
             let got = counts.get(&(name.to_string(), format!("{name} {i}"))).copied().unwrap_or(0);
             assert_eq!(got, count, "{name} {i}");
@@ -157,7 +159,8 @@ fn unsatisfiable_specs_are_refused_before_generating() {
     nothing_generated(dir.path());
 
     // The same through the binary: exit status 1, the conflict on stderr.
-    let out = std::process::Command::new(chrysalis_bin!()).args(["publish", "--project"]).arg(dir.path()).output().unwrap();
+    let out =
+        std::process::Command::new(chrysalis_bin!()).args(["publish", "--project"]).arg(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot be planned") && stderr.contains("Amber"), "{stderr}");

@@ -59,8 +59,8 @@ fn verify_reads_content_from_a_trustless_gateway_and_refuses_altered_bytes() {
     use chrysalis_core::CancelToken;
     use chrysalis_storage::LocalStore;
     use chrysalis_storage::remote::testkit::{Response, TestServer};
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     let dir = tempfile::tempdir().unwrap();
     let project = project_with_spec(dir.path(), &small_spec("Gateway", 6, 2, 256, "0", &Keypair::new().pubkey()));

@@ -56,7 +56,9 @@ growth = 0
     );
     let later = [("Grown", "1d", 2), ("Blossom", "7d", 4)];
     for (n, after, growth) in later.iter().take(stages as usize - 1) {
-        s.push_str(&format!("\n[[stages]]\nname = \"{n}\"\nunlock = {{ after_mint = \"{after}\" }}\ngrowth = {growth}\n"));
+        s.push_str(&format!(
+            "\n[[stages]]\nname = \"{n}\"\nunlock = {{ after_mint = \"{after}\" }}\ngrowth = {growth}\n"
+        ));
     }
     s
 }

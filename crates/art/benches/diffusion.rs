@@ -148,7 +148,8 @@ fn main() {
         child(CASES.iter().find(|c| c.name == name).expect("known case"));
         return;
     }
-    let selected: Vec<&Case> = CASES.iter().filter(|c| args.is_empty() || args.iter().any(|a| c.name.contains(a.as_str()))).collect();
+    let selected: Vec<&Case> =
+        CASES.iter().filter(|c| args.is_empty() || args.iter().any(|a| c.name.contains(a.as_str()))).collect();
     std::fs::create_dir_all(work_dir()).unwrap();
     for m in ["tiny", "sd15"] {
         if selected.iter().any(|c| c.model == m) {
@@ -164,10 +165,15 @@ fn main() {
         let out = Command::new(&exe).args(["--child", case.name]).output().expect("spawn");
         let text = String::from_utf8_lossy(&out.stdout);
         let Some(line) = text.lines().find(|l| l.starts_with("RESULT ")) else {
-            println!("{:<14} FAILED: {}", case.name, String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("?"));
+            println!(
+                "{:<14} FAILED: {}",
+                case.name,
+                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("?")
+            );
             continue;
         };
-        let field = |k: &str| line.split_whitespace().find_map(|f| f.strip_prefix(&format!("{k}="))).unwrap_or("?").to_string();
+        let field =
+            |k: &str| line.split_whitespace().find_map(|f| f.strip_prefix(&format!("{k}="))).unwrap_or("?").to_string();
         println!(
             "{:<14} {:>7} {:>9} {:>8} {:>10} {:>8} {:>8} {:>7} MiB {:>7} MiB {:>8}",
             case.name,

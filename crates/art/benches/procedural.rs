@@ -19,7 +19,11 @@ fn main() {
     let budget = Duration::from_secs_f64(
         std::env::var("CHRYSALIS_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3.0),
     );
-    println!("procedural engine v{}, single thread, {:.0} s per case", procedural::ENGINE_VERSION, budget.as_secs_f64());
+    println!(
+        "procedural engine v{}, single thread, {:.0} s per case",
+        procedural::ENGINE_VERSION,
+        budget.as_secs_f64()
+    );
     println!("{:<20} {:>6} {:>6} {:>10} {:>10} {:>12}", "style", "size", "stage", "images/s", "ms/image", "+png ms");
     for style in procedural::STYLES {
         if filter.as_ref().is_some_and(|f| !style.name.contains(f.as_str())) {

@@ -35,10 +35,11 @@ fn main() {
     }
     let recipe = procedural::recipe(&args[0], args[1].parse().unwrap(), size, size, args[3].parse().unwrap(), params);
     let t = Instant::now();
-    let out = procedural::ProceduralEngine.generate(&recipe, None, &mut |_| {}, &CancelToken::new()).unwrap_or_else(|e| {
-        eprintln!("error: {e}");
-        std::process::exit(1)
-    });
+    let out =
+        procedural::ProceduralEngine.generate(&recipe, None, &mut |_| {}, &CancelToken::new()).unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            std::process::exit(1)
+        });
     let gen_s = t.elapsed().as_secs_f64();
     let bytes = png_meta::write_png(args[4].as_ref(), &out.image, &recipe).unwrap();
     println!(

@@ -41,7 +41,9 @@ pub enum ArtError {
     ParamRange { style: String, name: String, value: f64, expected: String },
 
     /// A recipe made by another version of an engine, whose output would differ.
-    #[error("recipe needs {engine} engine version {found}, this Chrysalis has version {supported}; regenerate with a Chrysalis that has version {found}")]
+    #[error(
+        "recipe needs {engine} engine version {found}, this Chrysalis has version {supported}; regenerate with a Chrysalis that has version {found}"
+    )]
     EngineVersion { engine: &'static str, found: u32, supported: u32 },
 
     /// A recipe handed to an engine of the other kind.
@@ -78,7 +80,9 @@ pub enum ArtError {
     Encode(String),
 
     /// A PNG without a Chrysalis recipe inside.
-    #[error("{0} has no Chrysalis recipe (no `chrysalis` iTXt chunk): it was not made by Chrysalis, or its metadata was stripped")]
+    #[error(
+        "{0} has no Chrysalis recipe (no `chrysalis` iTXt chunk): it was not made by Chrysalis, or its metadata was stripped"
+    )]
     NoRecipe(String),
 
     /// An AUTOMATIC1111 `parameters` text that does not parse.

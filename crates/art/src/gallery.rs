@@ -141,13 +141,17 @@ pub enum GalleryError {
     #[error("image #{id} ({path}) was changed after it was made (its SHA-256 is {found}, the gallery recorded {recorded}); regenerate it from its recipe", path = path.display())]
     FileChanged { id: i64, path: PathBuf, found: String, recorded: String },
 
-    #[error("img2img needs a diffusion model: the procedural engine cannot start from an image. Choose a model folder, or clear the source image")]
+    #[error(
+        "img2img needs a diffusion model: the procedural engine cannot start from an image. Choose a model folder, or clear the source image"
+    )]
     Img2ImgNeedsDiffusion,
 
     #[error("img2img strength {strength} must be above 0 and at most 1")]
     Strength { strength: f64 },
 
-    #[error("this recipe starts from an image with SHA-256 {sha256}, which is not in this project's gallery; add that image first or clear the source image")]
+    #[error(
+        "this recipe starts from an image with SHA-256 {sha256}, which is not in this project's gallery; add that image first or clear the source image"
+    )]
     InitImageMissing { sha256: String },
 
     #[error("gallery entry #{id} holds a recipe this Chrysalis cannot read: {message}")]
@@ -391,8 +395,9 @@ pub fn prepare_again(project: &Project, generation: &Generation) -> Result<Prepa
             let sha = &spec.init_image.as_ref().expect("checked").sha256;
             let source = match generation.parent_id {
                 Some(parent) => get(project, parent)?,
-                None => find_by_sha(project, sha)?
-                    .ok_or_else(|| GalleryError::InitImageMissing { sha256: sha.clone() })?,
+                None => {
+                    find_by_sha(project, sha)?.ok_or_else(|| GalleryError::InitImageMissing { sha256: sha.clone() })?
+                }
             };
             if &source.sha256 != sha {
                 return Err(GalleryError::InitImageMissing { sha256: sha.clone() });
@@ -412,8 +417,7 @@ pub fn compare(project: &Project, generation: &Generation, rendered: &Rendered) 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(ArtError::io("cannot read", path, e).into()),
     };
-    let identical =
-        rendered.sha256 == generation.sha256 && file_sha256.as_deref() == Some(generation.sha256.as_str());
+    let identical = rendered.sha256 == generation.sha256 && file_sha256.as_deref() == Some(generation.sha256.as_str());
     Ok(RegenCheck {
         identical,
         recorded_sha256: generation.sha256.clone(),

@@ -266,10 +266,8 @@ pub fn recipe_from_png(bytes: &[u8]) -> Result<Recipe, ArtError> {
 
 fn recipe_from_png_named(bytes: &[u8], what: &str) -> Result<Recipe, ArtError> {
     let chunks = png_text_chunks(bytes)?;
-    let (_, json) = chunks
-        .iter()
-        .find(|(k, _)| k == RECIPE_KEYWORD)
-        .ok_or_else(|| ArtError::NoRecipe(what.to_string()))?;
+    let (_, json) =
+        chunks.iter().find(|(k, _)| k == RECIPE_KEYWORD).ok_or_else(|| ArtError::NoRecipe(what.to_string()))?;
     Ok(Recipe::from_json(json)?)
 }
 
@@ -319,8 +317,11 @@ impl A1111Parameters {
     /// The text exactly as A1111 writes it: prompt, `Negative prompt:` line only when there
     /// is one, the fields line; surrounding whitespace trimmed (A1111 strips the whole text).
     pub fn to_text(&self) -> String {
-        let negative =
-            if self.negative_prompt.is_empty() { String::new() } else { format!("\nNegative prompt: {}", self.negative_prompt) };
+        let negative = if self.negative_prompt.is_empty() {
+            String::new()
+        } else {
+            format!("\nNegative prompt: {}", self.negative_prompt)
+        };
         let fields = self.fields.iter().map(|(k, v)| format!("{k}: {}", a1111_quote(v))).collect::<Vec<_>>().join(", ");
         format!("{}{negative}\n{fields}", self.prompt).trim().to_string()
     }

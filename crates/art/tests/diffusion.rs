@@ -154,7 +154,10 @@ fn the_tiny_model_writer_is_pinned() {
     // only ChaCha and libm, so these hold on every platform. Update them (and those golden
     // files) only on purpose.
     for (file, sha) in [
-        ("unet/diffusion_pytorch_model.safetensors", "2bde7653446c5ca980407f3e49e6bd81bb59d2a33c2660061ba35fe2c230339c"),
+        (
+            "unet/diffusion_pytorch_model.safetensors",
+            "2bde7653446c5ca980407f3e49e6bd81bb59d2a33c2660061ba35fe2c230339c",
+        ),
         ("vae/diffusion_pytorch_model.safetensors", "f0c23c52b0c6d7d721685443e1d4362dbe77c8dd92cee63211c3098611e2a63b"),
         ("text_encoder/model.safetensors", "90469607baa8f0dc08688fabf22b9fb9a7a5abaf7314b64981460a55b830d5a0"),
     ] {
@@ -408,7 +411,10 @@ fn a_missing_file_is_named() {
     let model = model_from(&ModelSpec::tiny(1));
     std::fs::remove_file(model.path().join("vae/diffusion_pytorch_model.safetensors")).unwrap();
     let err = load_err(model.path());
-    assert!(matches!(&err, DiffusionError::MissingFile { path, .. } if path.ends_with("vae/diffusion_pytorch_model.safetensors")), "{err}");
+    assert!(
+        matches!(&err, DiffusionError::MissingFile { path, .. } if path.ends_with("vae/diffusion_pytorch_model.safetensors")),
+        "{err}"
+    );
     assert!(err.to_string().contains("vae weights"), "{err}");
 
     std::fs::remove_file(model.path().join("unet/config.json")).unwrap();
@@ -481,7 +487,12 @@ fn unknown_architectures_are_refused_naming_the_config() {
         ("unet/config.json", "_class_name", json!("UNet2DModel"), "UNet2DModel"),
         ("unet/config.json", "addition_embed_type", json!("text_time"), "addition_embed_type"),
         ("unet/config.json", "in_channels", json!(9), "in_channels"),
-        ("unet/config.json", "down_block_types", json!(["SimpleCrossAttnDownBlock2D", "DownBlock2D"]), "SimpleCrossAttnDownBlock2D"),
+        (
+            "unet/config.json",
+            "down_block_types",
+            json!(["SimpleCrossAttnDownBlock2D", "DownBlock2D"]),
+            "SimpleCrossAttnDownBlock2D",
+        ),
         ("vae/config.json", "_class_name", json!("AutoencoderTiny"), "AutoencoderTiny"),
         ("text_encoder/config.json", "hidden_act", json!("relu"), "relu"),
         ("text_encoder/config.json", "architectures", json!(["T5EncoderModel"]), "T5EncoderModel"),
@@ -535,7 +546,9 @@ fn a_run_that_cannot_fit_in_memory_is_refused_up_front() {
     assert!(estimate > 100 << 30, "{estimate}");
     assert!(e.memory_estimate(64, 64, DType::F32).peak() < 1 << 30);
     let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        m.lines().find_map(|l| l.strip_prefix("MemAvailable:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
     });
     if available.is_some_and(|kib| kib * 1024 < estimate) {
         let err = Job { size: 2048, ..Job::default() }.run_on(e, None).unwrap_err();

@@ -36,8 +36,15 @@ fn generate_writes_the_png_with_its_recipe_and_records_it() {
     let (_tmp, project) = project();
     let mut steps = Vec::new();
     let recipe = flow(7);
-    let g = gallery::generate(&project, recipe.clone(), None, None, &mut |p| steps.push((p.step, p.total)), &CancelToken::new())
-        .unwrap();
+    let g = gallery::generate(
+        &project,
+        recipe.clone(),
+        None,
+        None,
+        &mut |p| steps.push((p.step, p.total)),
+        &CancelToken::new(),
+    )
+    .unwrap();
 
     assert!(g.path.starts_with("images/") && g.path.ends_with(".png"), "{}", g.path);
     assert!(g.path.contains(&g.recipe_hash[..16]), "the name says which recipe: {}", g.path);
@@ -187,7 +194,8 @@ fn img2img_from_a_gallery_image_records_its_parent_and_regenerates() {
         prompt: "a moth".into(),
         negative_prompt: String::new(),
     };
-    let err = gallery::prepare(&project, recipe.clone(), Some(Img2Img { parent_id: source.id, strength: 0.0 })).unwrap_err();
+    let err =
+        gallery::prepare(&project, recipe.clone(), Some(Img2Img { parent_id: source.id, strength: 0.0 })).unwrap_err();
     assert!(matches!(err, GalleryError::Strength { .. }), "{err}");
 
     let g = gallery::generate(

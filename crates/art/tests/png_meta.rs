@@ -71,7 +71,14 @@ fn a1111_round_trip() {
     }
     img2img.negative_prompt.clear();
     recipes.push(img2img);
-    let mut proc = procedural::recipe("flow-field", 7, 1024, 768, 3, BTreeMap::from([("density".into(), 1.5), ("palette".into(), 3.0)]));
+    let mut proc = procedural::recipe(
+        "flow-field",
+        7,
+        1024,
+        768,
+        3,
+        BTreeMap::from([("density".into(), 1.5), ("palette".into(), 3.0)]),
+    );
     proc.prompt = "Moth #7: \"night\" flight".into();
     recipes.push(proc);
     for r in recipes {
@@ -83,7 +90,8 @@ fn a1111_round_trip() {
         assert_eq!(back.get(png_meta::RECIPE_HASH_FIELD), Some(r.hash().to_string().as_str()));
     }
     // Values with commas or colons are quoted, and come back unquoted.
-    let p = procedural::recipe("growth", 1, 256, 256, 0, BTreeMap::from([("density".into(), 1.5), ("roots".into(), 3.0)]));
+    let p =
+        procedural::recipe("growth", 1, 256, 256, 0, BTreeMap::from([("density".into(), 1.5), ("roots".into(), 3.0)]));
     let text = png_meta::a1111_parameters(&p);
     assert!(text.contains(r#"Style params: "density: 1.5, roots: 3""#), "{text}");
     assert_eq!(A1111Parameters::parse(&text).unwrap().get("Style params"), Some("density: 1.5, roots: 3"));

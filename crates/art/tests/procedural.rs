@@ -151,7 +151,9 @@ fn cancel_stops_within_one_step() {
 #[test]
 fn bad_input_gets_a_clear_error() {
     let err = |r: Recipe| run(&r).unwrap_err();
-    let r = |style: &str, w: u32, h: u32, stage: u32, p: &[(&str, f64)]| procedural::recipe(style, 1, w, h, stage, params(p));
+    let r = |style: &str, w: u32, h: u32, stage: u32, p: &[(&str, f64)]| {
+        procedural::recipe(style, 1, w, h, stage, params(p))
+    };
 
     let e = err(r("flow-field", 255, 512, 0, &[]));
     assert!(matches!(e, ArtError::Size { width: 255, .. }), "{e}");

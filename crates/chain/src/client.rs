@@ -26,8 +26,8 @@ use anchor_spl::token_interface::{
 use chrysalis::errors::ChrysalisError;
 use chrysalis::state::{Collection, Stage, UnlockRule};
 use chrysalis::token_utils::{
-    FIELD_COLLECTION, FIELD_MINTED_AT, FIELD_RECIPE, FIELD_ROYALTY_BPS, FIELD_ROYALTY_RECEIVER,
-    FIELD_STAGE, item_uri, metadata_tlv_len, mint_len,
+    FIELD_COLLECTION, FIELD_MINTED_AT, FIELD_RECIPE, FIELD_ROYALTY_BPS, FIELD_ROYALTY_RECEIVER, FIELD_STAGE, item_uri,
+    metadata_tlv_len, mint_len,
 };
 use serde::Serialize;
 use solana_keypair::Keypair;
@@ -53,61 +53,36 @@ pub enum ChainError {
         "wallet {wallet} has {} SOL, {action} needs ~{} SOL: airdrop (sandbox/devnet) or fund it",
         sol(*have), sol(*need)
     )]
-    InsufficientFunds {
-        wallet: Pubkey,
-        have: u64,
-        need: u64,
-        action: String,
-    },
+    InsufficientFunds { wallet: Pubkey, have: u64, need: u64, action: String },
     #[error(
         "no Chrysalis collection at {0} on this network: check the network and the address, \
          or create the collection first"
     )]
     CollectionNotFound(Pubkey),
     #[error("account {address} is not a valid {what}: {reason}")]
-    Decode {
-        address: Pubkey,
-        what: &'static str,
-        reason: String,
-    },
+    Decode { address: Pubkey, what: &'static str, reason: String },
     #[error(
         "a collection already exists at {collection} but differs from the one asked for \
          ({difference}); collections cannot change after creation: use a new group mint \
          keypair to create another"
     )]
-    CollectionMismatch {
-        collection: Pubkey,
-        difference: String,
-    },
+    CollectionMismatch { collection: Pubkey, difference: String },
     #[error(
         "the group mint {0} is already used on chain but has no collection (a closed \
          collection keeps its group mint): create the collection with a new group mint keypair"
     )]
     GroupMintInUse(Pubkey),
     #[error("index {index} is outside 0..{max_supply} of collection {collection}")]
-    IndexOutOfRange {
-        collection: Pubkey,
-        index: u32,
-        max_supply: u32,
-    },
+    IndexOutOfRange { collection: Pubkey, index: u32, max_supply: u32 },
     #[error("collection {0} has no stage yet: add stage 0 (add_stage) before minting")]
     NoStages(Pubkey),
     #[error("stage {number} of collection {collection}: {problem}")]
-    StageConflict {
-        collection: Pubkey,
-        number: u8,
-        problem: String,
-    },
+    StageConflict { collection: Pubkey, number: u8, problem: String },
     #[error(
         "NFT #{index} of collection {collection} was already minted with recipe {on_chain}, \
          not {asked}: each index holds one artwork, pick another index"
     )]
-    RecipeMismatch {
-        collection: Pubkey,
-        index: u32,
-        on_chain: String,
-        asked: String,
-    },
+    RecipeMismatch { collection: Pubkey, index: u32, on_chain: String, asked: String },
     #[error("NFT #{index} of collection {collection} is not minted yet")]
     NftNotFound { collection: Pubkey, index: u32 },
     #[error("{action} was refused by the chain: {reason}")]
@@ -184,11 +159,7 @@ fn refused(action: impl Into<String>, e: LedgerError) -> ChainError {
                 }
                 other => (None, other.to_string()),
             };
-            ChainError::Refused {
-                action,
-                code,
-                reason: format!("{reason} (transaction {signature})"),
-            }
+            ChainError::Refused { action, code, reason: format!("{reason} (transaction {signature})") }
         }
         other => ChainError::Ledger(other),
     }
@@ -197,12 +168,9 @@ fn refused(action: impl Into<String>, e: LedgerError) -> ChainError {
 /// The program's error number of a [`ChainError::Refused`], as the `ChrysalisError` variant.
 pub fn program_error(e: &ChainError) -> Option<ChrysalisError> {
     match e {
-        ChainError::Refused {
-            code: Some(code), ..
-        } => code
-            .checked_sub(6000)
-            .and_then(|i| PROGRAM_ERRORS.get(i as usize))
-            .copied(),
+        ChainError::Refused { code: Some(code), .. } => {
+            code.checked_sub(6000).and_then(|i| PROGRAM_ERRORS.get(i as usize)).copied()
+        }
         _ => None,
     }
 }
@@ -259,46 +227,27 @@ pub struct NftState {
 }
 
 /// Reads and decodes a collection; `None` if no account is there.
-pub fn fetch_collection(
-    ledger: &dyn Ledger,
-    collection: &Pubkey,
-) -> Result<Option<CollectionState>, ChainError> {
+pub fn fetch_collection(ledger: &dyn Ledger, collection: &Pubkey) -> Result<Option<CollectionState>, ChainError> {
     let Some(acc) = ledger.get_account(collection)? else {
         return Ok(None);
     };
-    let decode = |reason: String| ChainError::Decode {
-        address: *collection,
-        what: "Chrysalis collection",
-        reason,
-    };
+    let decode = |reason: String| ChainError::Decode { address: *collection, what: "Chrysalis collection", reason };
     if acc.owner != PROGRAM_ID {
         return Err(decode(format!("it belongs to program {}", acc.owner)));
     }
-    let account =
-        Collection::try_deserialize(&mut acc.data.as_slice()).map_err(|e| decode(e.to_string()))?;
+    let account = Collection::try_deserialize(&mut acc.data.as_slice()).map_err(|e| decode(e.to_string()))?;
     let vault = program::vault_pda(collection);
     let vault_balance = ledger.balance(&vault)?;
-    Ok(Some(CollectionState {
-        address: *collection,
-        vault,
-        vault_balance,
-        account,
-    }))
+    Ok(Some(CollectionState { address: *collection, vault, vault_balance, account }))
 }
 
 /// [`fetch_collection`], with a clear error when it does not exist.
-pub fn require_collection(
-    ledger: &dyn Ledger,
-    collection: &Pubkey,
-) -> Result<CollectionState, ChainError> {
+pub fn require_collection(ledger: &dyn Ledger, collection: &Pubkey) -> Result<CollectionState, ChainError> {
     fetch_collection(ledger, collection)?.ok_or(ChainError::CollectionNotFound(*collection))
 }
 
 fn field<'a>(md: &'a TokenMetadata, key: &str) -> Option<&'a str> {
-    md.additional_metadata
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+    md.additional_metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 /// Reads and decodes an NFT mint; `None` if no account is there.
@@ -306,19 +255,13 @@ pub fn fetch_nft(ledger: &dyn Ledger, mint: &Pubkey) -> Result<Option<NftState>,
     let Some(acc) = ledger.get_account(mint)? else {
         return Ok(None);
     };
-    let decode = |reason: String| ChainError::Decode {
-        address: *mint,
-        what: "Token-2022 NFT mint",
-        reason,
-    };
+    let decode = |reason: String| ChainError::Decode { address: *mint, what: "Token-2022 NFT mint", reason };
     if acc.owner != TOKEN_2022_ID {
         return Err(decode(format!("it belongs to program {}", acc.owner)));
     }
-    let state =
-        StateWithExtensions::<MintState>::unpack(&acc.data).map_err(|e| decode(e.to_string()))?;
-    let md = state
-        .get_variable_len_extension::<TokenMetadata>()
-        .map_err(|e| decode(format!("no token metadata: {e}")))?;
+    let state = StateWithExtensions::<MintState>::unpack(&acc.data).map_err(|e| decode(e.to_string()))?;
+    let md =
+        state.get_variable_len_extension::<TokenMetadata>().map_err(|e| decode(format!("no token metadata: {e}")))?;
     let member = state.get_extension::<TokenGroupMember>().ok();
     let stage = field(&md, FIELD_STAGE)
         .and_then(|s| s.parse().ok())
@@ -343,31 +286,21 @@ pub fn fetch_nft(ledger: &dyn Ledger, mint: &Pubkey) -> Result<Option<NftState>,
 }
 
 /// NFT `index` of a collection, if minted.
-pub fn fetch_nft_at(
-    ledger: &dyn Ledger,
-    collection: &Pubkey,
-    index: u32,
-) -> Result<Option<NftState>, ChainError> {
+pub fn fetch_nft_at(ledger: &dyn Ledger, collection: &Pubkey, index: u32) -> Result<Option<NftState>, ChainError> {
     fetch_nft(ledger, &program::nft_mint_pda(collection, index))
 }
 
 /// How many of NFT `mint` `owner` holds in their associated token account (0 or 1; 0 when the
 /// account does not exist).
-pub fn nft_amount_held(
-    ledger: &dyn Ledger,
-    mint: &Pubkey,
-    owner: &Pubkey,
-) -> Result<u64, ChainError> {
+pub fn nft_amount_held(ledger: &dyn Ledger, mint: &Pubkey, owner: &Pubkey) -> Result<u64, ChainError> {
     let ata = program::token_account(owner, mint);
     let Some(acc) = ledger.get_account(&ata)? else {
         return Ok(0);
     };
-    let state = StateWithExtensions::<TokenAccountState>::unpack(&acc.data).map_err(|e| {
-        ChainError::Decode {
-            address: ata,
-            what: "Token-2022 token account",
-            reason: e.to_string(),
-        }
+    let state = StateWithExtensions::<TokenAccountState>::unpack(&acc.data).map_err(|e| ChainError::Decode {
+        address: ata,
+        what: "Token-2022 token account",
+        reason: e.to_string(),
     })?;
     Ok(state.base.amount)
 }
@@ -415,18 +348,11 @@ pub fn due_evolutions(
         };
         let unlocked = match stage.rule {
             UnlockRule::At(t) => now >= t,
-            UnlockRule::AfterMint(secs) => {
-                nft.minted_at.is_some_and(|m| now >= m.saturating_add(secs))
-            }
+            UnlockRule::AfterMint(secs) => nft.minted_at.is_some_and(|m| now >= m.saturating_add(secs)),
             UnlockRule::OwnerTrigger | UnlockRule::CreatorTrigger => false,
         };
         if unlocked {
-            due.push(DueEvolution {
-                index,
-                mint,
-                to_stage: next,
-                rule: stage.rule,
-            });
+            due.push(DueEvolution { index, mint, to_stage: next, rule: stage.rule });
         }
     }
     Ok(due)
@@ -449,11 +375,7 @@ pub fn rent(ledger: &dyn Ledger) -> Result<Rent, ChainError> {
     let lamports_per_byte_year = u64::from_le_bytes(d[..8].try_into().map_err(|_| bad())?);
     let exemption_threshold = f64::from_le_bytes(d[8..16].try_into().map_err(|_| bad())?);
     #[allow(deprecated)]
-    Ok(Rent {
-        lamports_per_byte_year,
-        exemption_threshold,
-        burn_percent: d[16],
-    })
+    Ok(Rent { lamports_per_byte_year, exemption_threshold, burn_percent: d[16] })
 }
 
 /// What an action costs the wallet that pays for it, in lamports.
@@ -469,11 +391,7 @@ pub struct CostEstimate {
 }
 
 fn anchor_err(e: anchor_lang::error::Error) -> ChainError {
-    ChainError::Decode {
-        address: PROGRAM_ID,
-        what: "account size",
-        reason: e.to_string(),
-    }
+    ChainError::Decode { address: PROGRAM_ID, what: "account size", reason: e.to_string() }
 }
 
 /// The exact size a newly minted NFT's mint account ends up with (the program's own formula).
@@ -485,34 +403,20 @@ fn nft_mint_len(c: &CollectionState, index: u32, now: i64) -> Result<usize, Chai
     let recipe = "0".repeat(64);
     let group = a.group_mint.to_string();
     let minted_at = now.to_string();
-    let mut fields: Vec<(&str, &str)> = vec![
-        (FIELD_STAGE, "0"),
-        (FIELD_RECIPE, &recipe),
-        (FIELD_COLLECTION, &group),
-    ];
-    if a.stages
-        .iter()
-        .any(|s| matches!(s.rule, UnlockRule::AfterMint(_)))
-    {
+    let mut fields: Vec<(&str, &str)> = vec![(FIELD_STAGE, "0"), (FIELD_RECIPE, &recipe), (FIELD_COLLECTION, &group)];
+    if a.stages.iter().any(|s| matches!(s.rule, UnlockRule::AfterMint(_))) {
         fields.push((FIELD_MINTED_AT, &minted_at));
     }
-    let base = mint_len(&[
-        ExtensionType::MetadataPointer,
-        ExtensionType::GroupMemberPointer,
-        ExtensionType::TokenGroupMember,
-    ])
-    .map_err(anchor_err)?;
+    let base =
+        mint_len(&[ExtensionType::MetadataPointer, ExtensionType::GroupMemberPointer, ExtensionType::TokenGroupMember])
+            .map_err(anchor_err)?;
     Ok(base + metadata_tlv_len(&name, &a.symbol, &uri, &fields).map_err(anchor_err)?)
 }
 
 /// Size of a Token-2022 associated token account (with its ImmutableOwner extension).
 fn token_account_len() -> Result<usize, ChainError> {
     ExtensionType::try_calculate_account_len::<TokenAccountState>(&[ExtensionType::ImmutableOwner])
-        .map_err(|e| ChainError::Decode {
-            address: TOKEN_2022_ID,
-            what: "token account size",
-            reason: e.to_string(),
-        })
+        .map_err(|e| ChainError::Decode { address: TOKEN_2022_ID, what: "token account size", reason: e.to_string() })
 }
 
 /// What minting NFT `index` of `collection` costs its buyer: the rent of the NFT mint (at its
@@ -529,12 +433,7 @@ pub fn estimate_mint_cost(
         + rent_params.minimum_balance(token_account_len()?);
     let fees = LAMPORTS_PER_SIGNATURE + ledger.priority_fee_lamports();
     let price = collection.account.price;
-    Ok(CostEstimate {
-        rent,
-        fees,
-        price,
-        total: rent + fees + price,
-    })
+    Ok(CostEstimate { rent, fees, price, total: rent + fees + price })
 }
 
 /// What creating a collection with `args` costs its authority: the collection account, the
@@ -548,49 +447,25 @@ pub fn estimate_collection_cost(
     let vault = program::vault_pda(&program::collection_pda(group_mint));
     let royalty = args.royalty_bps.to_string();
     let vault_str = vault.to_string();
-    let group_len = mint_len(&[
-        ExtensionType::MetadataPointer,
-        ExtensionType::GroupPointer,
-        ExtensionType::TokenGroup,
-    ])
-    .map_err(anchor_err)?
+    let group_len = mint_len(&[ExtensionType::MetadataPointer, ExtensionType::GroupPointer, ExtensionType::TokenGroup])
+        .map_err(anchor_err)?
         + metadata_tlv_len(
             &args.name,
             &args.symbol,
             &args.uri,
-            &[
-                (FIELD_ROYALTY_BPS, &royalty),
-                (FIELD_ROYALTY_RECEIVER, &vault_str),
-            ],
+            &[(FIELD_ROYALTY_BPS, &royalty), (FIELD_ROYALTY_RECEIVER, &vault_str)],
         )
         .map_err(anchor_err)?;
     use anchor_lang::Space;
-    let rent = r.minimum_balance(8 + Collection::INIT_SPACE)
-        + r.minimum_balance(0)
-        + r.minimum_balance(group_len);
+    let rent = r.minimum_balance(8 + Collection::INIT_SPACE) + r.minimum_balance(0) + r.minimum_balance(group_len);
     let fees = 2 * LAMPORTS_PER_SIGNATURE + ledger.priority_fee_lamports();
-    Ok(CostEstimate {
-        rent,
-        fees,
-        price: 0,
-        total: rent + fees,
-    })
+    Ok(CostEstimate { rent, fees, price: 0, total: rent + fees })
 }
 
-fn ensure_funds(
-    ledger: &dyn Ledger,
-    wallet: &Pubkey,
-    need: u64,
-    action: &str,
-) -> Result<(), ChainError> {
+fn ensure_funds(ledger: &dyn Ledger, wallet: &Pubkey, need: u64, action: &str) -> Result<(), ChainError> {
     let have = ledger.balance(wallet)?;
     if have < need {
-        return Err(ChainError::InsufficientFunds {
-            wallet: *wallet,
-            have,
-            need,
-            action: action.to_string(),
-        });
+        return Err(ChainError::InsufficientFunds { wallet: *wallet, have, need, action: action.to_string() });
     }
     Ok(())
 }
@@ -609,11 +484,7 @@ pub struct CollectionCreated {
 }
 
 /// Differences between an existing collection and `args` (empty: the same).
-fn collection_differences(
-    c: &Collection,
-    authority: &Pubkey,
-    args: &CollectionArgs,
-) -> Vec<String> {
+fn collection_differences(c: &Collection, authority: &Pubkey, args: &CollectionArgs) -> Vec<String> {
     let mut d = Vec::new();
     if c.authority != *authority {
         d.push(format!("authority {} vs {authority}", c.authority));
@@ -631,27 +502,13 @@ fn collection_differences(
         d.push(format!("price {} vs {}", c.price, args.price));
     }
     if c.max_supply != args.max_supply {
-        d.push(format!(
-            "max supply {} vs {}",
-            c.max_supply, args.max_supply
-        ));
+        d.push(format!("max supply {} vs {}", c.max_supply, args.max_supply));
     }
     if c.royalty_bps != args.royalty_bps {
-        d.push(format!(
-            "royalty {} vs {} bps",
-            c.royalty_bps, args.royalty_bps
-        ));
+        d.push(format!("royalty {} vs {} bps", c.royalty_bps, args.royalty_bps));
     }
-    let on_chain: Vec<(Pubkey, u16)> = c
-        .creators
-        .iter()
-        .map(|x| (x.address, x.share_bps))
-        .collect();
-    let asked: Vec<(Pubkey, u16)> = args
-        .creators
-        .iter()
-        .map(|x| (x.address, x.share_bps))
-        .collect();
+    let on_chain: Vec<(Pubkey, u16)> = c.creators.iter().map(|x| (x.address, x.share_bps)).collect();
+    let asked: Vec<(Pubkey, u16)> = args.creators.iter().map(|x| (x.address, x.share_bps)).collect();
     if on_chain != asked {
         d.push("creators or shares".to_string());
     }
@@ -671,16 +528,9 @@ pub fn create_collection(
     let check_existing = |state: CollectionState| {
         let diff = collection_differences(&state.account, &authority.pubkey(), args);
         if diff.is_empty() {
-            Ok(CollectionCreated {
-                collection,
-                signature: None,
-                state,
-            })
+            Ok(CollectionCreated { collection, signature: None, state })
         } else {
-            Err(ChainError::CollectionMismatch {
-                collection,
-                difference: diff.join(", "),
-            })
+            Err(ChainError::CollectionMismatch { collection, difference: diff.join(", ") })
         }
     };
     if let Some(state) = fetch_collection(ledger, &collection)? {
@@ -690,12 +540,7 @@ pub fn create_collection(
         return Err(ChainError::GroupMintInUse(group_mint.pubkey()));
     }
     let cost = estimate_collection_cost(ledger, &group_mint.pubkey(), args)?;
-    ensure_funds(
-        ledger,
-        &authority.pubkey(),
-        cost.total,
-        "creating the collection",
-    )?;
+    ensure_funds(ledger, &authority.pubkey(), cost.total, "creating the collection")?;
     let ix = program::create_collection(&authority.pubkey(), &group_mint.pubkey(), args.clone());
     let sent = ledger.send(&[ix], &[authority, group_mint]);
     match sent {
@@ -729,17 +574,11 @@ pub fn add_stage(
 ) -> Result<Option<Signature>, ChainError> {
     let state = require_collection(ledger, collection)?;
     let stages = &state.account.stages;
-    let conflict = |problem: String| ChainError::StageConflict {
-        collection: *collection,
-        number,
-        problem,
-    };
+    let conflict = |problem: String| ChainError::StageConflict { collection: *collection, number, problem };
     match stages.get(usize::from(number)) {
         Some(existing) if existing == stage => return Ok(None),
         Some(existing) => {
-            return Err(conflict(format!(
-                "already on chain and different ({existing:?}); stages cannot change"
-            )));
+            return Err(conflict(format!("already on chain and different ({existing:?}); stages cannot change")));
         }
         None if stages.len() < usize::from(number) => {
             return Err(conflict(format!(
@@ -814,12 +653,7 @@ pub fn mint_nft(
     let recipe = hex::encode(recipe_hash);
     let existing = |nft: NftState| {
         if nft.recipe == recipe {
-            Ok(NftOutcome {
-                index,
-                mint,
-                signature: None,
-                nft,
-            })
+            Ok(NftOutcome { index, mint, signature: None, nft })
         } else {
             Err(ChainError::RecipeMismatch {
                 collection: *collection,
@@ -835,22 +669,13 @@ pub fn mint_nft(
     let state = require_collection(ledger, collection)?;
     let c = &state.account;
     if index >= c.max_supply {
-        return Err(ChainError::IndexOutOfRange {
-            collection: *collection,
-            index,
-            max_supply: c.max_supply,
-        });
+        return Err(ChainError::IndexOutOfRange { collection: *collection, index, max_supply: c.max_supply });
     }
     if c.stages.is_empty() {
         return Err(ChainError::NoStages(*collection));
     }
     let cost = estimate_mint_cost(ledger, &state, index)?;
-    ensure_funds(
-        ledger,
-        &buyer.pubkey(),
-        cost.total,
-        &format!("minting NFT #{index}"),
-    )?;
+    ensure_funds(ledger, &buyer.pubkey(), cost.total, &format!("minting NFT #{index}"))?;
     let creators = state.creator_wallets();
     let ix = program::mint_nft(
         &buyer.pubkey(),
@@ -863,16 +688,8 @@ pub fn mint_nft(
     match ledger.send(&[ix], &[buyer]) {
         Ok(signature) => {
             tracing::info!(%collection, index, %mint, %signature, "NFT minted");
-            let nft = fetch_nft(ledger, &mint)?.ok_or(ChainError::NftNotFound {
-                collection: *collection,
-                index,
-            })?;
-            Ok(NftOutcome {
-                index,
-                mint,
-                signature: Some(signature),
-                nft,
-            })
+            let nft = fetch_nft(ledger, &mint)?.ok_or(ChainError::NftNotFound { collection: *collection, index })?;
+            Ok(NftOutcome { index, mint, signature: Some(signature), nft })
         }
         Err(e) => {
             if let Some(nft) = fetch_nft(ledger, &mint)? {
@@ -894,36 +711,18 @@ pub fn evolve(
     to_stage: u8,
 ) -> Result<NftOutcome, ChainError> {
     let mint = program::nft_mint_pda(collection, index);
-    let not_found = ChainError::NftNotFound {
-        collection: *collection,
-        index,
-    };
+    let not_found = ChainError::NftNotFound { collection: *collection, index };
     let nft = fetch_nft(ledger, &mint)?.ok_or(not_found)?;
     if nft.stage >= to_stage {
-        return Ok(NftOutcome {
-            index,
-            mint,
-            signature: None,
-            nft,
-        });
+        return Ok(NftOutcome { index, mint, signature: None, nft });
     }
     let state = require_collection(ledger, collection)?;
-    let conflict = |problem: String| ChainError::StageConflict {
-        collection: *collection,
-        number: to_stage,
-        problem,
-    };
+    let conflict = |problem: String| ChainError::StageConflict { collection: *collection, number: to_stage, problem };
     if usize::from(to_stage) >= state.account.stages.len() {
-        return Err(conflict(format!(
-            "the collection has only {} stages",
-            state.account.stages.len()
-        )));
+        return Err(conflict(format!("the collection has only {} stages", state.account.stages.len())));
     }
     if to_stage != nft.stage + 1 {
-        return Err(conflict(format!(
-            "NFT #{index} is at stage {}: stages are reached one at a time",
-            nft.stage
-        )));
+        return Err(conflict(format!("NFT #{index} is at stage {}: stages are reached one at a time", nft.stage)));
     }
     let owner_token = match state.account.stages[usize::from(to_stage)].rule {
         UnlockRule::OwnerTrigger => {
@@ -942,27 +741,14 @@ pub fn evolve(
     let action = format!("evolving NFT #{index} to stage {to_stage}");
     match ledger.send(&[ix], &[caller]) {
         Ok(signature) => {
-            let nft = fetch_nft(ledger, &mint)?.ok_or(ChainError::NftNotFound {
-                collection: *collection,
-                index,
-            })?;
-            Ok(NftOutcome {
-                index,
-                mint,
-                signature: Some(signature),
-                nft,
-            })
+            let nft = fetch_nft(ledger, &mint)?.ok_or(ChainError::NftNotFound { collection: *collection, index })?;
+            Ok(NftOutcome { index, mint, signature: Some(signature), nft })
         }
         Err(e) => {
             if let Some(nft) = fetch_nft(ledger, &mint)?
                 && nft.stage >= to_stage
             {
-                return Ok(NftOutcome {
-                    index,
-                    mint,
-                    signature: None,
-                    nft,
-                });
+                return Ok(NftOutcome { index, mint, signature: None, nft });
             }
             Err(refused(action, e))
         }
@@ -992,10 +778,7 @@ pub fn distribute_royalties(
     let state = require_collection(ledger, collection)?;
     let r = rent(ledger)?;
     let owed = state.total_owed();
-    let new = state
-        .vault_balance
-        .saturating_sub(r.minimum_balance(0))
-        .saturating_sub(owed);
+    let new = state.vault_balance.saturating_sub(r.minimum_balance(0)).saturating_sub(owed);
     let mut payable = false;
     for c in &state.account.creators {
         if c.owed == 0 {
@@ -1010,11 +793,7 @@ pub fn distribute_royalties(
         }
     }
     if new == 0 && !payable {
-        return Ok(Distribution {
-            signature: None,
-            paid: 0,
-            still_owed: owed,
-        });
+        return Ok(Distribution { signature: None, paid: 0, still_owed: owed });
     }
     ensure_funds(
         ledger,
@@ -1023,9 +802,7 @@ pub fn distribute_royalties(
         "distributing royalties",
     )?;
     let ix = program::distribute_royalties(collection, &state.creator_wallets());
-    let signature = ledger
-        .send(&[ix], &[payer])
-        .map_err(|e| refused("distributing royalties", e))?;
+    let signature = ledger.send(&[ix], &[payer]).map_err(|e| refused("distributing royalties", e))?;
     let after = require_collection(ledger, collection)?;
     Ok(Distribution {
         signature: Some(signature),
@@ -1046,10 +823,7 @@ pub fn update_authority(
         return Ok(None);
     }
     let ix = program::update_authority(&authority.pubkey(), &new_authority.pubkey(), collection);
-    ledger
-        .send(&[ix], &[authority, new_authority])
-        .map(Some)
-        .map_err(|e| refused("handing over the collection", e))
+    ledger.send(&[ix], &[authority, new_authority]).map(Some).map_err(|e| refused("handing over the collection", e))
 }
 
 /// Closes a collection nobody minted from (refunds its rent and vault to the authority).
@@ -1063,10 +837,7 @@ pub fn close_collection(
         return Ok(None);
     }
     let ix = program::close_collection(&authority.pubkey(), collection);
-    ledger
-        .send(&[ix], &[authority])
-        .map(Some)
-        .map_err(|e| refused("closing the collection", e))
+    ledger.send(&[ix], &[authority]).map(Some).map_err(|e| refused("closing the collection", e))
 }
 
 /// The recipe hash as the `recipe` metadata field stores it (lowercase hex).

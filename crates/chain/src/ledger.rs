@@ -22,10 +22,7 @@ pub struct AccountData {
 pub enum LedgerError {
     /// The transaction was processed (or simulated) and failed: nothing it does took effect.
     #[error("transaction {signature} failed: {error}")]
-    Failed {
-        signature: Signature,
-        error: TransactionError,
-    },
+    Failed { signature: Signature, error: TransactionError },
     /// `send` needs at least one signer: the first one pays the fee.
     #[error("a transaction needs at least one signer (the fee payer)")]
     NoSigner,
@@ -37,10 +34,7 @@ pub enum LedgerError {
     Backend(String),
     /// Saving or loading the sandbox state.
     #[error("sandbox state {path}: {reason}")]
-    State {
-        path: std::path::PathBuf,
-        reason: String,
-    },
+    State { path: std::path::PathBuf, reason: String },
     /// This backend cannot do that (e.g. warping the clock of a real cluster).
     #[error("{0}")]
     Unsupported(String),
@@ -62,10 +56,7 @@ impl LedgerError {
     /// Whether the operation may simply be retried later (network trouble, a deadline) as
     /// opposed to a definite refusal ([`LedgerError::Failed`], bad input).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            LedgerError::Backend(_) | LedgerError::Unconfirmed { .. } | LedgerError::Expired { .. }
-        )
+        matches!(self, LedgerError::Backend(_) | LedgerError::Unconfirmed { .. } | LedgerError::Expired { .. })
     }
 }
 
@@ -95,11 +86,7 @@ pub trait Ledger {
     /// transaction (same signature), which [`send_transaction`](Ledger::send_transaction)
     /// processes once. Callers that mean a second, equal transfer must wait for a new
     /// blockhash (the sandbox's [`airdrop`](Ledger::airdrop) does).
-    fn send(
-        &self,
-        instructions: &[Instruction],
-        signers: &[&dyn Signer],
-    ) -> Result<Signature, LedgerError> {
+    fn send(&self, instructions: &[Instruction], signers: &[&dyn Signer]) -> Result<Signature, LedgerError> {
         let tx = sign(instructions, signers, self.latest_blockhash()?)?;
         self.send_transaction(&tx)
     }
@@ -114,10 +101,7 @@ pub trait Ledger {
 
     /// What a transaction with this signature became: `None` if the ledger has not seen it,
     /// `Some(Ok(()))` if it succeeded, `Some(Err(e))` if it was processed and failed.
-    fn signature_status(
-        &self,
-        signature: &Signature,
-    ) -> Result<Option<Result<(), TransactionError>>, LedgerError>;
+    fn signature_status(&self, signature: &Signature) -> Result<Option<Result<(), TransactionError>>, LedgerError>;
 
     /// Moves the clock `seconds` forward and returns the new clock. Only the sandbox can.
     fn warp_forward(&self, seconds: i64) -> Result<Clock, LedgerError> {
@@ -202,7 +186,6 @@ pub fn sign(
 ) -> Result<Transaction, LedgerError> {
     let payer = signers.first().ok_or(LedgerError::NoSigner)?.pubkey();
     let mut tx = Transaction::new_with_payer(instructions, Some(&payer));
-    tx.try_sign(signers, blockhash)
-        .map_err(|e| LedgerError::Sign(e.to_string()))?;
+    tx.try_sign(signers, blockhash).map_err(|e| LedgerError::Sign(e.to_string()))?;
     Ok(tx)
 }

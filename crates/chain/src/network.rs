@@ -62,20 +62,13 @@ impl Network {
     /// A Solana Explorer link for an address or a transaction signature. `None` where the
     /// public explorer cannot see the cluster (sandbox, localnet).
     pub fn explorer_url(&self, address_or_signature: &str) -> Option<String> {
-        let kind = if address_or_signature.len() > 50 {
-            "tx"
-        } else {
-            "address"
-        };
+        let kind = if address_or_signature.len() > 50 { "tx" } else { "address" };
         let base = format!("https://explorer.solana.com/{kind}/{address_or_signature}");
         match self {
             Network::Sandbox | Network::Localnet => None,
             Network::MainnetBeta => Some(base),
             Network::Devnet => Some(format!("{base}?cluster=devnet")),
-            Network::Custom(url) => Some(format!(
-                "{base}?cluster=custom&customUrl={}",
-                percent_encode(url)
-            )),
+            Network::Custom(url) => Some(format!("{base}?cluster=custom&customUrl={}", percent_encode(url))),
         }
     }
 }
@@ -106,9 +99,7 @@ impl FromStr for Network {
             _ => {}
         }
         let lower = t.to_ascii_lowercase();
-        let rest = lower
-            .strip_prefix("https://")
-            .or_else(|| lower.strip_prefix("http://"));
+        let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
         match rest {
             Some(host) if !host.is_empty() && !host.starts_with('/') && !t.contains(' ') => {
                 Ok(Network::Custom(t.to_string()))
@@ -168,14 +159,8 @@ mod tests {
             ("localnet", Network::Localnet),
             ("devnet", Network::Devnet),
             ("mainnet-beta", Network::MainnetBeta),
-            (
-                "https://rpc.example.com/key",
-                Network::Custom("https://rpc.example.com/key".into()),
-            ),
-            (
-                "http://127.0.0.1:8899",
-                Network::Custom("http://127.0.0.1:8899".into()),
-            ),
+            ("https://rpc.example.com/key", Network::Custom("https://rpc.example.com/key".into())),
+            ("http://127.0.0.1:8899", Network::Custom("http://127.0.0.1:8899".into())),
         ] {
             assert_eq!(text.parse::<Network>().unwrap(), net, "{text}");
             assert_eq!(net.to_string(), text);
@@ -188,19 +173,9 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused_with_the_choices() {
-        for bad in [
-            "",
-            "testnet2",
-            "ftp://x",
-            "https://",
-            "http:///path",
-            "devnet x",
-        ] {
+        for bad in ["", "testnet2", "ftp://x", "https://", "http:///path", "devnet x"] {
             let err = bad.parse::<Network>().unwrap_err().to_string();
-            assert!(
-                err.contains("mainnet-beta") && err.contains("http"),
-                "{err}"
-            );
+            assert!(err.contains("mainnet-beta") && err.contains("http"), "{err}");
         }
         assert!(serde_json::from_str::<Network>("\"nowhere\"").is_err());
     }
@@ -209,10 +184,7 @@ mod tests {
     fn rpc_urls_airdrops_and_explorer_links() {
         assert_eq!(Network::Sandbox.rpc_url(), None);
         assert_eq!(Network::Localnet.rpc_url(), Some("http://127.0.0.1:8899"));
-        assert_eq!(
-            Network::Devnet.rpc_url(),
-            Some("https://api.devnet.solana.com")
-        );
+        assert_eq!(Network::Devnet.rpc_url(), Some("https://api.devnet.solana.com"));
         assert!(Network::Sandbox.allows_airdrop());
         assert!(Network::Localnet.allows_airdrop());
         assert!(Network::Devnet.allows_airdrop());
@@ -232,9 +204,7 @@ mod tests {
             format!("https://explorer.solana.com/tx/{sig}?cluster=devnet")
         );
         assert_eq!(
-            Network::Custom("https://rpc.example.com:8899/k".into())
-                .explorer_url(addr)
-                .unwrap(),
+            Network::Custom("https://rpc.example.com:8899/k".into()).explorer_url(addr).unwrap(),
             format!(
                 "https://explorer.solana.com/address/{addr}?cluster=custom&customUrl=\
                  https%3A%2F%2Frpc.example.com%3A8899%2Fk"

@@ -58,8 +58,7 @@ fn build(
     }
     let mut ixs = request.args(args).instructions();
     debug_assert_eq!(ixs.len(), 1);
-    ixs.pop()
-        .expect("the request builder returns the instruction it was given")
+    ixs.pop().expect("the request builder returns the instruction it was given")
 }
 
 /// The `event_authority` PDA that `#[event_cpi]` instructions pass.
@@ -84,11 +83,7 @@ pub fn nft_mint_pda(collection: &Pubkey, index: u32) -> Pubkey {
 
 /// `owner`'s associated Token-2022 account for `mint` (where a minted NFT lands).
 pub fn token_account(owner: &Pubkey, mint: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(
-        &[owner.as_ref(), TOKEN_2022_ID.as_ref(), mint.as_ref()],
-        &ASSOCIATED_TOKEN_ID,
-    )
-    .0
+    Pubkey::find_program_address(&[owner.as_ref(), TOKEN_2022_ID.as_ref(), mint.as_ref()], &ASSOCIATED_TOKEN_ID).0
 }
 
 fn writable(keys: &[Pubkey]) -> Vec<AccountMeta> {
@@ -98,11 +93,7 @@ fn writable(keys: &[Pubkey]) -> Vec<AccountMeta> {
 /// `ping`: a liveness check that changes nothing (the caller signs).
 pub fn ping(caller: &Pubkey, note: u64) -> Instruction {
     build(
-        chrysalis::accounts::Ping {
-            caller: *caller,
-            event_authority: event_authority(),
-            program: PROGRAM_ID,
-        },
+        chrysalis::accounts::Ping { caller: *caller, event_authority: event_authority(), program: PROGRAM_ID },
         Vec::new(),
         chrysalis::instruction::Ping { note },
     )
@@ -110,11 +101,7 @@ pub fn ping(caller: &Pubkey, note: u64) -> Instruction {
 
 /// `create_collection`: `authority` pays and signs; `group_mint` is a fresh keypair that must
 /// sign too.
-pub fn create_collection(
-    authority: &Pubkey,
-    group_mint: &Pubkey,
-    args: CollectionArgs,
-) -> Instruction {
+pub fn create_collection(authority: &Pubkey, group_mint: &Pubkey, args: CollectionArgs) -> Instruction {
     let collection = collection_pda(group_mint);
     build(
         chrysalis::accounts::CreateCollection {
@@ -221,11 +208,7 @@ pub fn distribute_royalties(collection: &Pubkey, creators: &[Pubkey]) -> Instruc
 }
 
 /// `update_authority`: hands the collection to `new_authority` (both sign).
-pub fn update_authority(
-    authority: &Pubkey,
-    new_authority: &Pubkey,
-    collection: &Pubkey,
-) -> Instruction {
+pub fn update_authority(authority: &Pubkey, new_authority: &Pubkey, collection: &Pubkey) -> Instruction {
     build(
         chrysalis::accounts::UpdateAuthority {
             authority: *authority,
@@ -268,18 +251,8 @@ mod tests {
         let creators = [Pubkey::new_unique(), Pubkey::new_unique()];
         let ix = mint_nft(&buyer, &collection, &group, 7, [9; 32], Some(&creators));
         assert_eq!(ix.program_id, PROGRAM_ID);
-        assert!(
-            ix.data
-                .starts_with(chrysalis::instruction::MintNft::DISCRIMINATOR)
-        );
-        assert_eq!(
-            ix.data,
-            chrysalis::instruction::MintNft {
-                index: 7,
-                recipe_hash: [9; 32]
-            }
-            .data()
-        );
+        assert!(ix.data.starts_with(chrysalis::instruction::MintNft::DISCRIMINATOR));
+        assert_eq!(ix.data, chrysalis::instruction::MintNft { index: 7, recipe_hash: [9; 32] }.data());
         // 11 named accounts, then the creators, writable, not signers, in order.
         assert_eq!(ix.accounts.len(), 13);
         assert_eq!(ix.accounts[0].pubkey, buyer);
@@ -310,9 +283,7 @@ mod tests {
     #[test]
     fn builders_work_inside_an_async_runtime() {
         // The pitfall this module's design avoids: anchor-client's runtime dropped in tokio.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let ix = rt.block_on(async { ping(&Pubkey::new_unique(), 3) });
         assert_eq!(ix.program_id, PROGRAM_ID);
     }

@@ -75,8 +75,7 @@ use solana_transaction::{Signature, Transaction, TransactionError};
 use crate::ledger::{AccountData, Ledger, LedgerError, sign};
 
 /// The Compute Budget program.
-pub const COMPUTE_BUDGET_ID: Pubkey =
-    anchor_lang::pubkey!("ComputeBudget111111111111111111111111111111");
+pub const COMPUTE_BUDGET_ID: Pubkey = anchor_lang::pubkey!("ComputeBudget111111111111111111111111111111");
 /// Compute units a transaction may use when no limit is set (per instruction, Solana's default).
 pub const DEFAULT_COMPUTE_UNIT_LIMIT: u32 = 200_000;
 
@@ -161,10 +160,7 @@ impl RpcOptions {
         let Some(price) = self.priority_fee_micro_lamports else {
             return 0;
         };
-        let limit = u128::from(
-            self.compute_unit_limit
-                .unwrap_or(DEFAULT_COMPUTE_UNIT_LIMIT),
-        );
+        let limit = u128::from(self.compute_unit_limit.unwrap_or(DEFAULT_COMPUTE_UNIT_LIMIT));
         let micro = limit * u128::from(price);
         u64::try_from(micro.div_ceil(1_000_000)).unwrap_or(u64::MAX)
     }
@@ -175,20 +171,12 @@ impl RpcOptions {
         if let Some(limit) = self.compute_unit_limit {
             let mut data = vec![2u8];
             data.extend_from_slice(&limit.to_le_bytes());
-            ixs.push(Instruction {
-                program_id: COMPUTE_BUDGET_ID,
-                accounts: Vec::new(),
-                data,
-            });
+            ixs.push(Instruction { program_id: COMPUTE_BUDGET_ID, accounts: Vec::new(), data });
         }
         if let Some(price) = self.priority_fee_micro_lamports {
             let mut data = vec![3u8];
             data.extend_from_slice(&price.to_le_bytes());
-            ixs.push(Instruction {
-                program_id: COMPUTE_BUDGET_ID,
-                accounts: Vec::new(),
-                data,
-            });
+            ixs.push(Instruction { program_id: COMPUTE_BUDGET_ID, accounts: Vec::new(), data });
         }
         ixs
     }
@@ -198,16 +186,9 @@ impl RpcOptions {
 #[derive(Debug)]
 enum CallError {
     /// Worth retrying: a timeout, a connection problem, HTTP 429/5xx, a node that is behind.
-    Transient {
-        reason: String,
-        retry_after: Option<Duration>,
-    },
+    Transient { reason: String, retry_after: Option<Duration> },
     /// The node answered with a JSON-RPC error.
-    Rpc {
-        code: i64,
-        message: String,
-        data: Option<Value>,
-    },
+    Rpc { code: i64, message: String, data: Option<Value> },
     /// Anything else (bad URL, unexpected answer): retrying will not help.
     Fatal(String),
 }
@@ -262,16 +243,13 @@ impl RpcLedger {
     pub fn new(url: &str, options: RpcOptions) -> Result<Self, LedgerError> {
         let url = url.trim().to_string();
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(LedgerError::Backend(format!(
-                "RPC URL {url:?} must start with http:// or https://"
-            )));
+            return Err(LedgerError::Backend(format!("RPC URL {url:?} must start with http:// or https://")));
         }
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(concat!("chrysalis/", env!("CARGO_PKG_VERSION")))
             .timeout_global(Some(options.request_timeout));
-        if url.contains("://127.0.0.1") || url.contains("://localhost") || url.contains("://[::1]")
-        {
+        if url.contains("://127.0.0.1") || url.contains("://localhost") || url.contains("://[::1]") {
             config = config.proxy(None);
         }
         let seed = std::time::SystemTime::now()
@@ -329,11 +307,7 @@ impl RpcLedger {
     /// The pause before retry number `attempt` (0-based): exponential, "equal jitter" (half
     /// fixed, half random), at least what the server's `Retry-After` asked.
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let exp = self
-            .options
-            .backoff_base
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.options.backoff_max);
+        let exp = self.options.backoff_base.saturating_mul(1u32 << attempt.min(16)).min(self.options.backoff_max);
         let half = exp / 2;
         let jitter = if half.is_zero() {
             Duration::ZERO
@@ -348,11 +322,8 @@ impl RpcLedger {
         self.throttle();
         let id = self.request_id.fetch_add(1, Ordering::Relaxed);
         let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let sent = self
-            .agent
-            .post(&self.url)
-            .header("Content-Type", "application/json")
-            .send(body.to_string().as_bytes());
+        let sent =
+            self.agent.post(&self.url).header("Content-Type", "application/json").send(body.to_string().as_bytes());
         let mut resp = match sent {
             Ok(r) => r,
             Err(e) => {
@@ -362,10 +333,7 @@ impl RpcLedger {
                     | ureq::Error::HostNotFound
                     | ureq::Error::ConnectionFailed
                     | ureq::Error::Protocol(_)
-                    | ureq::Error::BodyStalled => CallError::Transient {
-                        reason: e.to_string(),
-                        retry_after: None,
-                    },
+                    | ureq::Error::BodyStalled => CallError::Transient { reason: e.to_string(), retry_after: None },
                     other => CallError::Fatal(other.to_string()),
                 });
             }
@@ -377,51 +345,25 @@ impl RpcLedger {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let text = resp
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_string();
+        let text = resp.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string();
         if status == 429 || status >= 500 {
-            return Err(CallError::Transient {
-                reason: format!("HTTP {status}"),
-                retry_after,
-            });
+            return Err(CallError::Transient { reason: format!("HTTP {status}"), retry_after });
         }
-        let text = text.map_err(|e| CallError::Transient {
-            reason: format!("reading the answer: {e}"),
-            retry_after: None,
-        })?;
+        let text =
+            text.map_err(|e| CallError::Transient { reason: format!("reading the answer: {e}"), retry_after: None })?;
         if status != 200 {
-            return Err(CallError::Fatal(format!(
-                "HTTP {status}: {}",
-                text.chars().take(300).collect::<String>()
-            )));
+            return Err(CallError::Fatal(format!("HTTP {status}: {}", text.chars().take(300).collect::<String>())));
         }
-        let mut answer: Value = serde_json::from_str(&text).map_err(|e| {
-            CallError::Fatal(format!(
-                "the answer is not JSON ({e}): is this a Solana RPC URL?"
-            ))
-        })?;
+        let mut answer: Value = serde_json::from_str(&text)
+            .map_err(|e| CallError::Fatal(format!("the answer is not JSON ({e}): is this a Solana RPC URL?")))?;
         if let Some(err) = answer.get("error") {
             let code = err.get("code").and_then(Value::as_i64).unwrap_or(0);
-            let message = err
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+            let message = err.get("message").and_then(Value::as_str).unwrap_or("").to_string();
             // -32005: node is behind; -32004: block not available yet.
             if code == -32005 || code == -32004 {
-                return Err(CallError::Transient {
-                    reason: format!("RPC error {code}: {message}"),
-                    retry_after,
-                });
+                return Err(CallError::Transient { reason: format!("RPC error {code}: {message}"), retry_after });
             }
-            return Err(CallError::Rpc {
-                code,
-                message,
-                data: err.get("data").cloned(),
-            });
+            return Err(CallError::Rpc { code, message, data: err.get("data").cloned() });
         }
         answer
             .get_mut("result")
@@ -436,10 +378,7 @@ impl RpcLedger {
         loop {
             match self.call_once(method, &params) {
                 Ok(v) => return Ok(v),
-                Err(CallError::Transient {
-                    reason,
-                    retry_after,
-                }) if attempt < self.options.max_retries => {
+                Err(CallError::Transient { reason, retry_after }) if attempt < self.options.max_retries => {
                     let pause = self.backoff(attempt, retry_after);
                     tracing::debug!(method, %reason, ?pause, attempt, "RPC call failed; retrying");
                     std::thread::sleep(pause);
@@ -456,22 +395,15 @@ impl RpcLedger {
 
     /// The status of `signature` if the node has seen it (at any commitment).
     fn status(&self, signature: &Signature) -> Result<Option<SeenStatus>, LedgerError> {
-        let v = self.call(
-            "getSignatureStatuses",
-            json!([[signature.to_string()], {"searchTransactionHistory": true}]),
-        )?;
-        let Some(s) = v
-            .get("value")
-            .and_then(|v| v.get(0))
-            .filter(|s| !s.is_null())
-        else {
+        let v =
+            self.call("getSignatureStatuses", json!([[signature.to_string()], {"searchTransactionHistory": true}]))?;
+        let Some(s) = v.get("value").and_then(|v| v.get(0)).filter(|s| !s.is_null()) else {
             return Ok(None);
         };
         let result = match s.get("err") {
             None | Some(Value::Null) => Ok(()),
-            Some(err) => Err(parse_tx_error(err).ok_or_else(|| {
-                LedgerError::Backend(format!("unrecognised transaction error {err}"))
-            })?),
+            Some(err) => Err(parse_tx_error(err)
+                .ok_or_else(|| LedgerError::Backend(format!("unrecognised transaction error {err}")))?),
         };
         let level = s
             .get("confirmationStatus")
@@ -504,15 +436,10 @@ impl RpcLedger {
         let last_valid = lock(&self.issued).get(blockhash).copied();
         if let Some(last_valid) = last_valid {
             let v = self.call("getBlockHeight", json!([commitment]))?;
-            let height = v
-                .as_u64()
-                .ok_or_else(|| LedgerError::Backend(format!("getBlockHeight answered {v}")))?;
+            let height = v.as_u64().ok_or_else(|| LedgerError::Backend(format!("getBlockHeight answered {v}")))?;
             return Ok(height > last_valid);
         }
-        let v = self.call(
-            "isBlockhashValid",
-            json!([blockhash.to_string(), commitment]),
-        )?;
+        let v = self.call("isBlockhashValid", json!([blockhash.to_string(), commitment]))?;
         v.get("value")
             .and_then(Value::as_bool)
             .map(|valid| !valid)
@@ -532,24 +459,14 @@ impl RpcLedger {
         }]);
         match self.call_once("sendTransaction", &params) {
             Ok(_) => Ok(true),
-            Err(CallError::Rpc {
-                code,
-                message,
-                data,
-            }) => match data
-                .as_ref()
-                .and_then(|d| d.get("err"))
-                .and_then(parse_tx_error)
-            {
-                Some(TransactionError::BlockhashNotFound) => Ok(false),
-                Some(TransactionError::AlreadyProcessed) => Ok(true),
-                Some(e) => Err(SendError::Refused(e)),
-                None => Err(SendError::Other(CallError::Rpc {
-                    code,
-                    message,
-                    data,
-                })),
-            },
+            Err(CallError::Rpc { code, message, data }) => {
+                match data.as_ref().and_then(|d| d.get("err")).and_then(parse_tx_error) {
+                    Some(TransactionError::BlockhashNotFound) => Ok(false),
+                    Some(TransactionError::AlreadyProcessed) => Ok(true),
+                    Some(e) => Err(SendError::Refused(e)),
+                    None => Err(SendError::Other(CallError::Rpc { code, message, data })),
+                }
+            }
             Err(e) => Err(SendError::Other(e)),
         }
     }
@@ -557,9 +474,7 @@ impl RpcLedger {
     /// Sends `tx` until it is confirmed, fails, or provably expired. See the module docs.
     fn send_and_confirm(&self, tx: &Transaction) -> Result<Signature, LedgerError> {
         let signature = *tx.signatures.first().ok_or(LedgerError::NoSigner)?;
-        let wire = B64.encode(
-            bincode::serialize(tx).map_err(|e| LedgerError::Backend(format!("encoding: {e}")))?,
-        );
+        let wire = B64.encode(bincode::serialize(tx).map_err(|e| LedgerError::Backend(format!("encoding: {e}")))?);
         let blockhash = tx.message.recent_blockhash;
         let start = Instant::now();
         let deadline = start + self.options.confirm_timeout;
@@ -573,19 +488,14 @@ impl RpcLedger {
                 Err(e) => {
                     tracing::debug!(%signature, error = %e, "status query failed");
                     if Instant::now() >= deadline {
-                        return Err(LedgerError::Unconfirmed {
-                            signature,
-                            waited_s: start.elapsed().as_secs(),
-                        });
+                        return Err(LedgerError::Unconfirmed { signature, waited_s: start.elapsed().as_secs() });
                     }
                     std::thread::sleep(self.options.poll_interval);
                     continue;
                 }
             };
             match seen {
-                Some(SeenStatus {
-                    result: Err(error), ..
-                }) => {
+                Some(SeenStatus { result: Err(error), .. }) => {
                     return Err(LedgerError::Failed { signature, error });
                 }
                 Some(SeenStatus { level, .. }) if level >= self.options.commitment => {
@@ -593,9 +503,8 @@ impl RpcLedger {
                 }
                 Some(_) => {} // landed, not yet final enough: wait, never resend
                 None => {
-                    let resend_due = last_send
-                        .is_none_or(|t| t.elapsed() >= self.options.resend_interval)
-                        || node_lacks_blockhash;
+                    let resend_due =
+                        last_send.is_none_or(|t| t.elapsed() >= self.options.resend_interval) || node_lacks_blockhash;
                     if resend_due {
                         // Has the blockhash expired? Then it can never land (final check).
                         if (last_send.is_some() || node_lacks_blockhash)
@@ -622,19 +531,13 @@ impl RpcLedger {
                                     self.url
                                 )));
                             }
-                            Err(SendError::Other(CallError::Transient {
-                                reason,
-                                retry_after,
-                            })) => {
+                            Err(SendError::Other(CallError::Transient { reason, retry_after })) => {
                                 tracing::debug!(%signature, %reason, "send failed; checking status before any resend");
                                 std::thread::sleep(self.backoff(send_failures, retry_after));
                                 send_failures += 1;
                             }
                             Err(SendError::Other(CallError::Fatal(reason))) => {
-                                return Err(LedgerError::Backend(format!(
-                                    "sendTransaction at {}: {reason}",
-                                    self.url
-                                )));
+                                return Err(LedgerError::Backend(format!("sendTransaction at {}: {reason}", self.url)));
                             }
                         }
                         last_send = Some(Instant::now());
@@ -642,10 +545,7 @@ impl RpcLedger {
                 }
             }
             if Instant::now() >= deadline {
-                return Err(LedgerError::Unconfirmed {
-                    signature,
-                    waited_s: start.elapsed().as_secs(),
-                });
+                return Err(LedgerError::Unconfirmed { signature, waited_s: start.elapsed().as_secs() });
             }
             std::thread::sleep(self.options.poll_interval);
         }
@@ -667,16 +567,11 @@ fn parse_pubkey(v: Option<&Value>, what: &str) -> Result<Pubkey, LedgerError> {
 impl Ledger for RpcLedger {
     fn balance(&self, pubkey: &Pubkey) -> Result<u64, LedgerError> {
         let v = self.call("getBalance", json!([pubkey.to_string(), self.commitment()]))?;
-        v.get("value")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| LedgerError::Backend(format!("getBalance answered {v}")))
+        v.get("value").and_then(Value::as_u64).ok_or_else(|| LedgerError::Backend(format!("getBalance answered {v}")))
     }
 
     fn airdrop(&self, pubkey: &Pubkey, lamports: u64) -> Result<Signature, LedgerError> {
-        let v = self.call(
-            "requestAirdrop",
-            json!([pubkey.to_string(), lamports, self.commitment()]),
-        )?;
+        let v = self.call("requestAirdrop", json!([pubkey.to_string(), lamports, self.commitment()]))?;
         let signature = v
             .as_str()
             .and_then(|s| Signature::from_str(s).ok())
@@ -684,19 +579,14 @@ impl Ledger for RpcLedger {
         let deadline = Instant::now() + self.options.confirm_timeout;
         loop {
             match self.status(&signature)? {
-                Some(SeenStatus {
-                    result: Err(error), ..
-                }) => {
+                Some(SeenStatus { result: Err(error), .. }) => {
                     return Err(LedgerError::Failed { signature, error });
                 }
                 Some(s) if s.level >= self.options.commitment => return Ok(signature),
                 _ => {}
             }
             if Instant::now() >= deadline {
-                return Err(LedgerError::Unconfirmed {
-                    signature,
-                    waited_s: self.options.confirm_timeout.as_secs(),
-                });
+                return Err(LedgerError::Unconfirmed { signature, waited_s: self.options.confirm_timeout.as_secs() });
             }
             std::thread::sleep(self.options.poll_interval);
         }
@@ -720,28 +610,19 @@ impl Ledger for RpcLedger {
             lamports: a.get("lamports").and_then(Value::as_u64).unwrap_or(0),
             owner: parse_pubkey(a.get("owner"), "owner")?,
             data,
-            executable: a
-                .get("executable")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            executable: a.get("executable").and_then(Value::as_bool).unwrap_or(false),
         }))
     }
 
     fn latest_blockhash(&self) -> Result<Hash, LedgerError> {
-        let v = self.call(
-            "getLatestBlockhash",
-            json!([{"commitment": self.expiry_commitment().as_str()}]),
-        )?;
+        let v = self.call("getLatestBlockhash", json!([{"commitment": self.expiry_commitment().as_str()}]))?;
         let value = v.get("value");
         let hash = value
             .and_then(|v| v.get("blockhash"))
             .and_then(Value::as_str)
             .and_then(|s| Hash::from_str(s).ok())
             .ok_or_else(|| LedgerError::Backend(format!("getLatestBlockhash answered {v}")))?;
-        if let Some(last_valid) = value
-            .and_then(|v| v.get("lastValidBlockHeight"))
-            .and_then(Value::as_u64)
-        {
+        if let Some(last_valid) = value.and_then(|v| v.get("lastValidBlockHeight")).and_then(Value::as_u64) {
             let mut issued = lock(&self.issued);
             if issued.len() >= 1024 {
                 issued.clear(); // old ones fall back to isBlockhashValid
@@ -759,11 +640,7 @@ impl Ledger for RpcLedger {
 
     /// Prepends the compute budget instructions, signs with a fresh blockhash and sends; signs
     /// again (a new transaction) only after the previous one provably expired unseen.
-    fn send(
-        &self,
-        instructions: &[Instruction],
-        signers: &[&dyn Signer],
-    ) -> Result<Signature, LedgerError> {
+    fn send(&self, instructions: &[Instruction], signers: &[&dyn Signer]) -> Result<Signature, LedgerError> {
         let mut all = self.options.compute_budget_instructions();
         all.extend_from_slice(instructions);
         let mut round = 0;
@@ -782,16 +659,12 @@ impl Ledger for RpcLedger {
 
     fn clock(&self) -> Result<Clock, LedgerError> {
         let id = anchor_lang::pubkey!("SysvarC1ock11111111111111111111111111111111");
-        let acc = self
-            .get_account(&id)?
-            .ok_or_else(|| LedgerError::Backend("the cluster has no clock sysvar".into()))?;
+        let acc =
+            self.get_account(&id)?.ok_or_else(|| LedgerError::Backend("the cluster has no clock sysvar".into()))?;
         decode_clock(&acc.data)
     }
 
-    fn signature_status(
-        &self,
-        signature: &Signature,
-    ) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
+    fn signature_status(&self, signature: &Signature) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
         Ok(self.status(signature)?.map(|s| s.result))
     }
 
@@ -835,18 +708,11 @@ mod tests {
         let ixs = o.compute_budget_instructions();
         assert_eq!(ixs.len(), 2);
         assert!(ixs.iter().all(|i| i.program_id == COMPUTE_BUDGET_ID));
-        assert_eq!(
-            ixs[0].data,
-            [&[2u8][..], &150_000u32.to_le_bytes()].concat()
-        );
+        assert_eq!(ixs[0].data, [&[2u8][..], &150_000u32.to_le_bytes()].concat());
         assert_eq!(ixs[1].data, [&[3u8][..], &10_000u64.to_le_bytes()].concat());
         assert_eq!(o.priority_fee_lamports(), 1_500);
         assert_eq!(RpcOptions::default().priority_fee_lamports(), 0);
-        assert!(
-            RpcOptions::default()
-                .compute_budget_instructions()
-                .is_empty()
-        );
+        assert!(RpcOptions::default().compute_budget_instructions().is_empty());
     }
 
     #[test]
@@ -855,10 +721,7 @@ mod tests {
         for attempt in 0..6 {
             let exp = (Duration::from_millis(250) * (1 << attempt)).min(Duration::from_secs(10));
             let d = l.backoff(attempt, None);
-            assert!(
-                d >= exp / 2 && d <= exp,
-                "attempt {attempt}: {d:?} vs {exp:?}"
-            );
+            assert!(d >= exp / 2 && d <= exp, "attempt {attempt}: {d:?} vs {exp:?}");
         }
         assert!(l.backoff(0, Some(Duration::from_secs(3))) >= Duration::from_secs(3));
         assert!(RpcLedger::new("ftp://x", RpcOptions::default()).is_err());
@@ -867,15 +730,9 @@ mod tests {
     #[test]
     fn blockhashes_expire_at_confirmed_commitment_or_stronger() {
         let at = |commitment| {
-            RpcLedger::new(
-                "http://127.0.0.1:1",
-                RpcOptions {
-                    commitment,
-                    ..RpcOptions::default()
-                },
-            )
-            .unwrap()
-            .expiry_commitment()
+            RpcLedger::new("http://127.0.0.1:1", RpcOptions { commitment, ..RpcOptions::default() })
+                .unwrap()
+                .expiry_commitment()
         };
         assert_eq!(at(Commitment::Processed), Commitment::Confirmed);
         assert_eq!(at(Commitment::Confirmed), Commitment::Confirmed);
@@ -884,16 +741,10 @@ mod tests {
 
     #[test]
     fn transaction_errors_parse_from_rpc_json() {
-        assert_eq!(
-            parse_tx_error(&json!("BlockhashNotFound")),
-            Some(TransactionError::BlockhashNotFound)
-        );
+        assert_eq!(parse_tx_error(&json!("BlockhashNotFound")), Some(TransactionError::BlockhashNotFound));
         assert_eq!(
             parse_tx_error(&json!({"InstructionError": [0, {"Custom": 6013}]})),
-            Some(TransactionError::InstructionError(
-                0,
-                solana_transaction::InstructionError::Custom(6013)
-            ))
+            Some(TransactionError::InstructionError(0, solana_transaction::InstructionError::Custom(6013)))
         );
         assert_eq!(parse_tx_error(&json!({"Nonsense": 1})), None);
     }

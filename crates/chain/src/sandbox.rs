@@ -22,8 +22,7 @@ use anchor_lang::solana_program::system_instruction;
 use serde::{Deserialize, Serialize};
 use solana_hash::Hash;
 use solana_program_test::{
-    BanksClient, BanksClientError, ProgramTest, ProgramTestBanksClientExt, ProgramTestContext,
-    processor,
+    BanksClient, BanksClientError, ProgramTest, ProgramTestBanksClientExt, ProgramTestContext, processor,
 };
 use solana_pubkey::Pubkey;
 use solana_signer::Signer;
@@ -91,10 +90,7 @@ impl Sandbox {
     /// Opens the sandbox kept in `dir` (created if needed): the accounts and clock saved there
     /// by an earlier sandbox are restored, and every later change is saved there again.
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
-        fs::create_dir_all(dir).map_err(|e| LedgerError::State {
-            path: dir.to_owned(),
-            reason: e.to_string(),
-        })?;
+        fs::create_dir_all(dir).map_err(|e| LedgerError::State { path: dir.to_owned(), reason: e.to_string() })?;
         Self::start(Some(dir.join(STATE_FILE)))
     }
 
@@ -103,38 +99,22 @@ impl Sandbox {
             Some(path) => load_state(path)?,
             None => None,
         };
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(backend)?;
-        let mut pt = ProgramTest::new(
-            "chrysalis",
-            chrysalis::ID,
-            processor!(chrysalis::process_instruction),
-        );
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(backend)?;
+        let mut pt = ProgramTest::new("chrysalis", chrysalis::ID, processor!(chrysalis::process_instruction));
         pt.prefer_bpf(false);
         let mut known = BTreeMap::new();
         let mut saved_time = None;
         if let Some(state) = saved {
             saved_time = Some(state.unix_timestamp);
             for (pubkey, account) in state.accounts {
-                pt.add_account_with_base64_data(
-                    pubkey,
-                    account.lamports,
-                    account.owner,
-                    &base64_encode(&account.data),
-                );
+                pt.add_account_with_base64_data(pubkey, account.lamports, account.owner, &base64_encode(&account.data));
                 known.insert(pubkey, Some(account));
             }
         }
         let ctx = rt.block_on(pt.start_with_context());
         let sandbox = Sandbox {
             ctx: Mutex::new(ctx),
-            persist: state_path.map(|path| Persist {
-                path,
-                accounts: Mutex::new(known),
-            }),
+            persist: state_path.map(|path| Persist { path, accounts: Mutex::new(known) }),
             rt,
         };
         if let Some(t) = saved_time {
@@ -164,9 +144,7 @@ impl Sandbox {
     /// RPC server uses it to replace a blockhash it declared expired).
     pub fn new_blockhash(&self, after: &Hash) -> Result<Hash, LedgerError> {
         let mut banks = self.banks();
-        self.rt
-            .block_on(banks.get_new_latest_blockhash(after))
-            .map_err(backend)
+        self.rt.block_on(banks.get_new_latest_blockhash(after)).map_err(backend)
     }
 
     /// Where this sandbox saves its state, if it is persistent.
@@ -188,8 +166,7 @@ impl Sandbox {
             let banks = ctx.banks_client.clone();
             let before: Clock = self.rt.block_on(banks.get_sysvar()).map_err(backend)?;
             let slots = (seconds.saturating_mul(1000) / MS_PER_SLOT).max(1) as u64;
-            ctx.warp_to_slot(before.slot.saturating_add(slots))
-                .map_err(backend)?;
+            ctx.warp_to_slot(before.slot.saturating_add(slots)).map_err(backend)?;
             let mut clock: Clock = self.rt.block_on(banks.get_sysvar()).map_err(backend)?;
             clock.unix_timestamp = before.unix_timestamp.saturating_add(seconds);
             ctx.set_sysvar(&clock);
@@ -221,10 +198,7 @@ impl Sandbox {
                 })
                 .collect(),
         };
-        let serr = |e: &dyn std::fmt::Display| LedgerError::State {
-            path: persist.path.clone(),
-            reason: e.to_string(),
-        };
+        let serr = |e: &dyn std::fmt::Display| LedgerError::State { path: persist.path.clone(), reason: e.to_string() };
         let json = serde_json::to_vec(&state).map_err(|e| serr(&e))?;
         let tmp = persist.path.with_extension("json.tmp");
         fs::write(&tmp, json)
@@ -239,10 +213,8 @@ impl Sandbox {
             return Ok(());
         };
         let payer = self.payer();
-        let bank_owners: Vec<Pubkey> = BANK_OWNERS
-            .iter()
-            .map(|s| Pubkey::from_str(s).expect("valid builtin id"))
-            .collect();
+        let bank_owners: Vec<Pubkey> =
+            BANK_OWNERS.iter().map(|s| Pubkey::from_str(s).expect("valid builtin id")).collect();
         let mut fresh = Vec::new();
         for key in keys.iter().filter(|k| **k != payer) {
             let account = self.get_account(key)?;
@@ -254,22 +226,12 @@ impl Sandbox {
                 fresh.push((*key, account));
             }
         }
-        persist
-            .accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(fresh);
+        persist.accounts.lock().unwrap_or_else(|p| p.into_inner()).extend(fresh);
         self.save()
     }
 
-    fn status(
-        &self,
-        signature: &Signature,
-    ) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
-        let status = self
-            .rt
-            .block_on(self.banks().get_transaction_status(*signature))
-            .map_err(backend)?;
+    fn status(&self, signature: &Signature) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
+        let status = self.rt.block_on(self.banks().get_transaction_status(*signature)).map_err(backend)?;
         Ok(status.map(|s| match s.err {
             None => Ok(()),
             Some(e) => Err(e),
@@ -279,9 +241,7 @@ impl Sandbox {
 
 impl Ledger for Sandbox {
     fn balance(&self, pubkey: &Pubkey) -> Result<u64, LedgerError> {
-        self.rt
-            .block_on(self.banks().get_balance(*pubkey))
-            .map_err(backend)
+        self.rt.block_on(self.banks().get_balance(*pubkey)).map_err(backend)
     }
 
     fn airdrop(&self, pubkey: &Pubkey, lamports: u64) -> Result<Signature, LedgerError> {
@@ -297,18 +257,12 @@ impl Ledger for Sandbox {
                 return self.send_transaction(&tx);
             }
             let mut banks = self.banks();
-            blockhash = self
-                .rt
-                .block_on(banks.get_new_latest_blockhash(&blockhash))
-                .map_err(backend)?;
+            blockhash = self.rt.block_on(banks.get_new_latest_blockhash(&blockhash)).map_err(backend)?;
         }
     }
 
     fn get_account(&self, pubkey: &Pubkey) -> Result<Option<AccountData>, LedgerError> {
-        let account = self
-            .rt
-            .block_on(self.banks().get_account(*pubkey))
-            .map_err(backend)?;
+        let account = self.rt.block_on(self.banks().get_account(*pubkey)).map_err(backend)?;
         Ok(account.map(|a| AccountData {
             lamports: a.lamports,
             owner: a.owner,
@@ -318,22 +272,16 @@ impl Ledger for Sandbox {
     }
 
     fn latest_blockhash(&self) -> Result<Hash, LedgerError> {
-        self.rt
-            .block_on(self.banks().get_latest_blockhash())
-            .map_err(backend)
+        self.rt.block_on(self.banks().get_latest_blockhash()).map_err(backend)
     }
 
     fn send_transaction(&self, tx: &Transaction) -> Result<Signature, LedgerError> {
         let signature = *tx.signatures.first().ok_or(LedgerError::NoSigner)?;
         // Already processed: report the earlier outcome, do not send again.
         if let Some(outcome) = self.status(&signature)? {
-            return outcome
-                .map(|()| signature)
-                .map_err(|error| LedgerError::Failed { signature, error });
+            return outcome.map(|()| signature).map_err(|error| LedgerError::Failed { signature, error });
         }
-        let result = self
-            .rt
-            .block_on(self.banks().process_transaction(tx.clone()));
+        let result = self.rt.block_on(self.banks().process_transaction(tx.clone()));
         // Fees are charged even when the transaction fails: record in both cases.
         self.record(&tx.message.account_keys)?;
         match result {
@@ -353,15 +301,10 @@ impl Ledger for Sandbox {
     }
 
     fn clock(&self) -> Result<Clock, LedgerError> {
-        self.rt
-            .block_on(self.banks().get_sysvar::<Clock>())
-            .map_err(backend)
+        self.rt.block_on(self.banks().get_sysvar::<Clock>()).map_err(backend)
     }
 
-    fn signature_status(
-        &self,
-        signature: &Signature,
-    ) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
+    fn signature_status(&self, signature: &Signature) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
         self.status(signature)
     }
 
@@ -385,10 +328,7 @@ struct LoadedState {
 /// Reads a saved state; `Ok(None)` when there is none yet. A damaged file is an error naming
 /// it (never silently replaced by an empty sandbox).
 fn load_state(path: &Path) -> Result<Option<LoadedState>, LedgerError> {
-    let serr = |reason: String| LedgerError::State {
-        path: path.to_owned(),
-        reason,
-    };
+    let serr = |reason: String| LedgerError::State { path: path.to_owned(), reason };
     let bytes = match fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -396,33 +336,17 @@ fn load_state(path: &Path) -> Result<Option<LoadedState>, LedgerError> {
     };
     let state: StateFile = serde_json::from_slice(&bytes).map_err(|e| serr(e.to_string()))?;
     if state.version != STATE_VERSION {
-        return Err(serr(format!(
-            "unsupported version {} (expected {STATE_VERSION})",
-            state.version
-        )));
+        return Err(serr(format!("unsupported version {} (expected {STATE_VERSION})", state.version)));
     }
     let mut accounts = Vec::with_capacity(state.accounts.len());
     for a in state.accounts {
-        let key =
-            |s: &str| Pubkey::from_str(s).map_err(|e| serr(format!("bad public key {s:?}: {e}")));
+        let key = |s: &str| Pubkey::from_str(s).map_err(|e| serr(format!("bad public key {s:?}: {e}")));
         let pubkey = key(&a.pubkey)?;
         let owner = key(&a.owner)?;
-        let data = base64_decode(&a.data)
-            .ok_or_else(|| serr(format!("account {pubkey}: data is not valid base64")))?;
-        accounts.push((
-            pubkey,
-            AccountData {
-                lamports: a.lamports,
-                owner,
-                data,
-                executable: false,
-            },
-        ));
+        let data = base64_decode(&a.data).ok_or_else(|| serr(format!("account {pubkey}: data is not valid base64")))?;
+        accounts.push((pubkey, AccountData { lamports: a.lamports, owner, data, executable: false }));
     }
-    Ok(Some(LoadedState {
-        unix_timestamp: state.unix_timestamp,
-        accounts,
-    }))
+    Ok(Some(LoadedState { unix_timestamp: state.unix_timestamp, accounts }))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -431,11 +355,7 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
             if i <= chunk.len() {

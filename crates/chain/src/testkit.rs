@@ -96,27 +96,21 @@ impl RpcServer {
             stop: AtomicBool::new(false),
         });
         let s = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("rpc-testkit".into())
-            .spawn(move || {
-                for conn in listener.incoming() {
-                    if s.stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else { continue };
-                    let s = s.clone();
-                    std::thread::spawn(move || {
-                        if let Err(e) = serve(&s, conn) {
-                            tracing::debug!(error = %e, "testkit connection ended");
-                        }
-                    });
+        let thread = std::thread::Builder::new().name("rpc-testkit".into()).spawn(move || {
+            for conn in listener.incoming() {
+                if s.stop.load(Ordering::SeqCst) {
+                    break;
                 }
-            })?;
-        Ok(RpcServer {
-            addr,
-            shared,
-            thread: Some(thread),
-        })
+                let Ok(conn) = conn else { continue };
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    if let Err(e) = serve(&s, conn) {
+                        tracing::debug!(error = %e, "testkit connection ended");
+                    }
+                });
+            }
+        })?;
+        Ok(RpcServer { addr, shared, thread: Some(thread) })
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -237,11 +231,7 @@ fn serve(s: &Shared, mut conn: TcpStream) -> std::io::Result<()> {
     let mut body = vec![0; len];
     reader.read_exact(&mut body)?;
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let method = request
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let method = request.get("method").and_then(Value::as_str).unwrap_or("").to_string();
     let id = request.get("id").cloned().unwrap_or(Value::Null);
     let params = request.get("params").cloned().unwrap_or(json!([]));
     *lock(&s.stats).requests.entry(method.clone()).or_default() += 1;
@@ -351,10 +341,7 @@ fn handle_inner(s: &Shared, method: &str, params: &Value) -> Result<Handled, Han
                 hash = sb.new_blockhash(&hash).map_err(backend)?;
             }
             let last_valid = block_height(s)? + BLOCKHASH_LIFETIME;
-            with_context(
-                s,
-                json!({"blockhash": hash.to_string(), "lastValidBlockHeight": last_valid}),
-            )
+            with_context(s, json!({"blockhash": hash.to_string(), "lastValidBlockHeight": last_valid}))
         }
         "isBlockhashValid" => {
             let hash = params
@@ -373,15 +360,9 @@ fn handle_inner(s: &Shared, method: &str, params: &Value) -> Result<Handled, Han
             let hidden = take(&mut lock(&s.faults).hidden_statuses);
             let mut out = Vec::new();
             for sig in sigs {
-                let sig = sig
-                    .as_str()
-                    .and_then(|x| Signature::from_str(x).ok())
-                    .ok_or_else(|| invalid("bad signature"))?;
-                let status = if hidden {
-                    None
-                } else {
-                    sb.signature_status(&sig).map_err(backend)?
-                };
+                let sig =
+                    sig.as_str().and_then(|x| Signature::from_str(x).ok()).ok_or_else(|| invalid("bad signature"))?;
+                let status = if hidden { None } else { sb.signature_status(&sig).map_err(backend)? };
                 out.push(match status {
                     None => Value::Null,
                     Some(result) => {
@@ -402,13 +383,8 @@ fn handle_inner(s: &Shared, method: &str, params: &Value) -> Result<Handled, Han
         }
         "requestAirdrop" => {
             let key = pubkey_param(params, 0)?;
-            let lamports = params
-                .get(1)
-                .and_then(Value::as_u64)
-                .ok_or_else(|| invalid("param 1 must be lamports"))?;
-            Handled::Result(json!(
-                sb.airdrop(&key, lamports).map_err(backend)?.to_string()
-            ))
+            let lamports = params.get(1).and_then(Value::as_u64).ok_or_else(|| invalid("param 1 must be lamports"))?;
+            Handled::Result(json!(sb.airdrop(&key, lamports).map_err(backend)?.to_string()))
         }
         "sendTransaction" => send_transaction(s, params)?,
         other => Handled::Error(-32601, format!("Method not found: {other}"), Value::Null),
@@ -421,8 +397,7 @@ fn send_transaction(s: &Shared, params: &Value) -> Result<Handled, Handled> {
         .and_then(Value::as_str)
         .and_then(|t| B64.decode(t).ok())
         .ok_or_else(|| invalid("param 0 must be a base64 transaction"))?;
-    let tx: Transaction =
-        bincode::deserialize(&wire).map_err(|e| invalid(format!("bad transaction: {e}")))?;
+    let tx: Transaction = bincode::deserialize(&wire).map_err(|e| invalid(format!("bad transaction: {e}")))?;
     let signature = *tx.signatures.first().ok_or_else(|| invalid("unsigned"))?;
     let blockhash = tx.message.recent_blockhash;
     let (drop_it, lose_answer, expire) = {
@@ -496,11 +471,7 @@ pub struct FaultyLedger<L> {
 
 impl<L: Ledger> FaultyLedger<L> {
     pub fn new(inner: L) -> Self {
-        FaultyLedger {
-            inner,
-            faults: Mutex::new(LedgerFaults::default()),
-            forwarded: Mutex::new(0),
-        }
+        FaultyLedger { inner, faults: Mutex::new(LedgerFaults::default()), forwarded: Mutex::new(0) }
     }
 
     pub fn inner(&self) -> &L {
@@ -525,14 +496,10 @@ impl<L: Ledger> FaultyLedger<L> {
     fn call_fault(&self, what: &str) -> Result<(), LedgerError> {
         let mut f = lock(&self.faults);
         if take(&mut f.timeouts) {
-            return Err(LedgerError::Backend(format!(
-                "{what}: timed out (injected fault)"
-            )));
+            return Err(LedgerError::Backend(format!("{what}: timed out (injected fault)")));
         }
         if take(&mut f.rate_limited) {
-            return Err(LedgerError::Backend(format!(
-                "{what}: HTTP 429 Too Many Requests (injected fault)"
-            )));
+            return Err(LedgerError::Backend(format!("{what}: HTTP 429 Too Many Requests (injected fault)")));
         }
         Ok(())
     }
@@ -570,10 +537,7 @@ impl<L: Ledger> Ledger for FaultyLedger<L> {
             (d, l, e)
         };
         if dropped {
-            return Err(LedgerError::Unconfirmed {
-                signature,
-                waited_s: 0,
-            });
+            return Err(LedgerError::Unconfirmed { signature, waited_s: 0 });
         }
         if expired {
             return Err(LedgerError::Expired { signature });
@@ -581,19 +545,12 @@ impl<L: Ledger> Ledger for FaultyLedger<L> {
         *lock(&self.forwarded) += 1;
         let outcome = self.inner.send_transaction(tx);
         if lost {
-            return Err(LedgerError::Unconfirmed {
-                signature,
-                waited_s: 0,
-            });
+            return Err(LedgerError::Unconfirmed { signature, waited_s: 0 });
         }
         outcome
     }
 
-    fn send(
-        &self,
-        instructions: &[Instruction],
-        signers: &[&dyn Signer],
-    ) -> Result<Signature, LedgerError> {
+    fn send(&self, instructions: &[Instruction], signers: &[&dyn Signer]) -> Result<Signature, LedgerError> {
         let tx = crate::ledger::sign(instructions, signers, self.latest_blockhash()?)?;
         self.send_transaction(&tx)
     }
@@ -603,10 +560,7 @@ impl<L: Ledger> Ledger for FaultyLedger<L> {
         self.inner.clock()
     }
 
-    fn signature_status(
-        &self,
-        signature: &Signature,
-    ) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
+    fn signature_status(&self, signature: &Signature) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
         self.call_fault("getSignatureStatuses")?;
         self.inner.signature_status(signature)
     }

@@ -32,10 +32,7 @@ pub enum WalletError {
 }
 
 fn home() -> Result<PathBuf, WalletError> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .ok_or(WalletError::NoHome)
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from).ok_or(WalletError::NoHome)
 }
 
 /// The Solana CLI's default keypair: `~/.config/solana/id.json`.
@@ -50,21 +47,14 @@ pub fn default_cli_config_path() -> Result<PathBuf, WalletError> {
 
 /// Parses a keypair file's contents (`path` only names it in errors).
 pub fn parse_keypair(text: &str, path: &Path) -> Result<Keypair, WalletError> {
-    let bytes: Vec<u8> = serde_json::from_str(text).map_err(|e| WalletError::Malformed {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let bytes: Vec<u8> = serde_json::from_str(text)
+        .map_err(|e| WalletError::Malformed { path: path.to_owned(), reason: e.to_string() })?;
     if bytes.len() != KEYPAIR_FILE_LEN {
-        return Err(WalletError::WrongLength {
-            path: path.to_owned(),
-            len: bytes.len(),
-        });
+        return Err(WalletError::WrongLength { path: path.to_owned(), len: bytes.len() });
     }
     // Checks that the public half matches the secret half.
-    Keypair::try_from(bytes.as_slice()).map_err(|e| WalletError::BadKey {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
+    Keypair::try_from(bytes.as_slice())
+        .map_err(|e| WalletError::BadKey { path: path.to_owned(), reason: e.to_string() })
 }
 
 /// Reads a Solana CLI keypair file.
@@ -75,10 +65,7 @@ pub fn read_keypair(path: &Path) -> Result<Keypair, WalletError> {
             return Err(WalletError::Missing(path.to_owned()));
         }
         Err(source) => {
-            return Err(WalletError::Read {
-                path: path.to_owned(),
-                source,
-            });
+            return Err(WalletError::Read { path: path.to_owned(), source });
         }
     };
     parse_keypair(&text, path)
@@ -104,10 +91,7 @@ pub fn create_keypair_file(path: &Path) -> Result<Keypair, WalletError> {
 
 /// Writes `keypair` to a new file at `path` (mode 0600 on Unix); refuses to overwrite.
 pub fn write_keypair_file(keypair: &Keypair, path: &Path) -> Result<(), WalletError> {
-    let werr = |source| WalletError::Write {
-        path: path.to_owned(),
-        source,
-    };
+    let werr = |source| WalletError::Write { path: path.to_owned(), source };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(werr)?;
     }
@@ -125,9 +109,7 @@ pub fn write_keypair_file(keypair: &Keypair, path: &Path) -> Result<(), WalletEr
         }
         Err(e) => return Err(werr(e)),
     };
-    file.write_all(keypair_to_json(keypair).as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(werr)
+    file.write_all(keypair_to_json(keypair).as_bytes()).and_then(|()| file.sync_all()).map_err(werr)
 }
 
 /// The `json_rpc_url:` value of a Solana CLI `config.yml` text, if set. Only that top-level key
@@ -159,10 +141,7 @@ pub fn rpc_url_from_cli_config(path: &Path) -> Result<Option<String>, WalletErro
     match fs::read_to_string(path) {
         Ok(text) => Ok(parse_json_rpc_url(&text)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(WalletError::Read {
-            path: path.to_owned(),
-            source,
-        }),
+        Err(source) => Err(WalletError::Read { path: path.to_owned(), source }),
     }
 }
 
@@ -205,14 +184,7 @@ mod tests {
     #[test]
     fn reads_the_solana_keygen_format() {
         let kp = Keypair::new_from_array([7; 32]);
-        let json = format!(
-            "[{}]\n",
-            kp.to_bytes()
-                .iter()
-                .map(u8::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+        let json = format!("[{}]\n", kp.to_bytes().iter().map(u8::to_string).collect::<Vec<_>>().join(","));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.json");
         fs::write(&path, json).unwrap();
@@ -233,10 +205,7 @@ mod tests {
         let p = Path::new("k.json");
         for text in ["", "{\"a\":1}", "[1,2,", "[1,2,300]", "[-1]", "\"abc\""] {
             let err = parse_keypair(text, p).unwrap_err();
-            assert!(
-                matches!(err, WalletError::Malformed { .. }),
-                "{text}: {err}"
-            );
+            assert!(matches!(err, WalletError::Malformed { .. }), "{text}: {err}");
         }
     }
 
@@ -244,10 +213,7 @@ mod tests {
     fn wrong_length_is_refused() {
         let p = Path::new("k.json");
         let err = parse_keypair(&serde_json::to_string(&vec![1u8; 32]).unwrap(), p).unwrap_err();
-        assert!(
-            matches!(err, WalletError::WrongLength { len: 32, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, WalletError::WrongLength { len: 32, .. }), "{err}");
         assert!(err.to_string().contains("32 bytes"));
     }
 
@@ -264,18 +230,12 @@ mod tests {
     fn parses_json_rpc_url_from_cli_config() {
         let yaml = "---\njson_rpc_url: https://api.devnet.solana.com\nwebsocket_url: ''\n\
                     keypair_path: /home/a/.config/solana/id.json\ncommitment: confirmed\n";
-        assert_eq!(
-            parse_json_rpc_url(yaml).as_deref(),
-            Some("https://api.devnet.solana.com")
-        );
+        assert_eq!(parse_json_rpc_url(yaml).as_deref(), Some("https://api.devnet.solana.com"));
         assert_eq!(
             parse_json_rpc_url("json_rpc_url: \"http://localhost:8899\" # local\n").as_deref(),
             Some("http://localhost:8899")
         );
-        assert_eq!(
-            parse_json_rpc_url("json_rpc_url: 'http://x:1'").as_deref(),
-            Some("http://x:1")
-        );
+        assert_eq!(parse_json_rpc_url("json_rpc_url: 'http://x:1'").as_deref(), Some("http://x:1"));
         assert_eq!(parse_json_rpc_url("json_rpc_url: ''\n"), None);
         assert_eq!(parse_json_rpc_url("websocket_url: ws://x\n"), None);
         assert_eq!(parse_json_rpc_url("  json_rpc_url: nested\n"), None);
@@ -287,9 +247,6 @@ mod tests {
         let path = dir.path().join("config.yml");
         assert_eq!(rpc_url_from_cli_config(&path).unwrap(), None);
         fs::write(&path, "json_rpc_url: https://api.mainnet-beta.solana.com\n").unwrap();
-        assert_eq!(
-            rpc_url_from_cli_config(&path).unwrap().as_deref(),
-            Some("https://api.mainnet-beta.solana.com")
-        );
+        assert_eq!(rpc_url_from_cli_config(&path).unwrap().as_deref(), Some("https://api.mainnet-beta.solana.com"));
     }
 }

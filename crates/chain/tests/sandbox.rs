@@ -40,16 +40,13 @@ fn ping_goes_through_send_and_a_resend_is_not_processed_twice() {
     let sb = Sandbox::new().unwrap();
     let caller = Keypair::new();
     sb.airdrop(&caller.pubkey(), SOL).unwrap();
-    let sig = sb
-        .send(&[ping_ix(caller.pubkey(), 42)], &[&caller])
-        .unwrap();
+    let sig = sb.send(&[ping_ix(caller.pubkey(), 42)], &[&caller]).unwrap();
     let after_first = sb.balance(&caller.pubkey()).unwrap();
     assert!(after_first < SOL, "the caller paid the fee");
 
     // The same signed transaction sent again: reported as done, not executed (no second fee).
     let blockhash = sb.latest_blockhash().unwrap();
-    let tx = chrysalis_chain::ledger::sign(&[ping_ix(caller.pubkey(), 7)], &[&caller], blockhash)
-        .unwrap();
+    let tx = chrysalis_chain::ledger::sign(&[ping_ix(caller.pubkey(), 7)], &[&caller], blockhash).unwrap();
     let first = sb.send_transaction(&tx).unwrap();
     let paid = sb.balance(&caller.pubkey()).unwrap();
     assert_eq!(paid, after_first - 5_000);
@@ -70,17 +67,13 @@ fn a_failing_transaction_is_reported_with_its_error() {
     sb.airdrop(&payer.pubkey(), SOL).unwrap();
     let err = sb.send(&[ix], &[&payer]).unwrap_err();
     match err {
-        LedgerError::Failed {
-            error: TransactionError::InstructionError(0, e),
-            ..
-        } => assert_eq!(e, solana_instruction::error::InstructionError::Custom(3010)),
+        LedgerError::Failed { error: TransactionError::InstructionError(0, e), .. } => {
+            assert_eq!(e, solana_instruction::error::InstructionError::Custom(3010))
+        }
         other => panic!("expected a failed instruction, got {other:?}"),
     }
     // No signer at all.
-    assert!(matches!(
-        sb.send(&[ping_ix(caller.pubkey(), 1)], &[]),
-        Err(LedgerError::NoSigner)
-    ));
+    assert!(matches!(sb.send(&[ping_ix(caller.pubkey(), 1)], &[]), Err(LedgerError::NoSigner)));
 }
 
 #[test]
@@ -124,10 +117,7 @@ fn create_collection_ix(authority: Pubkey, group_mint: Pubkey) -> Instruction {
                 name: "Chrysalis Moths".into(),
                 symbol: "MOTH".into(),
                 uri: "ipfs://bafycollection/collection.json".into(),
-                creators: vec![chrysalis::state::CreatorShare {
-                    address: authority,
-                    share_bps: 10_000,
-                }],
+                creators: vec![chrysalis::state::CreatorShare { address: authority, share_bps: 10_000 }],
                 royalty_bps: 500,
                 price: 1_000_000,
                 max_supply: 12,
@@ -138,9 +128,7 @@ fn create_collection_ix(authority: Pubkey, group_mint: Pubkey) -> Instruction {
 }
 
 fn anchor_spl_token_2022() -> Pubkey {
-    "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
-        .parse()
-        .unwrap()
+    "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb".parse().unwrap()
 }
 
 fn add_stage_ix(authority: Pubkey, collection: Pubkey) -> Instruction {
@@ -176,28 +164,14 @@ fn state_survives_closing_and_reopening() {
     let (saved, now) = {
         let sb = Sandbox::open(dir.path()).unwrap();
         sb.airdrop(&authority.pubkey(), 2 * SOL).unwrap();
-        sb.send(
-            &[create_collection_ix(
-                authority.pubkey(),
-                group_mint.pubkey(),
-            )],
-            &[&authority, &group_mint],
-        )
-        .unwrap();
+        sb.send(&[create_collection_ix(authority.pubkey(), group_mint.pubkey())], &[&authority, &group_mint]).unwrap();
         sb.warp_forward(24 * 3600).unwrap();
-        let saved: Vec<_> = keys
-            .iter()
-            .map(|k| sb.get_account(k).unwrap().unwrap())
-            .collect();
+        let saved: Vec<_> = keys.iter().map(|k| sb.get_account(k).unwrap().unwrap()).collect();
         assert_eq!(saved[2].owner, chrysalis::ID);
         assert_eq!(saved[1].owner, anchor_spl_token_2022());
         (saved, sb.now().unwrap())
     };
-    assert!(
-        dir.path()
-            .join(chrysalis_chain::sandbox::STATE_FILE)
-            .exists()
-    );
+    assert!(dir.path().join(chrysalis_chain::sandbox::STATE_FILE).exists());
 
     let sb = Sandbox::open(dir.path()).unwrap();
     for (key, before) in keys.iter().zip(&saved) {
@@ -205,19 +179,9 @@ fn state_survives_closing_and_reopening() {
     }
     assert!(sb.now().unwrap() >= now, "the clock does not go back");
     // The program works on the restored accounts.
-    sb.send(
-        &[add_stage_ix(authority.pubkey(), collection)],
-        &[&authority],
-    )
-    .unwrap();
+    sb.send(&[add_stage_ix(authority.pubkey(), collection)], &[&authority]).unwrap();
     let err = sb
-        .send(
-            &[create_collection_ix(
-                authority.pubkey(),
-                group_mint.pubkey(),
-            )],
-            &[&authority, &group_mint],
-        )
+        .send(&[create_collection_ix(authority.pubkey(), group_mint.pubkey())], &[&authority, &group_mint])
         .unwrap_err();
     assert!(matches!(err, LedgerError::Failed { .. }), "{err}");
     drop(sb);

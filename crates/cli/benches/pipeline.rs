@@ -94,13 +94,18 @@ fn lamports_per_nft() {
             at_mint_start = chain.balance(&wallet).ok();
         }
     };
-    let report = publish_with_chain(&p, &PublishOptions::default(), None, &chain, &mut on, &CancelToken::new()).expect("publish");
+    let report = publish_with_chain(&p, &PublishOptions::default(), None, &chain, &mut on, &CancelToken::new())
+        .expect("publish");
     let end = chain.balance(&wallet).expect("balance");
     let minted = report.mints.len() as u64;
     let start = at_mint_start.expect("minting started");
     let per = (start - end) / minted;
     println!("sandbox costs (price 0), {minted} NFTs:");
-    println!("  collection + {} stage(s)  {:>12} lamports", report.stages.len(), before_chain.unwrap_or(start).saturating_sub(start));
+    println!(
+        "  collection + {} stage(s)  {:>12} lamports",
+        report.stages.len(),
+        before_chain.unwrap_or(start).saturating_sub(start)
+    );
     println!("  per NFT                  {per:>12} lamports ({} SOL)", chrysalis_chain::client::sol(per));
 }
 

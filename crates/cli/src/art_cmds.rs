@@ -222,7 +222,8 @@ fn art_error(e: chrysalis_art::ArtError) -> anyhow::Error {
 }
 
 pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
-    let engine_kind = args.engine.unwrap_or(if args.model.is_some() { EngineKind::Diffusion } else { EngineKind::Procedural });
+    let engine_kind =
+        args.engine.unwrap_or(if args.model.is_some() { EngineKind::Diffusion } else { EngineKind::Procedural });
     let (width, height) = args.size.unwrap_or_else(|| {
         let width = args.width.or(args.height).unwrap_or(512);
         (width, args.height.unwrap_or(width))
@@ -239,7 +240,9 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
     let (engine, recipe, init): (Box<dyn Engine>, Recipe, Option<RgbImage>) = match engine_kind {
         EngineKind::Procedural => {
             if args.model.is_some() || args.init.is_some() {
-                bail!("--model and --init are for the diffusion engine; the procedural engine needs neither (pass --engine diffusion)");
+                bail!(
+                    "--model and --init are for the diffusion engine; the procedural engine needs neither (pass --engine diffusion)"
+                );
             }
             let mut recipe = procedural::recipe(&args.style, seed, width, height, args.stage, params);
             recipe.prompt = args.prompt.clone();
@@ -250,7 +253,9 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
         }
         EngineKind::Diffusion => {
             if !params.is_empty() {
-                bail!("--param is for procedural styles; the diffusion engine takes --steps, --guidance, --scheduler, --dtype");
+                bail!(
+                    "--param is for procedural styles; the diffusion engine takes --steps, --guidance, --scheduler, --dtype"
+                );
             }
             let dir = args.model.as_deref().ok_or(chrysalis_art::ArtError::ModelDirRequired)?;
             let engine = chrysalis_art::diffusion::diffusion_engine(dir).map_err(art_error)?;
@@ -306,7 +311,8 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
         ("Seed", seed.to_string()),
         ("Recipe", hash),
     ];
-    let attrs = generated.attributes.iter().map(|a| format!("{}: {}", a.trait_type, a.value)).collect::<Vec<_>>().join(", ");
+    let attrs =
+        generated.attributes.iter().map(|a| format!("{}: {}", a.trait_type, a.value)).collect::<Vec<_>>().join(", ");
     rows.push(("Attributes", attrs));
     out.data(&summary, &rows)?;
     Ok(ExitCode::SUCCESS)
@@ -407,11 +413,17 @@ fn load_init_for(recipe: &Recipe, init: Option<&Path>) -> anyhow::Result<Option<
     match (wanted, init) {
         (None, None) => Ok(None),
         (None, Some(_)) => bail!("this recipe is not img2img: drop --init"),
-        (Some(w), None) => bail!("this recipe is img2img: pass its source image with --init IMAGE (sha256 {})", w.sha256),
+        (Some(w), None) => {
+            bail!("this recipe is img2img: pass its source image with --init IMAGE (sha256 {})", w.sha256)
+        }
         (Some(w), Some(path)) => {
             let (image, sha) = png_meta::load_image_file(path).map_err(art_error)?;
             if sha != w.sha256 {
-                bail!("{} is not this recipe's source image: its sha256 is {sha}, the recipe needs {}", path.display(), w.sha256);
+                bail!(
+                    "{} is not this recipe's source image: its sha256 is {sha}, the recipe needs {}",
+                    path.display(),
+                    w.sha256
+                );
             }
             Ok(Some(image))
         }

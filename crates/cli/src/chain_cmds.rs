@@ -7,11 +7,11 @@ use anyhow::{Context, bail};
 use chrysalis_chain::client::{LAMPORTS_PER_SOL, sol};
 use chrysalis_chain::network::Network;
 use chrysalis_chain::{Signer, wallet};
+use chrysalis_cli::pipeline::PipelineEvent;
 use chrysalis_cli::pipeline::chain::{Chain, parse_network};
 use chrysalis_cli::pipeline::evolve::{self, EvolveReport};
 use chrysalis_cli::pipeline::journal::Journal;
 use chrysalis_cli::pipeline::royalties;
-use chrysalis_cli::pipeline::PipelineEvent;
 use chrysalis_core::CancelToken;
 use clap::{Args, Subcommand};
 
@@ -90,11 +90,18 @@ pub struct WalletArgs {
 }
 
 fn print_evolve(out: &Output, r: &EvolveReport) -> anyhow::Result<()> {
-    let rows = vec![("Collection", r.collection.clone()), ("Evolved", r.evolved.len().to_string()), ("Clock", r.now.to_string())];
+    let rows = vec![
+        ("Collection", r.collection.clone()),
+        ("Evolved", r.evolved.len().to_string()),
+        ("Clock", r.now.to_string()),
+    ];
     out.data(r, &rows)?;
     if !out.is_json() {
         for e in &r.evolved {
-            crate::output::line(&format!("  #{:<4} {}  stage {} → {}  {}", e.index, e.mint, e.from_stage, e.to_stage, e.uri));
+            crate::output::line(&format!(
+                "  #{:<4} {}  stage {} → {}  {}",
+                e.index, e.mint, e.from_stage, e.to_stage, e.uri
+            ));
         }
     }
     Ok(())
@@ -111,7 +118,9 @@ pub fn evolve(out: &Output, args: EvolveArgs, cancel: &CancelToken) -> anyhow::R
     let mut bars = PhaseBars::new(out);
     let mut on = |e: &PipelineEvent| bars.on_event(e);
     let report = match (args.index, args.to_stage) {
-        (Some(i), Some(s)) if !args.due => evolve::evolve_one(project.root(), &chain, &journal, &wallet, i, s, &mut on, cancel),
+        (Some(i), Some(s)) if !args.due => {
+            evolve::evolve_one(project.root(), &chain, &journal, &wallet, i, s, &mut on, cancel)
+        }
         (Some(_), _) => bail!("--index/--to-stage and --due are separate: evolve one NFT or crank all due ones"),
         _ => evolve::evolve_due(project.root(), &chain, &journal, &wallet, &mut on, cancel),
     };
@@ -137,7 +146,9 @@ pub fn royalties(out: &Output, args: RoyaltiesArgs) -> anyhow::Result<ExitCode> 
     let chain = Chain::open(project.root(), &args.chain.options())?;
     let wallet = chain.wallet(Some(project.root()), args.chain.wallet.as_deref())?;
     let pay = match &args.pay {
-        Some(s) => Some(chrysalis_core::collection::spec::parse_sol(s).map_err(|e| anyhow::anyhow!("--pay {s:?}: {e}"))?),
+        Some(s) => {
+            Some(chrysalis_core::collection::spec::parse_sol(s).map_err(|e| anyhow::anyhow!("--pay {s:?}: {e}"))?)
+        }
         None => None,
     };
     if chain.network().allows_airdrop() && (pay.is_some() || args.distribute) {
@@ -145,7 +156,9 @@ pub fn royalties(out: &Output, args: RoyaltiesArgs) -> anyhow::Result<ExitCode> 
     }
     let journal = Journal::new(project.db());
     let mut bars = PhaseBars::new(out);
-    let r = royalties::royalties(project.root(), &chain, &journal, &wallet, pay, args.distribute, &mut |e| bars.on_event(e));
+    let r = royalties::royalties(project.root(), &chain, &journal, &wallet, pay, args.distribute, &mut |e| {
+        bars.on_event(e)
+    });
     bars.finish();
     let r = r?;
     let mut rows = vec![
@@ -161,9 +174,18 @@ pub fn royalties(out: &Output, args: RoyaltiesArgs) -> anyhow::Result<ExitCode> 
     }
     out.data(&r, &rows)?;
     if !out.is_json() {
-        crate::output::line(&format!("\n{:<44}  {:>6}  {:>14}  {:>14}", "creator", "share", "owed (SOL)", "balance (SOL)"));
+        crate::output::line(&format!(
+            "\n{:<44}  {:>6}  {:>14}  {:>14}",
+            "creator", "share", "owed (SOL)", "balance (SOL)"
+        ));
         for c in &r.creators {
-            crate::output::line(&format!("{:<44}  {:>5}%  {:>14}  {:>14}", c.address, f64::from(c.share_bps) / 100.0, sol(c.owed), sol(c.balance)));
+            crate::output::line(&format!(
+                "{:<44}  {:>5}%  {:>14}  {:>14}",
+                c.address,
+                f64::from(c.share_bps) / 100.0,
+                sol(c.owed),
+                sol(c.balance)
+            ));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -212,12 +234,20 @@ pub fn wallet_cmd(out: &Output, cmd: WalletCommand) -> anyhow::Result<ExitCode> 
     let root = project.as_ref().map(|p| p.root().to_path_buf());
     let key = chrysalis_cli::pipeline::chain::resolve_wallet(&network, root.as_deref(), args.wallet.as_deref())?;
     let Some(amount) = airdrop else {
-        out.data(&serde_json::json!({ "address": key.pubkey().to_string() }), &[("Address", key.pubkey().to_string())])?;
+        out.data(
+            &serde_json::json!({ "address": key.pubkey().to_string() }),
+            &[("Address", key.pubkey().to_string())],
+        )?;
         return Ok(ExitCode::SUCCESS);
     };
     let chain = match &root {
-        Some(r) => Chain::open(r, &chrysalis_cli::pipeline::ChainOptions { network: network.to_string(), wallet: None })?,
-        None => Chain::open(&std::env::temp_dir(), &chrysalis_cli::pipeline::ChainOptions { network: network.to_string(), wallet: None })?,
+        Some(r) => {
+            Chain::open(r, &chrysalis_cli::pipeline::ChainOptions { network: network.to_string(), wallet: None })?
+        }
+        None => Chain::open(
+            &std::env::temp_dir(),
+            &chrysalis_cli::pipeline::ChainOptions { network: network.to_string(), wallet: None },
+        )?,
     };
     if amount > 0 {
         if !network.allows_airdrop() {

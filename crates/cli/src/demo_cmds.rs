@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrysalis_cli::pipeline::demo;
 use chrysalis_cli::pipeline::PipelineEvent;
+use chrysalis_cli::pipeline::demo;
 use chrysalis_core::CancelToken;
 use clap::Args;
 
@@ -32,9 +32,19 @@ pub fn demo(out: &Output, args: DemoArgs, cancel: &CancelToken) -> anyhow::Resul
     let rows = vec![
         ("Project", r.project.clone()),
         ("Collection", r.publish.collection.as_ref().map(|c| c.collection.clone()).unwrap_or_default()),
-        ("Minted", format!("{} ({} SOL spent)", r.publish.mints.len(), chrysalis_chain::client::sol(r.publish.lamports_spent))),
+        (
+            "Minted",
+            format!("{} ({} SOL spent)", r.publish.mints.len(), chrysalis_chain::client::sol(r.publish.lamports_spent)),
+        ),
         ("Evolved", format!("{evolved} evolutions over {} warps", r.warps.len())),
-        ("Royalties", format!("{} SOL paid in, {} SOL distributed", chrysalis_chain::client::sol(r.royalties.paid_in.unwrap_or(0)), chrysalis_chain::client::sol(r.royalties.distributed.unwrap_or(0)))),
+        (
+            "Royalties",
+            format!(
+                "{} SOL paid in, {} SOL distributed",
+                chrysalis_chain::client::sol(r.royalties.paid_in.unwrap_or(0)),
+                chrysalis_chain::client::sol(r.royalties.distributed.unwrap_or(0))
+            ),
+        ),
         ("Verified", format!("{verified} of {}", r.verify.len())),
         ("Took", format!("{:.1} s", r.seconds)),
     ];
@@ -53,7 +63,10 @@ pub fn demo(out: &Output, args: DemoArgs, cancel: &CancelToken) -> anyhow::Resul
                 if row.verified { "  ✓" } else { "  ✗" }
             ));
         }
-        crate::output::line(&format!("\nNext: `chrysalis verify MINT --project {}` checks any of them on its own.", r.project));
+        crate::output::line(&format!(
+            "\nNext: `chrysalis verify MINT --project {}` checks any of them on its own.",
+            r.project
+        ));
     }
     Ok(if verified == r.verify.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

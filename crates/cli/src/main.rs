@@ -14,8 +14,8 @@ mod verify_cmds;
 use std::process::ExitCode;
 use std::sync::OnceLock;
 
-use clap::{Parser, Subcommand};
 use chrysalis_core::CancelToken;
+use clap::{Parser, Subcommand};
 
 /// Generative-art dynamic NFTs on Solana: create, collect, publish, mint, evolve, verify.
 #[derive(Debug, Parser)]
@@ -97,7 +97,8 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default))
         // ureq-proto's TRACE output dumps raw request bytes, bearer tokens included: never
         // show it, whatever -v or RUST_LOG asks (replaces any ureq_proto directive).
         .add_directive("ureq_proto=debug".parse().expect("static directive"))
@@ -167,8 +168,14 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             if err.downcast_ref::<chrysalis_core::Cancelled>().is_some()
-                || matches!(err.downcast_ref::<chrysalis_core::ProjectError>(), Some(chrysalis_core::ProjectError::Cancelled(_)))
-                || matches!(err.downcast_ref::<chrysalis_cli::pipeline::PipelineError>(), Some(chrysalis_cli::pipeline::PipelineError::Cancelled(_)))
+                || matches!(
+                    err.downcast_ref::<chrysalis_core::ProjectError>(),
+                    Some(chrysalis_core::ProjectError::Cancelled(_))
+                )
+                || matches!(
+                    err.downcast_ref::<chrysalis_cli::pipeline::PipelineError>(),
+                    Some(chrysalis_cli::pipeline::PipelineError::Cancelled(_))
+                )
             {
                 eprintln!("cancelled");
                 return ExitCode::from(130);

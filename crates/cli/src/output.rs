@@ -42,9 +42,11 @@ impl Output {
             ProgressBar::new(0)
         };
         bar.set_style(
-            ProgressStyle::with_template("{prefix:.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} {msg} (ETA {eta})")
-                .expect("static template is valid")
-                .progress_chars("█▉▊▋▌▍▎▏ "),
+            ProgressStyle::with_template(
+                "{prefix:.bold} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} {msg} (ETA {eta})",
+            )
+            .expect("static template is valid")
+            .progress_chars("█▉▊▋▌▍▎▏ "),
         );
         bar.set_prefix(what.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
@@ -101,11 +103,7 @@ pub fn reserve_stdout(program_logs: bool) {
             if saved < 0 {
                 return;
             }
-            let target = if program_logs {
-                2
-            } else {
-                libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY)
-            };
+            let target = if program_logs { 2 } else { libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY) };
             if target < 0 || libc::dup2(target, 1) < 0 {
                 libc::close(saved);
                 return;

@@ -168,7 +168,10 @@ pub fn print_publish(out: &Output, r: &PublishReport) -> anyhow::Result<()> {
     }
     if !r.mints.is_empty() {
         rows.push(("Minted", format!("{} of {} ({} in this run)", r.mints.len(), r.plan.items, r.minted_now)));
-        rows.push(("Spent", format!("{} lamports ({} SOL)", r.lamports_spent, chrysalis_chain::client::sol(r.lamports_spent))));
+        rows.push((
+            "Spent",
+            format!("{} lamports ({} SOL)", r.lamports_spent, chrysalis_chain::client::sol(r.lamports_spent)),
+        ));
     }
     out.data(r, &rows)?;
     if !out.is_json() && !r.mints.is_empty() {

@@ -142,7 +142,10 @@ pub fn store(out: &Output, cmd: StoreCommand, cancel: &CancelToken) -> anyhow::R
             store.flush().map_err(storage_err)?;
             bar.finish();
             let name = name.unwrap_or_else(|| {
-                path.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_default()
+                path.canonicalize()
+                    .ok()
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .unwrap_or_default()
             });
             pins::record_added(project.db(), &name, &added).map_err(storage_err)?;
             project.journal(
@@ -168,7 +171,8 @@ pub fn store(out: &Output, cmd: StoreCommand, cancel: &CancelToken) -> anyhow::R
             match dest {
                 Some(path) => {
                     let tmp = path.with_extension("partial");
-                    let mut f = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+                    let mut f =
+                        std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
                     let n = copy_cancellable(&mut reader, &mut f, cancel)?;
                     f.sync_all()?;
                     std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;

@@ -35,7 +35,11 @@ pub struct VerifyArgs {
 }
 
 pub fn print_checks(r: &VerifyReport) {
-    crate::output::line(&format!("NFT {}{}", r.mint, r.index.map(|i| format!(" (item #{i}, stage {})", r.stage.unwrap_or(0))).unwrap_or_default()));
+    crate::output::line(&format!(
+        "NFT {}{}",
+        r.mint,
+        r.index.map(|i| format!(" (item #{i}, stage {})", r.stage.unwrap_or(0))).unwrap_or_default()
+    ));
     for c in &r.checks {
         let mark = match c.status {
             CheckStatus::Pass => "✓",

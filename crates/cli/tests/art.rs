@@ -42,11 +42,7 @@ fn generate_then_recipe_then_regenerate_check() {
         .stdout(predicate::str::is_match(r"(?m)^Style\s+growth$").unwrap())
         .stdout(predicate::str::contains("Recipe hash"));
 
-    chrysalis()
-        .args(["regenerate", png, "--check"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("identical"));
+    chrysalis().args(["regenerate", png, "--check"]).assert().success().stdout(predicate::str::contains("identical"));
 
     // Without --check it writes a copy: the same bytes.
     let copy = tmp.path().join("copy.png");
@@ -91,7 +87,18 @@ fn json_output_and_random_seed() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("r.png");
     let out = chrysalis()
-        .args(["generate", "--json", "--style", "flow-field", "--width", "256", "--height", "320", "--out", path.to_str().unwrap()])
+        .args([
+            "generate",
+            "--json",
+            "--style",
+            "flow-field",
+            "--width",
+            "256",
+            "--height",
+            "320",
+            "--out",
+            path.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -117,7 +124,12 @@ fn bad_input_is_refused_with_a_reason() {
     let out = tmp.path().join("x.png");
     let out = out.to_str().unwrap();
     let fails = |args: &[&str], why: &str| {
-        chrysalis().args(args).args(["--out", out]).assert().failure().stderr(predicate::str::contains(why.to_string()));
+        chrysalis()
+            .args(args)
+            .args(["--out", out])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(why.to_string()));
     };
     fails(&["generate", "-p", "bogus=1"], "has no parameter \"bogus\"");
     fails(&["generate", "-p", "density=9"], "out of range");
@@ -148,13 +160,20 @@ fn tiny_diffusion_sample_regenerates_identically() {
         .args(["--size", "64x64", "--out", stage0])
         .assert()
         .success();
-    chrysalis().args(["regenerate", stage0, "--model", model, "--check"]).assert().success().stdout(predicate::str::contains("identical"));
+    chrysalis()
+        .args(["regenerate", stage0, "--model", model, "--check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("identical"));
 
     let out = chrysalis().args(["recipe", stage0, "--json"]).output().unwrap();
     let recipe: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(recipe["engine"]["kind"], "diffusion");
     assert_eq!(recipe["engine"]["scheduler"], "euler_ancestral");
-    assert!(recipe["engine"]["model"]["files"].as_object().unwrap().len() >= 4, "every weight file is hashed: {recipe}");
+    assert!(
+        recipe["engine"]["model"]["files"].as_object().unwrap().len() >= 4,
+        "every weight file is hashed: {recipe}"
+    );
 
     // Stage 1 grows out of stage 0 by img2img.
     let stage1 = tmp.path().join("stage1.png");
@@ -174,8 +193,5 @@ fn tiny_diffusion_sample_regenerates_identically() {
     // Different weights: the recipe's file hashes no longer match, and the check says so.
     let other = tmp.path().join("other-sd");
     chrysalis_art::diffusion::testing::write_tiny_model(&other, 8).unwrap();
-    chrysalis()
-        .args(["regenerate", stage0, "--model", other.to_str().unwrap(), "--check"])
-        .assert()
-        .failure();
+    chrysalis().args(["regenerate", stage0, "--model", other.to_str().unwrap(), "--check"]).assert().failure();
 }

@@ -72,7 +72,8 @@ fn check_reports_each_step() {
     assert_eq!(report["ok"], true);
     assert_eq!(report["steps"].as_array().unwrap().len(), 4);
 
-    std::fs::write(tmp.path().join("chrysalis.toml"), "[project]\nname = \"renamed\"\nformat = 1\ncreated = \"x\"\n").unwrap();
+    std::fs::write(tmp.path().join("chrysalis.toml"), "[project]\nname = \"renamed\"\nformat = 1\ncreated = \"x\"\n")
+        .unwrap();
     // A changed settings file is still valid, so the project opens and checks clean.
     chrysalis().args(["check", dir]).assert().success().stdout(predicate::str::contains("settings"));
 }

@@ -27,8 +27,14 @@ fn cid_prints_kubos_cid_for_each_layout() {
     // the default is Kubo's default
     assert_eq!(stdout_of(chrysalis().args(["cid", f.to_str().unwrap()])), cid("v0"));
 
-    let json: serde_json::Value =
-        serde_json::from_str(&stdout_of(chrysalis().args(["cid", tmp.path().to_str().unwrap(), "--layout", "v1", "--json"]))).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout_of(chrysalis().args([
+        "cid",
+        tmp.path().to_str().unwrap(),
+        "--layout",
+        "v1",
+        "--json",
+    ])))
+    .unwrap();
     assert_eq!(json["kind"], "directory");
     assert_eq!(json["layout"], "v1");
     assert_eq!(json["size"], 1);
@@ -38,11 +44,7 @@ fn cid_prints_kubos_cid_for_each_layout() {
 #[test]
 fn cid_refuses_bad_input_clearly() {
     chrysalis().args(["cid", "/no/such/file"]).assert().failure().stderr(predicate::str::contains("/no/such/file"));
-    chrysalis()
-        .args(["cid", ".", "--layout", "v9"])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains("v1-2025"));
+    chrysalis().args(["cid", ".", "--layout", "v9"]).assert().failure().stderr(predicate::str::contains("v1-2025"));
 }
 
 #[test]
@@ -58,9 +60,16 @@ fn store_add_cat_and_car_round_trip() {
     std::fs::write(stage.join("images/0.png"), &big).unwrap();
     std::fs::write(stage.join("0.json"), br#"{"name":"moth #0"}"#).unwrap();
 
-    let added: serde_json::Value = serde_json::from_str(&stdout_of(
-        chrysalis().args(["store", "add", stage.to_str().unwrap(), "--layout", "v1", "--project", a.to_str().unwrap(), "--json"]),
-    ))
+    let added: serde_json::Value = serde_json::from_str(&stdout_of(chrysalis().args([
+        "store",
+        "add",
+        stage.to_str().unwrap(),
+        "--layout",
+        "v1",
+        "--project",
+        a.to_str().unwrap(),
+        "--json",
+    ])))
     .unwrap();
     let root = added["cid"].as_str().unwrap().to_string();
     assert_eq!(added["name"], "stage-0");
@@ -69,13 +78,23 @@ fn store_add_cat_and_car_round_trip() {
     // it is the CID `cid` computes
     assert_eq!(stdout_of(chrysalis().args(["cid", stage.to_str().unwrap(), "--layout", "v1"])).trim(), root);
     // adding again writes nothing
-    let again: serde_json::Value = serde_json::from_str(&stdout_of(
-        chrysalis().args(["store", "add", stage.to_str().unwrap(), "--layout", "v1", "--project", a.to_str().unwrap(), "--json"]),
-    ))
+    let again: serde_json::Value = serde_json::from_str(&stdout_of(chrysalis().args([
+        "store",
+        "add",
+        stage.to_str().unwrap(),
+        "--layout",
+        "v1",
+        "--project",
+        a.to_str().unwrap(),
+        "--json",
+    ])))
     .unwrap();
     assert_eq!(again["new_blocks"], 0);
 
-    let out = chrysalis().args(["store", "cat", &format!("{root}/images/0.png"), "--project", a.to_str().unwrap()]).output().unwrap();
+    let out = chrysalis()
+        .args(["store", "cat", &format!("{root}/images/0.png"), "--project", a.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(out.stdout, big);
 
@@ -85,10 +104,19 @@ fn store_add_cat_and_car_round_trip() {
         .assert()
         .success()
         .stdout(predicate::str::contains(&root));
-    let imported: serde_json::Value =
-        serde_json::from_str(&stdout_of(chrysalis().args(["car", "import", car.to_str().unwrap(), b.to_str().unwrap(), "--json"]))).unwrap();
+    let imported: serde_json::Value = serde_json::from_str(&stdout_of(chrysalis().args([
+        "car",
+        "import",
+        car.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--json",
+    ])))
+    .unwrap();
     assert_eq!(imported["roots"][0], root.as_str());
-    let out = chrysalis().args(["store", "cat", &format!("ipfs://{root}/0.json"), "--project", b.to_str().unwrap()]).output().unwrap();
+    let out = chrysalis()
+        .args(["store", "cat", &format!("ipfs://{root}/0.json"), "--project", b.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.stdout, br#"{"name":"moth #0"}"#);
     let roots = stdout_of(chrysalis().args(["store", "roots", "--project", b.to_str().unwrap()]));
     assert!(roots.contains(&root) && roots.contains("stage-0"), "{roots}");

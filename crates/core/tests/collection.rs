@@ -147,7 +147,9 @@ fn parse_errors_name_line_column_and_table() {
 
 #[test]
 fn price_accepts_text_integers_and_floats_exactly() {
-    for (price, lamports) in [("\"1.5\"", 1_500_000_000u64), ("2", 2_000_000_000), ("0.1", 100_000_000), ("0.000000001", 1)] {
+    for (price, lamports) in
+        [("\"1.5\"", 1_500_000_000u64), ("2", 2_000_000_000), ("0.1", 100_000_000), ("0.000000001", 1)]
+    {
         let spec = CollectionSpec::from_toml(&DEMO.replace("price = \"0.1\"", &format!("price = {price}"))).unwrap();
         assert_eq!(spec.price_lamports(), Ok(lamports), "{price}");
     }
@@ -181,7 +183,17 @@ fn validation_reports_every_problem_with_its_field() {
     ];
     let problems = s.validate();
     let p = paths(&s);
-    for path in ["name", "symbol", "size", "external_url", "royalty_bps", "price", "creators[0].address", "creators[1].address", "creators[2].share_bps"] {
+    for path in [
+        "name",
+        "symbol",
+        "size",
+        "external_url",
+        "royalty_bps",
+        "price",
+        "creators[0].address",
+        "creators[1].address",
+        "creators[2].share_bps",
+    ] {
         assert!(p.iter().any(|x| x == path), "no problem at {path}: {problems:#?}");
     }
     has_problem(&s, "creators", "shares sum to 9 500 bps, they must sum to 10 000");
@@ -275,7 +287,13 @@ fn validation_of_rules_and_stages() {
     let mut s = CollectionSpec::from_toml(DEMO).unwrap();
     s.stages[1].growth = Some(Growth::Img2img { img2img: "x".into(), strength: 0.5 });
     has_problem(&s, "stages[1].growth", "diffusion");
-    s.stages = (0..9).map(|i| collection::StageSpec { name: format!("s{i}"), unlock: if i == 0 { collection::Unlock::Mint } else { collection::Unlock::Owner }, growth: None }).collect();
+    s.stages = (0..9)
+        .map(|i| collection::StageSpec {
+            name: format!("s{i}"),
+            unlock: if i == 0 { collection::Unlock::Mint } else { collection::Unlock::Owner },
+            growth: None,
+        })
+        .collect();
     has_problem(&s, "stages", "at most 8");
     s.stages.clear();
     has_problem(&s, "stages", "at least stage 0");
@@ -419,7 +437,15 @@ then = { trait = "D", value = "d4" }
 
 #[test]
 fn plans_are_deterministic_and_seeds_follow_the_documented_hash() {
-    let spec = spec_with(400, 9, THOUSAND.replace("count = 100", "count = 40").replace("count = 250", "count = 100").replace("count = 650", "count = 260").as_str());
+    let spec = spec_with(
+        400,
+        9,
+        THOUSAND
+            .replace("count = 100", "count = 40")
+            .replace("count = 250", "count = 100")
+            .replace("count = 650", "count = 260")
+            .as_str(),
+    );
     let a = plan(&spec, &ctx()).unwrap();
     let b = plan(&spec, &ctx()).unwrap();
     assert_eq!(a, b);
@@ -427,7 +453,10 @@ fn plans_are_deterministic_and_seeds_follow_the_documented_hash() {
     let mut other = spec.clone();
     other.seed = 10;
     let c = plan(&other, &ctx()).unwrap();
-    assert_ne!(a.items.iter().map(|i| &i.traits).collect::<Vec<_>>(), c.items.iter().map(|i| &i.traits).collect::<Vec<_>>());
+    assert_ne!(
+        a.items.iter().map(|i| &i.traits).collect::<Vec<_>>(),
+        c.items.iter().map(|i| &i.traits).collect::<Vec<_>>()
+    );
 
     for (i, item) in a.items.iter().enumerate() {
         let mut h = Sha256::new();
@@ -554,7 +583,11 @@ fn diffusion_stages_are_img2img_from_the_previous_stage() {
 
 #[test]
 fn conflict_quota_sum() {
-    let mut spec = spec_with(10, 1, "[[traits]]\nname = \"A\"\nvalues = [{ value = \"x\", count = 5 }, { value = \"y\", count = 5 }]\n");
+    let mut spec = spec_with(
+        10,
+        1,
+        "[[traits]]\nname = \"A\"\nvalues = [{ value = \"x\", count = 5 }, { value = \"y\", count = 5 }]\n",
+    );
     spec.traits[0].values[0].count = Some(4);
     let c = check(&spec);
     assert_eq!(c[0].kind, ConflictKind::QuotaSum);
@@ -565,7 +598,11 @@ fn conflict_quota_sum() {
 
 #[test]
 fn conflict_unknown_reference() {
-    let mut spec = spec_with(4, 1, "[[traits]]\nname = \"A\"\nvalues = [{ value = \"x\", count = 2 }, { value = \"y\", count = 2 }]\n");
+    let mut spec = spec_with(
+        4,
+        1,
+        "[[traits]]\nname = \"A\"\nvalues = [{ value = \"x\", count = 2 }, { value = \"y\", count = 2 }]\n",
+    );
     spec.rules.push(collection::RuleSpec {
         kind: RuleKind::Exclude,
         when: collection::ValueRef { trait_name: "A".into(), value: "x".into() },
@@ -605,7 +642,11 @@ fn conflict_require_short() {
     let spec = spec_with(100, 1, &format!("{AB}{}", rule("require", ("A", "a1"), ("B", "b1"))));
     let c = conflicts_of(&spec);
     assert_eq!(c[0].kind, ConflictKind::RequireShort);
-    assert!(c[0].message.contains("A = a1 (40) require B = b1: 40 items need it but its quota is 30"), "{}", c[0].message);
+    assert!(
+        c[0].message.contains("A = a1 (40) require B = b1: 40 items need it but its quota is 30"),
+        "{}",
+        c[0].message
+    );
     assert_eq!(c[0].constraints, vec!["rules[0]"]);
 }
 
@@ -674,7 +715,11 @@ fn conflict_value_too_few_combinations() {
     let traits = "[[traits]]\nname = \"A\"\nvalues = [{ value = \"x\", count = 4 }, { value = \"y\", count = 2 }]\n[[traits]]\nname = \"B\"\nvalues = [{ value = \"p\", count = 2 }, { value = \"q\", count = 2 }, { value = \"r\", count = 2 }]\n";
     let c = conflicts_of(&spec_with(6, 1, traits));
     assert_eq!(c[0].kind, ConflictKind::ValueTooFewCombinations);
-    assert!(c[0].message.contains("A = x is asked for 4 items but only 3 distinct combinations contain it"), "{}", c[0].message);
+    assert!(
+        c[0].message.contains("A = x is asked for 4 items but only 3 distinct combinations contain it"),
+        "{}",
+        c[0].message
+    );
     assert_eq!(c[0].constraints, vec!["traits[0].values[0]"]);
 }
 

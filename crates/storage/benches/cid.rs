@@ -121,7 +121,10 @@ fn main() {
 
     println!();
     println!("CID throughput, MB/s (1 MB = 10^6 bytes); higher is better. Same files, same run.");
-    println!("{:<20} {:<8} {:>10} {:>10} {:>10} {:>9}  CIDs", "case", "layout", "chrysalis", "kubo 0.22", "js 17", "vs kubo");
+    println!(
+        "{:<20} {:<8} {:>10} {:>10} {:>10} {:>9}  CIDs",
+        "case", "layout", "chrysalis", "kubo 0.22", "js 17", "vs kubo"
+    );
     let mut all_same = true;
     for layout in Layout::ALL {
         let js_rows = js(layout, &paths);

@@ -53,7 +53,6 @@ mod cid_list {
     }
 }
 
-
 fn put_uvarint(out: &mut Vec<u8>, v: u64) {
     crate::pb::put_varint(out, v)
 }
@@ -159,7 +158,11 @@ impl<R: Read> CarReader<R> {
         let (roots, version) = decode_header(&header).map_err(|r| bad(format!("bad header: {r}")))?;
         match version {
             1 => {}
-            2 => return Err(bad("this is a CAR v2; only CAR v1 is supported (convert it with `car`/`ipfs dag export`)".into())),
+            2 => {
+                return Err(bad(
+                    "this is a CAR v2; only CAR v1 is supported (convert it with `car`/`ipfs dag export`)".into(),
+                ));
+            }
             v => return Err(bad(format!("unknown CAR version {v}"))),
         }
         if roots.is_empty() {
@@ -191,12 +194,18 @@ impl<R: Read> CarReader<R> {
         let mut section = vec![0; len as usize];
         self.input.read_exact(&mut section).map_err(|e| bad(format!("block #{index} is truncated: {e}")))?;
         let mut cursor = io::Cursor::new(&section[..]);
-        let cid = Cid::read_bytes(&mut cursor).map_err(|e| bad(format!("block #{index} starts with no valid CID: {e}")))?;
+        let cid =
+            Cid::read_bytes(&mut cursor).map_err(|e| bad(format!("block #{index} starts with no valid CID: {e}")))?;
         let data = section.split_off(cursor.position() as usize);
         match block::verify(&cid, &data) {
             Ok(()) => {}
             Err(BlockError::Mismatch { found, .. }) => {
-                return Err(StorageError::BadCarBlock { path: self.path.clone(), cid, index, found: found.to_string() });
+                return Err(StorageError::BadCarBlock {
+                    path: self.path.clone(),
+                    cid,
+                    index,
+                    found: found.to_string(),
+                });
             }
             Err(BlockError::UnsupportedHash { code, .. }) => {
                 return Err(StorageError::UnsupportedFormat { cid, what: "hash function", code });

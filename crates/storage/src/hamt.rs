@@ -47,8 +47,13 @@ struct Entry {
     link: LinkInfo,
 }
 
-pub(crate) fn build(importer: &mut Importer<'_>, links: Vec<(String, LinkInfo)>, filesize: u64) -> Result<LinkInfo, StorageError> {
-    let entries: Vec<Entry> = links.into_iter().map(|(name, link)| Entry { hash: hash_name(name.as_bytes()), name, link }).collect();
+pub(crate) fn build(
+    importer: &mut Importer<'_>,
+    links: Vec<(String, LinkInfo)>,
+    filesize: u64,
+) -> Result<LinkInfo, StorageError> {
+    let entries: Vec<Entry> =
+        links.into_iter().map(|(name, link)| Entry { hash: hash_name(name.as_bytes()), name, link }).collect();
     let refs: Vec<&Entry> = entries.iter().collect();
     let mut root = shard(importer, &refs, 0)?;
     root.filesize = filesize;

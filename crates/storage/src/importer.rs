@@ -211,7 +211,10 @@ impl<'a> Importer<'a> {
     pub fn add_file(mut self, path: &Path) -> Result<Added, StorageError> {
         let meta = fs::metadata(path).map_err(|e| not_found_or(path, e))?;
         if meta.is_dir() {
-            return Err(StorageError::Unsupported { path: path.to_path_buf(), reason: "it is a folder, not a file".into() });
+            return Err(StorageError::Unsupported {
+                path: path.to_path_buf(),
+                reason: "it is a folder, not a file".into(),
+            });
         }
         if !meta.is_file() {
             return Err(StorageError::Unsupported {
@@ -236,7 +239,10 @@ impl<'a> Importer<'a> {
     pub fn add_dir(mut self, path: &Path) -> Result<Added, StorageError> {
         let meta = fs::metadata(path).map_err(|e| not_found_or(path, e))?;
         if !meta.is_dir() {
-            return Err(StorageError::Unsupported { path: path.to_path_buf(), reason: "it is a file, not a folder".into() });
+            return Err(StorageError::Unsupported {
+                path: path.to_path_buf(),
+                reason: "it is a file, not a folder".into(),
+            });
         }
         let tree = walk_dir(path, self.include_hidden)?;
         self.total = tree.bytes;
@@ -259,7 +265,14 @@ impl<'a> Importer<'a> {
         self.total = size_hint;
         let root = self.file(reader, Path::new("<stream>"), "")?;
         self.report("", true);
-        Ok(Added { cid: root.cid, layout: self.layout, kind: EntryKind::File, size: root.filesize, dag_size: root.tsize, files: 1 })
+        Ok(Added {
+            cid: root.cid,
+            layout: self.layout,
+            kind: EntryKind::File,
+            size: root.filesize,
+            dag_size: root.tsize,
+            files: 1,
+        })
     }
 
     // ------------------------------------------------------------ files
@@ -343,7 +356,13 @@ impl<'a> Importer<'a> {
         Ok(LinkInfo { cid, tsize, filesize: n })
     }
 
-    fn push_link(&mut self, levels: &mut Vec<Vec<LinkInfo>>, level: usize, link: LinkInfo, max: usize) -> Result<(), StorageError> {
+    fn push_link(
+        &mut self,
+        levels: &mut Vec<Vec<LinkInfo>>,
+        level: usize,
+        link: LinkInfo,
+        max: usize,
+    ) -> Result<(), StorageError> {
         if levels.len() <= level {
             levels.push(Vec::new());
         }
@@ -380,7 +399,13 @@ impl<'a> Importer<'a> {
     fn file_node(&mut self, links: &[LinkInfo]) -> Result<LinkInfo, StorageError> {
         let sizes: Vec<u64> = links.iter().map(|l| l.filesize).collect();
         let filesize: u64 = sizes.iter().sum();
-        let data = UnixFsOut { kind: Some(DataType::File), filesize: Some(filesize), blocksizes: &sizes, ..Default::default() }.to_vec();
+        let data = UnixFsOut {
+            kind: Some(DataType::File),
+            filesize: Some(filesize),
+            blocksizes: &sizes,
+            ..Default::default()
+        }
+        .to_vec();
         self.dag_node(links.iter().map(|l| (&l.cid, "", l.tsize)), &data, filesize)
     }
 
@@ -428,7 +453,12 @@ impl<'a> Importer<'a> {
                 Node::File => self.file_at(&child_path, &child_rel)?,
                 Node::Dir(sub) => self.dir_node(&child_path, &child_rel, sub)?,
                 Node::Symlink(target) => {
-                    let data = UnixFsOut { kind: Some(DataType::Symlink), data: Some(target.as_bytes()), ..Default::default() }.to_vec();
+                    let data = UnixFsOut {
+                        kind: Some(DataType::Symlink),
+                        data: Some(target.as_bytes()),
+                        ..Default::default()
+                    }
+                    .to_vec();
                     self.dag_node(std::iter::empty(), &data, 0)?
                 }
             };
@@ -450,7 +480,10 @@ impl<'a> Importer<'a> {
             ShardEstimation::LinksBytes => links.iter().map(|(n, l)| n.len() + l.cid.encoded_len()).sum(),
             ShardEstimation::BlockBytes => {
                 // The Data field of a plain directory (0a 02 08 01) plus every serialized link.
-                4 + links.iter().map(|(n, l)| pb::link_serialized_size(n.len(), l.cid.encoded_len(), l.tsize)).sum::<usize>()
+                4 + links
+                    .iter()
+                    .map(|(n, l)| pb::link_serialized_size(n.len(), l.cid.encoded_len(), l.tsize))
+                    .sum::<usize>()
             }
         };
         estimate > HAMT_THRESHOLD_BYTES
@@ -536,4 +569,3 @@ fn walk_dir(path: &Path, include_hidden: bool) -> Result<DirTree, StorageError> 
     entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     Ok(DirTree { entries, bytes, files })
 }
-

@@ -40,8 +40,7 @@ pub use block::{Block, BlockError};
 pub use car::{CarSummary, ImportedCar};
 pub use error::StorageError;
 pub use importer::{
-    Added, BlockSink, EntryKind, Importer, NullSink, cid_of_bytes, cid_of_dir, cid_of_file, cid_of_path,
-    cid_of_reader,
+    Added, BlockSink, EntryKind, Importer, NullSink, cid_of_bytes, cid_of_dir, cid_of_file, cid_of_path, cid_of_reader,
 };
 pub use layout::{Layout, ShardEstimation, UnknownLayout};
 pub use pins::Pin;

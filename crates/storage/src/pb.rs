@@ -102,7 +102,8 @@ impl UnixFsOut<'_> {
 /// The size on the wire of one PBLink inside a PBNode (tag + length + message), as Kubo's
 /// `linkSerializedSize` computes it for IPIP-499 block-bytes estimation.
 pub fn link_serialized_size(name_len: usize, cid_len: usize, tsize: u64) -> usize {
-    let link = 1 + varint_len(cid_len as u64) + cid_len + 1 + varint_len(name_len as u64) + name_len + 1 + varint_len(tsize);
+    let link =
+        1 + varint_len(cid_len as u64) + cid_len + 1 + varint_len(name_len as u64) + name_len + 1 + varint_len(tsize);
     1 + varint_len(link as u64) + link
 }
 
@@ -247,7 +248,14 @@ pub struct UnixFsIn<'a> {
 
 pub fn decode_unixfs(buf: &[u8]) -> Result<UnixFsIn<'_>, DecodeError> {
     let mut r = Reader::new(buf);
-    let mut out = UnixFsIn { kind: DataType::Raw, data: &[], filesize: None, blocksizes: Vec::new(), hash_type: None, fanout: None };
+    let mut out = UnixFsIn {
+        kind: DataType::Raw,
+        data: &[],
+        filesize: None,
+        blocksizes: Vec::new(),
+        hash_type: None,
+        fanout: None,
+    };
     let mut has_type = false;
     while !r.done() {
         let key = r.varint()?;

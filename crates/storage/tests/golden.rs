@@ -27,7 +27,10 @@ fn empty_file() {
 #[test]
 fn one_byte() {
     assert_eq!(cid_of_bytes(b"a", Layout::V0).to_string(), "QmfDmsHTywy6L9Ne5RXsj5YumDedfBLMvCvmaxjBoe6w4d");
-    assert_eq!(cid_of_bytes(b"a", Layout::V1).to_string(), "bafkreigks6arfsq3xxfpvqrrwonchxcnu6do76auprhhfomao6c273sixm");
+    assert_eq!(
+        cid_of_bytes(b"a", Layout::V1).to_string(),
+        "bafkreigks6arfsq3xxfpvqrrwonchxcnu6do76auprhhfomao6c273sixm"
+    );
     assert_eq!(cid(1, Layout::V1), "bafkreihg6idvbgx2heenuelm4ynhk5uvijent7teupdffnetzssxzy3ofy");
     assert_eq!(cid(1, Layout::V1_2025), "bafkreihg6idvbgx2heenuelm4ynhk5uvijent7teupdffnetzssxzy3ofy");
 }
@@ -51,7 +54,12 @@ fn two_level_trees() {
     // 1 KiB chunks so that 1025 leaves (two levels at 1024 links, three at 174) stay small.
     let n = MIB + 1;
     let shaped = |layout| {
-        Importer::new(layout).tree_shape(1024, 1024).add_reader(&mut PseudoRandom::new(n, n), n).unwrap().cid.to_string()
+        Importer::new(layout)
+            .tree_shape(1024, 1024)
+            .add_reader(&mut PseudoRandom::new(n, n), n)
+            .unwrap()
+            .cid
+            .to_string()
     };
     assert_eq!(shaped(Layout::V0), "QmU7Ef6WfFXRJg9SjUMh5gGwHdYJ4xNVwEazXe55aFfk79");
     assert_eq!(shaped(Layout::V1), "bafybeihh4ihwulzluzz5t4bdv2fb3jfur4nf46bdrlzezjvjpms3n57dt4");
@@ -73,7 +81,10 @@ fn files_on_disk_and_in_memory_agree() {
 #[test]
 fn empty_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    assert_eq!(cid_of_dir(tmp.path(), Layout::V0).unwrap().cid.to_string(), "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn");
+    assert_eq!(
+        cid_of_dir(tmp.path(), Layout::V0).unwrap().cid.to_string(),
+        "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn"
+    );
     assert_eq!(
         cid_of_dir(tmp.path(), Layout::V1).unwrap().cid.to_string(),
         "bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354"
@@ -84,7 +95,10 @@ fn empty_folder() {
 fn folder_of_one() {
     let tmp = tempfile::tempdir().unwrap();
     write_folder(tmp.path(), 1, |_| 100).unwrap();
-    assert_eq!(cid_of_dir(tmp.path(), Layout::V0).unwrap().cid.to_string(), "QmTbtk7vNHKKSkMVBKwG4efZDKthjgZAvh6ehSZVbuWLDT");
+    assert_eq!(
+        cid_of_dir(tmp.path(), Layout::V0).unwrap().cid.to_string(),
+        "QmTbtk7vNHKKSkMVBKwG4efZDKthjgZAvh6ehSZVbuWLDT"
+    );
     assert_eq!(
         cid_of_dir(tmp.path(), Layout::V1).unwrap().cid.to_string(),
         "bafybeic4ooj32zdop7qoqjbr75gxe6ivdekrjihzotd75kifeso53zgqqy"
@@ -114,7 +128,10 @@ fn hidden_entries_are_skipped_unless_asked_for() {
     let tmp = tempfile::tempdir().unwrap();
     write_folder(tmp.path(), 1, |_| 100).unwrap();
     std::fs::write(tmp.path().join(".DS_Store"), b"junk").unwrap();
-    assert_eq!(cid_of_dir(tmp.path(), Layout::V0).unwrap().cid.to_string(), "QmTbtk7vNHKKSkMVBKwG4efZDKthjgZAvh6ehSZVbuWLDT");
+    assert_eq!(
+        cid_of_dir(tmp.path(), Layout::V0).unwrap().cid.to_string(),
+        "QmTbtk7vNHKKSkMVBKwG4efZDKthjgZAvh6ehSZVbuWLDT"
+    );
     let with_hidden = Importer::new(Layout::V0).include_hidden(true).add_dir(tmp.path()).unwrap();
     assert_ne!(with_hidden.cid.to_string(), "QmTbtk7vNHKKSkMVBKwG4efZDKthjgZAvh6ehSZVbuWLDT");
 }

@@ -377,10 +377,8 @@ fn contract_kubo_cancel_stops_between_uploads_and_resumes() {
     // is: nothing the first run verified is sent again, and everything else is sent once.
     let sent_before = kubo_server.adds();
     assert!(sent_before < 10, "{sent_before}");
-    let verified_before: u32 = project
-        .db()
-        .query_row("SELECT count(*) FROM uploads WHERE status = 'verified'", [], |r| r.get(0))
-        .unwrap();
+    let verified_before: u32 =
+        project.db().query_row("SELECT count(*) FROM uploads WHERE status = 'verified'", [], |r| r.get(0)).unwrap();
     assert!(verified_before < 10, "the cancel stopped the run early: {verified_before}");
     let report =
         Publisher::new(project.db(), &kubo, options).publish(&folder, &mut |_| {}, &CancelToken::new()).unwrap();

@@ -67,7 +67,8 @@ fn theirs_dir(dir: &std::path::Path, version: cid::Version) -> Cid {
     opts.cid_version(version);
     let mut builder = BufferingTreeBuilder::new(opts);
     let layout = if version == cid::Version::V0 { Layout::V0 } else { Layout::V1 };
-    let mut names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<_> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     for name in names {
         let added = chrysalis_storage::cid_of_file(&dir.join(&name), layout).unwrap();

@@ -9,11 +9,7 @@ use chrysalis_storage::{EntryKind, Importer, Layout, LocalStore, StorageError, c
 
 fn count_blocks(store: &LocalStore) -> usize {
     fn walk(dir: &Path) -> usize {
-        fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .map(|p| if p.is_dir() { walk(&p) } else { 1 })
-            .sum()
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).map(|p| if p.is_dir() { walk(&p) } else { 1 }).sum()
     }
     walk(&store.root().join("blocks"))
 }

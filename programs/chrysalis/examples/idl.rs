@@ -30,10 +30,7 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--check" => check = true,
             "-h" | "--help" => {
-                eprintln!(
-                    "usage: idl [--check] [PATH]   (default PATH: {})",
-                    out.display()
-                );
+                eprintln!("usage: idl [--check] [PATH]   (default PATH: {})", out.display());
                 return ExitCode::SUCCESS;
             }
             _ if arg.starts_with('-') => {

@@ -34,11 +34,7 @@ declare_id!("JDWLCiBwmhWaVpMzTBXikMJSdUgTpjWvNgXv4kt6Daq9");
 /// `entry` ties all its arguments to one lifetime `'info`, which a function pointer of the
 /// runtime's `ProcessInstruction` type cannot promise. Not compiled for SBF.
 #[cfg(not(target_os = "solana"))]
-pub fn process_instruction(
-    program_id: &Pubkey,
-    accounts: &[AccountInfo],
-    data: &[u8],
-) -> entrypoint::ProgramResult {
+pub fn process_instruction(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> entrypoint::ProgramResult {
     // SAFETY: same pointer and length, only the lifetime changes. `from_raw_parts` lets the
     // compiler pick `'info` as the duration of this call: everything `accounts` borrows lives
     // at least that long, and `entry` returns nothing that borrows from its arguments. The
@@ -72,11 +68,7 @@ pub mod chrysalis {
     /// Mints NFT `index` to the buyer at stage 0: the buyer pays the price into the vault,
     /// split by share among the creators in this transaction (credited to each creator, and
     /// paid to their wallets right away when they are passed as remaining accounts).
-    pub fn mint_nft<'info>(
-        ctx: Context<'info, MintNft<'info>>,
-        index: u32,
-        recipe_hash: [u8; 32],
-    ) -> Result<()> {
+    pub fn mint_nft<'info>(ctx: Context<'info, MintNft<'info>>, index: u32, recipe_hash: [u8; 32]) -> Result<()> {
         handle_mint_nft(ctx, index, recipe_hash)
     }
 
@@ -89,9 +81,7 @@ pub mod chrysalis {
 
     /// Splits the vault's new lamports by share and pays the creators (remaining accounts:
     /// their wallets, writable, in order). Anyone may call it.
-    pub fn distribute_royalties<'info>(
-        ctx: Context<'info, DistributeRoyalties<'info>>,
-    ) -> Result<()> {
+    pub fn distribute_royalties<'info>(ctx: Context<'info, DistributeRoyalties<'info>>) -> Result<()> {
         handle_distribute_royalties(ctx)
     }
 

@@ -23,31 +23,17 @@ pub fn pay_owed<'info>(
     system_program: &AccountInfo<'info>,
 ) -> Result<u64> {
     let rent = Rent::get()?;
-    require!(
-        wallets.len() == collection.creators.len(),
-        ChrysalisError::CreatorMismatch
-    );
-    let vault_seeds: &[&[u8]] = &[
-        VAULT_SEED,
-        collection_key.as_ref(),
-        &[collection.vault_bump],
-    ];
+    require!(wallets.len() == collection.creators.len(), ChrysalisError::CreatorMismatch);
+    let vault_seeds: &[&[u8]] = &[VAULT_SEED, collection_key.as_ref(), &[collection.vault_bump]];
     let mut paid: u64 = 0;
     for (creator, wallet) in collection.creators.iter_mut().zip(wallets) {
-        require_keys_eq!(
-            wallet.key(),
-            creator.address,
-            ChrysalisError::CreatorMismatch
-        );
+        require_keys_eq!(wallet.key(), creator.address, ChrysalisError::CreatorMismatch);
         require!(wallet.is_writable, ChrysalisError::CreatorNotWritable);
         let amount = creator.owed;
         if amount == 0 {
             continue;
         }
-        let after = wallet
-            .lamports()
-            .checked_add(amount)
-            .ok_or(ChrysalisError::ArithmeticOverflow)?;
+        let after = wallet.lamports().checked_add(amount).ok_or(ChrysalisError::ArithmeticOverflow)?;
         if after < rent.minimum_balance(wallet.data_len()) {
             continue;
         }
@@ -55,17 +41,12 @@ pub fn pay_owed<'info>(
         transfer(
             CpiContext::new_with_signer(
                 system_program.key(),
-                Transfer {
-                    from: vault.clone(),
-                    to: wallet.clone(),
-                },
+                Transfer { from: vault.clone(), to: wallet.clone() },
                 &[vault_seeds],
             ),
             amount,
         )?;
-        paid = paid
-            .checked_add(amount)
-            .ok_or(ChrysalisError::ArithmeticOverflow)?;
+        paid = paid.checked_add(amount).ok_or(ChrysalisError::ArithmeticOverflow)?;
     }
     Ok(paid)
 }

@@ -13,25 +13,16 @@ use anchor_lang::prelude::*;
 pub fn split(amount: u64, shares: &[u16], parts: &mut [u64]) -> Result<u64> {
     require!(shares.len() <= parts.len(), ChrysalisError::TooManyCreators);
     let total: u32 = shares.iter().map(|&s| u32::from(s)).sum();
-    require!(
-        total == u32::from(crate::state::TOTAL_SHARES_BPS),
-        ChrysalisError::SharesMustSumTo10000
-    );
+    require!(total == u32::from(crate::state::TOTAL_SHARES_BPS), ChrysalisError::SharesMustSumTo10000);
     let mut paid: u64 = 0;
     for (part, &share) in parts.iter_mut().zip(shares) {
-        let p = u128::from(amount)
-            .checked_mul(u128::from(share))
-            .ok_or(ChrysalisError::ArithmeticOverflow)?
+        let p = u128::from(amount).checked_mul(u128::from(share)).ok_or(ChrysalisError::ArithmeticOverflow)?
             / u128::from(crate::state::TOTAL_SHARES_BPS);
         // p <= amount because share <= 10 000.
         *part = u64::try_from(p).map_err(|_| ChrysalisError::ArithmeticOverflow)?;
-        paid = paid
-            .checked_add(*part)
-            .ok_or(ChrysalisError::ArithmeticOverflow)?;
+        paid = paid.checked_add(*part).ok_or(ChrysalisError::ArithmeticOverflow)?;
     }
-    amount
-        .checked_sub(paid)
-        .ok_or_else(|| error!(ChrysalisError::ArithmeticOverflow))
+    amount.checked_sub(paid).ok_or_else(|| error!(ChrysalisError::ArithmeticOverflow))
 }
 
 #[cfg(test)]
@@ -43,18 +34,16 @@ mod tests {
     /// 1..=16 positive shares summing to 10 000 (cut points of 0..10 000).
     fn shares() -> impl Strategy<Value = Vec<u16>> {
         (1usize..=MAX_CREATORS).prop_flat_map(|n| {
-            proptest::sample::subsequence((1u16..10_000).collect::<Vec<_>>(), n - 1).prop_map(
-                |mut cuts| {
-                    cuts.sort_unstable();
-                    let mut out = Vec::with_capacity(cuts.len() + 1);
-                    let mut prev = 0u16;
-                    for c in cuts.into_iter().chain([10_000]) {
-                        out.push(c - prev);
-                        prev = c;
-                    }
-                    out
-                },
-            )
+            proptest::sample::subsequence((1u16..10_000).collect::<Vec<_>>(), n - 1).prop_map(|mut cuts| {
+                cuts.sort_unstable();
+                let mut out = Vec::with_capacity(cuts.len() + 1);
+                let mut prev = 0u16;
+                for c in cuts.into_iter().chain([10_000]) {
+                    out.push(c - prev);
+                    prev = c;
+                }
+                out
+            })
         })
     }
 
@@ -73,11 +62,7 @@ mod tests {
             uri: String::new(),
             creators: shares
                 .iter()
-                .map(|&s| Creator {
-                    address: Pubkey::new_unique(),
-                    share_bps: s,
-                    owed: 0,
-                })
+                .map(|&s| Creator { address: Pubkey::new_unique(), share_bps: s, owed: 0 })
                 .collect(),
             stages: Vec::new(),
         }
@@ -150,10 +135,7 @@ mod tests {
         let mut c = collection(&[5_000, 5_000]);
         c.creators[0].owed = u64::MAX;
         c.creators[1].owed = 1;
-        assert_eq!(
-            c.total_owed().unwrap_err(),
-            error!(ChrysalisError::ArithmeticOverflow)
-        );
+        assert_eq!(c.total_owed().unwrap_err(), error!(ChrysalisError::ArithmeticOverflow));
     }
 
     #[test]

@@ -29,10 +29,7 @@ pub fn vault_address(collection: &Pubkey) -> (Pubkey, u8) {
 
 /// The mint of NFT `index` of a collection.
 pub fn nft_mint_address(collection: &Pubkey, index: u32) -> (Pubkey, u8) {
-    Pubkey::find_program_address(
-        &[NFT_SEED, collection.as_ref(), &index.to_le_bytes()],
-        &crate::ID,
-    )
+    Pubkey::find_program_address(&[NFT_SEED, collection.as_ref(), &index.to_le_bytes()], &crate::ID)
 }
 
 /// Shares are basis points; they sum to exactly this.
@@ -116,8 +113,7 @@ impl Collection {
     /// Lamports in the vault that belong to creators but are not paid out yet.
     pub fn total_owed(&self) -> Result<u64> {
         self.creators.iter().try_fold(0u64, |acc, c| {
-            acc.checked_add(c.owed)
-                .ok_or_else(|| error!(crate::errors::ChrysalisError::ArithmeticOverflow))
+            acc.checked_add(c.owed).ok_or_else(|| error!(crate::errors::ChrysalisError::ArithmeticOverflow))
         })
     }
 
@@ -128,10 +124,7 @@ impl Collection {
         let shares: Vec<u16> = self.creators.iter().map(|c| c.share_bps).collect();
         let dust = crate::split::split(amount, &shares, &mut parts)?;
         for (c, part) in self.creators.iter_mut().zip(parts) {
-            c.owed = c
-                .owed
-                .checked_add(part)
-                .ok_or(crate::errors::ChrysalisError::ArithmeticOverflow)?;
+            c.owed = c.owed.checked_add(part).ok_or(crate::errors::ChrysalisError::ArithmeticOverflow)?;
         }
         Ok(dust)
     }

@@ -30,12 +30,7 @@ pub const FIELD_ROYALTY_BPS: &str = "royalty_bps";
 pub const FIELD_ROYALTY_RECEIVER: &str = "royalty_receiver";
 
 /// Size of a TokenMetadata TLV entry (header included) with these values.
-pub fn metadata_tlv_len(
-    name: &str,
-    symbol: &str,
-    uri: &str,
-    fields: &[(&str, &str)],
-) -> Result<usize> {
+pub fn metadata_tlv_len(name: &str, symbol: &str, uri: &str, fields: &[(&str, &str)]) -> Result<usize> {
     // Same layout as TokenMetadata's borsh: 2 pubkeys, 3 strings, a vec of string pairs.
     let strings = |s: &str| 4usize.checked_add(s.len());
     let mut len = 4usize // TLV header
@@ -70,13 +65,7 @@ pub fn top_up<'info>(
     let missing = needed.saturating_sub(account.lamports());
     if missing > 0 {
         transfer(
-            CpiContext::new(
-                system_program.key(),
-                Transfer {
-                    from: payer.clone(),
-                    to: account.clone(),
-                },
-            ),
+            CpiContext::new(system_program.key(), Transfer { from: payer.clone(), to: account.clone() }),
             missing,
         )?;
     }
@@ -86,19 +75,13 @@ pub fn top_up<'info>(
 /// The TokenMetadata stored in a Token-2022 mint.
 pub fn read_metadata(mint: &AccountInfo) -> Result<TokenMetadata> {
     let data = mint.try_borrow_data()?;
-    let state = StateWithExtensions::<MintState>::unpack(&data)
-        .map_err(|_| error!(ChrysalisError::BadMetadata))?;
-    state
-        .get_variable_len_extension::<TokenMetadata>()
-        .map_err(|_| error!(ChrysalisError::BadMetadata))
+    let state = StateWithExtensions::<MintState>::unpack(&data).map_err(|_| error!(ChrysalisError::BadMetadata))?;
+    state.get_variable_len_extension::<TokenMetadata>().map_err(|_| error!(ChrysalisError::BadMetadata))
 }
 
 /// The value of an additional metadata field.
 pub fn field<'a>(md: &'a TokenMetadata, key: &str) -> Option<&'a str> {
-    md.additional_metadata
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+    md.additional_metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 /// Lowercase hex of 32 bytes.

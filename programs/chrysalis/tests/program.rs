@@ -28,15 +28,12 @@ use chrysalis::{
     state::{Collection, CreatorShare, Stage, UnlockRule},
 };
 use solana_keypair::Keypair;
-use solana_program_test::{
-    BanksClient, BanksClientError, ProgramTest, ProgramTestContext, processor,
-};
+use solana_program_test::{BanksClient, BanksClientError, ProgramTest, ProgramTestContext, processor};
 use solana_signer::Signer;
 use solana_transaction::{InstructionError, Transaction, TransactionError};
 
 const TOKEN_2022: Pubkey = anchor_lang::pubkey!("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb");
-const ASSOCIATED_TOKEN: Pubkey =
-    anchor_lang::pubkey!("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL");
+const ASSOCIATED_TOKEN: Pubkey = anchor_lang::pubkey!("ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL");
 
 struct Sandbox {
     banks: BanksClient,
@@ -45,18 +42,10 @@ struct Sandbox {
 }
 
 async fn start() -> Sandbox {
-    let mut pt = ProgramTest::new(
-        "chrysalis",
-        chrysalis::ID,
-        processor!(chrysalis::process_instruction),
-    );
+    let mut pt = ProgramTest::new("chrysalis", chrysalis::ID, processor!(chrysalis::process_instruction));
     pt.prefer_bpf(false);
     let ctx = pt.start_with_context().await;
-    Sandbox {
-        banks: ctx.banks_client.clone(),
-        payer: ctx.payer.insecure_clone(),
-        ctx,
-    }
+    Sandbox { banks: ctx.banks_client.clone(), payer: ctx.payer.insecure_clone(), ctx }
 }
 
 impl Sandbox {
@@ -69,11 +58,7 @@ impl Sandbox {
 }
 
 fn ping_accounts(caller: Pubkey) -> chrysalis::accounts::Ping {
-    chrysalis::accounts::Ping {
-        caller,
-        event_authority: chrysalis::EVENT_AUTHORITY_AND_BUMP.0,
-        program: chrysalis::ID,
-    }
+    chrysalis::accounts::Ping { caller, event_authority: chrysalis::EVENT_AUTHORITY_AND_BUMP.0, program: chrysalis::ID }
 }
 
 fn ping_ix(caller: Pubkey, note: u64) -> Instruction {
@@ -122,9 +107,7 @@ async fn ping_emits_pinged_event() {
     let sim = sb.banks.simulate_transaction(tx.clone()).await.unwrap();
     assert_eq!(sim.result, Some(Ok(())), "simulation failed: {sim:?}");
     let details = sim.simulation_details.expect("simulation details");
-    let inner = details
-        .inner_instructions
-        .expect("inner instructions are recorded");
+    let inner = details.inner_instructions.expect("inner instructions are recorded");
     let event_data: Vec<&[u8]> = inner
         .iter()
         .flatten()
@@ -135,33 +118,20 @@ async fn ping_emits_pinged_event() {
         .map(|ii| ii.instruction.data.as_slice())
         .collect();
     assert_eq!(event_data.len(), 1, "expected exactly one event CPI");
-    let data = event_data[0]
-        .strip_prefix(EVENT_IX_TAG_LE)
-        .expect("event CPI data starts with Anchor's event tag");
-    let body = data
-        .strip_prefix(Pinged::DISCRIMINATOR)
-        .expect("event is a Pinged");
+    let data = event_data[0].strip_prefix(EVENT_IX_TAG_LE).expect("event CPI data starts with Anchor's event tag");
+    let body = data.strip_prefix(Pinged::DISCRIMINATOR).expect("event is a Pinged");
     let event = Pinged::try_from_slice(body).unwrap();
     assert_eq!(event, Pinged { caller, note });
 
     // The real execution succeeds and its logs show the call and the event self-CPI.
-    let res = sb
-        .banks
-        .process_transaction_with_metadata(tx)
-        .await
-        .unwrap();
+    let res = sb.banks.process_transaction_with_metadata(tx).await.unwrap();
     assert_eq!(res.result, Ok(()));
     let logs = res.metadata.expect("metadata").log_messages;
     let id = chrysalis::ID;
-    for expected in [
-        format!("Program {id} invoke [1]"),
-        format!("Program {id} invoke [2]"),
-        format!("Program {id} success"),
-    ] {
-        assert!(
-            logs.contains(&expected),
-            "missing log {expected:?} in {logs:#?}"
-        );
+    for expected in
+        [format!("Program {id} invoke [1]"), format!("Program {id} invoke [2]"), format!("Program {id} success")]
+    {
+        assert!(logs.contains(&expected), "missing log {expected:?} in {logs:#?}");
     }
 }
 
@@ -173,10 +143,7 @@ async fn ping_refuses_a_caller_that_did_not_sign() {
     ix.accounts[0].is_signer = false; // claim to be `stranger` without their signature
     let tx = sb.tx(&[ix], &[]).await;
     let err = sb.banks.process_transaction(tx).await.unwrap_err();
-    assert_eq!(
-        anchor_code(err),
-        u32::from(AnchorErrorCode::AccountNotSigner)
-    );
+    assert_eq!(anchor_code(err), u32::from(AnchorErrorCode::AccountNotSigner));
 }
 
 #[tokio::test]
@@ -186,10 +153,7 @@ async fn ping_refuses_a_forged_event_authority() {
     ix.accounts[1].pubkey = Keypair::new().pubkey();
     let tx = sb.tx(&[ix], &[]).await;
     let err = sb.banks.process_transaction(tx).await.unwrap_err();
-    assert_eq!(
-        anchor_code(err),
-        u32::from(AnchorErrorCode::ConstraintAddress)
-    );
+    assert_eq!(anchor_code(err), u32::from(AnchorErrorCode::ConstraintAddress));
 }
 
 #[tokio::test]
@@ -225,11 +189,7 @@ fn nft_pda(collection: &Pubkey, index: u32) -> Pubkey {
     chrysalis::state::nft_mint_address(collection, index).0
 }
 fn ata(owner: &Pubkey, mint: &Pubkey) -> Pubkey {
-    Pubkey::find_program_address(
-        &[owner.as_ref(), TOKEN_2022.as_ref(), mint.as_ref()],
-        &ASSOCIATED_TOKEN,
-    )
-    .0
+    Pubkey::find_program_address(&[owner.as_ref(), TOKEN_2022.as_ref(), mint.as_ref()], &ASSOCIATED_TOKEN).0
 }
 fn event_authority() -> Pubkey {
     chrysalis::EVENT_AUTHORITY_AND_BUMP.0
@@ -239,11 +199,7 @@ fn system_program() -> Pubkey {
 }
 
 fn ix(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
-    Instruction {
-        program_id: chrysalis::ID,
-        accounts: accounts.to_account_metas(None),
-        data: data.data(),
-    }
+    Instruction { program_id: chrysalis::ID, accounts: accounts.to_account_metas(None), data: data.data() }
 }
 
 /// A collection under test: its keys and the creators' keypairs.
@@ -260,21 +216,14 @@ fn args(creators: &[(Pubkey, u16)], price: u64, max_supply: u32) -> chrysalis::C
         name: "Chrysalis Moths".into(),
         symbol: "MOTH".into(),
         uri: "ipfs://bafycollection/collection.json".into(),
-        creators: creators
-            .iter()
-            .map(|&(address, share_bps)| CreatorShare { address, share_bps })
-            .collect(),
+        creators: creators.iter().map(|&(address, share_bps)| CreatorShare { address, share_bps }).collect(),
         royalty_bps: 500,
         price,
         max_supply,
     }
 }
 
-fn create_collection_ix(
-    authority: Pubkey,
-    group_mint: Pubkey,
-    args: chrysalis::CollectionArgs,
-) -> Instruction {
+fn create_collection_ix(authority: Pubkey, group_mint: Pubkey, args: chrysalis::CollectionArgs) -> Instruction {
     let collection = collection_pda(&group_mint);
     ix(
         chrysalis::accounts::CreateCollection {
@@ -292,11 +241,7 @@ fn create_collection_ix(
 }
 
 fn stage(rule: UnlockRule, n: u8) -> Stage {
-    Stage {
-        rule,
-        base_uri: format!("ipfs://bafystage{n}/"),
-        content_root: [n; 32],
-    }
+    Stage { rule, base_uri: format!("ipfs://bafystage{n}/"), content_root: [n; 32] }
 }
 
 fn add_stage_ix(authority: Pubkey, collection: Pubkey, stage: Stage) -> Instruction {
@@ -340,30 +285,19 @@ fn err_at(err: BanksClientError, i: u8) -> u32 {
 }
 
 impl Sandbox {
-    async fn send(
-        &mut self,
-        ixs: &[Instruction],
-        signers: &[&Keypair],
-    ) -> Result<(), BanksClientError> {
+    async fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> Result<(), BanksClientError> {
         let tx = self.tx(ixs, signers).await;
         self.banks.process_transaction(tx).await
     }
 
     /// Sends a single instruction that must fail with `expected`.
     async fn fails(&mut self, ixs: &[Instruction], signers: &[&Keypair], expected: u32) {
-        let err = self
-            .send(ixs, signers)
-            .await
-            .expect_err("transaction should fail");
+        let err = self.send(ixs, signers).await.expect_err("transaction should fail");
         assert_eq!(err_at(err, u8::try_from(ixs.len() - 1).unwrap()), expected);
     }
 
     async fn fund(&mut self, to: &Pubkey, lamports: u64) {
-        let ix = anchor_lang::solana_program::system_instruction::transfer(
-            &self.payer.pubkey(),
-            to,
-            lamports,
-        );
+        let ix = anchor_lang::solana_program::system_instruction::transfer(&self.payer.pubkey(), to, lamports);
         self.send(&[ix], &[]).await.unwrap();
     }
 
@@ -378,22 +312,12 @@ impl Sandbox {
     }
 
     async fn collection(&mut self, key: &Pubkey) -> Collection {
-        let acc = self
-            .banks
-            .get_account(*key)
-            .await
-            .unwrap()
-            .expect("collection exists");
+        let acc = self.banks.get_account(*key).await.unwrap().expect("collection exists");
         anchor_lang::AccountDeserialize::try_deserialize(&mut acc.data.as_slice()).unwrap()
     }
 
     async fn metadata(&mut self, mint: &Pubkey) -> TokenMetadata {
-        let acc = self
-            .banks
-            .get_account(*mint)
-            .await
-            .unwrap()
-            .expect("mint exists");
+        let acc = self.banks.get_account(*mint).await.unwrap().expect("mint exists");
         let state = StateWithExtensions::<MintState>::unpack(&acc.data).unwrap();
         state.get_variable_len_extension::<TokenMetadata>().unwrap()
     }
@@ -405,47 +329,22 @@ impl Sandbox {
     }
 
     /// Creates a collection with these creators (shares) and stages.
-    async fn make_collection(
-        &mut self,
-        shares: &[u16],
-        price: u64,
-        max_supply: u32,
-        stages: &[Stage],
-    ) -> Coll {
+    async fn make_collection(&mut self, shares: &[u16], price: u64, max_supply: u32, stages: &[Stage]) -> Coll {
         let authority = self.funded(LAMPORTS_PER_SOL).await;
         let group = Keypair::new();
         let creators: Vec<Pubkey> = shares.iter().map(|_| Keypair::new().pubkey()).collect();
-        let pairs: Vec<(Pubkey, u16)> = creators
-            .iter()
-            .copied()
-            .zip(shares.iter().copied())
-            .collect();
-        let create = create_collection_ix(
-            authority.pubkey(),
-            group.pubkey(),
-            args(&pairs, price, max_supply),
-        );
+        let pairs: Vec<(Pubkey, u16)> = creators.iter().copied().zip(shares.iter().copied()).collect();
+        let create = create_collection_ix(authority.pubkey(), group.pubkey(), args(&pairs, price, max_supply));
         self.send(&[create], &[&authority, &group]).await.unwrap();
         let collection = collection_pda(&group.pubkey());
         for s in stages {
             let add = add_stage_ix(authority.pubkey(), collection, s.clone());
             self.send(&[add], &[&authority]).await.unwrap();
         }
-        Coll {
-            authority,
-            group_mint: group.pubkey(),
-            collection,
-            vault: vault_pda(&collection),
-            creators,
-        }
+        Coll { authority, group_mint: group.pubkey(), collection, vault: vault_pda(&collection), creators }
     }
 
-    async fn mint(
-        &mut self,
-        buyer: &Keypair,
-        c: &Coll,
-        index: u32,
-    ) -> Result<(), BanksClientError> {
+    async fn mint(&mut self, buyer: &Keypair, c: &Coll, index: u32) -> Result<(), BanksClientError> {
         let ix = mint_ix(buyer.pubkey(), c, index, [index as u8; 32]);
         self.send(&[ix], &[buyer]).await
     }
@@ -462,11 +361,7 @@ fn basic_stages() -> Vec<Stage> {
 }
 
 /// Decodes the events our program emitted in a simulated transaction.
-async fn simulate_events(
-    sb: &mut Sandbox,
-    ixs: &[Instruction],
-    signers: &[&Keypair],
-) -> Vec<Vec<u8>> {
+async fn simulate_events(sb: &mut Sandbox, ixs: &[Instruction], signers: &[&Keypair]) -> Vec<Vec<u8>> {
     let tx = sb.tx(ixs, signers).await;
     let sim = sb.banks.simulate_transaction(tx.clone()).await.unwrap();
     assert_eq!(sim.result, Some(Ok(())), "simulation failed: {sim:?}");
@@ -474,23 +369,13 @@ async fn simulate_events(
     inner
         .iter()
         .flatten()
-        .filter(|ii| {
-            tx.message.account_keys[usize::from(ii.instruction.program_id_index)] == chrysalis::ID
-        })
-        .filter_map(|ii| {
-            ii.instruction
-                .data
-                .strip_prefix(EVENT_IX_TAG_LE)
-                .map(<[u8]>::to_vec)
-        })
+        .filter(|ii| tx.message.account_keys[usize::from(ii.instruction.program_id_index)] == chrysalis::ID)
+        .filter_map(|ii| ii.instruction.data.strip_prefix(EVENT_IX_TAG_LE).map(<[u8]>::to_vec))
         .collect()
 }
 
 fn decode<T: AnchorDeserialize + Discriminator>(events: &[Vec<u8>]) -> T {
-    let body = events
-        .iter()
-        .find_map(|e| e.strip_prefix(T::DISCRIMINATOR))
-        .expect("event present");
+    let body = events.iter().find_map(|e| e.strip_prefix(T::DISCRIMINATOR)).expect("event present");
     T::try_from_slice(body).unwrap()
 }
 
@@ -499,21 +384,9 @@ async fn create_collection_builds_group_mint_state_and_vault() {
     let mut sb = start().await;
     let authority = sb.funded(LAMPORTS_PER_SOL).await;
     let group = Keypair::new();
-    let creators = [
-        (Keypair::new().pubkey(), 7_000),
-        (Keypair::new().pubkey(), 3_000),
-    ];
-    let create = create_collection_ix(
-        authority.pubkey(),
-        group.pubkey(),
-        args(&creators, 1_000, 10),
-    );
-    let events = simulate_events(
-        &mut sb,
-        std::slice::from_ref(&create),
-        &[&authority, &group],
-    )
-    .await;
+    let creators = [(Keypair::new().pubkey(), 7_000), (Keypair::new().pubkey(), 3_000)];
+    let create = create_collection_ix(authority.pubkey(), group.pubkey(), args(&creators, 1_000, 10));
+    let events = simulate_events(&mut sb, std::slice::from_ref(&create), &[&authority, &group]).await;
     let ev: CollectionCreated = decode(&events);
     let collection = collection_pda(&group.pubkey());
     assert_eq!(ev.collection, collection);
@@ -534,27 +407,15 @@ async fn create_collection_builds_group_mint_state_and_vault() {
         md.additional_metadata,
         vec![
             ("royalty_bps".to_string(), "500".to_string()),
-            (
-                "royalty_receiver".to_string(),
-                vault_pda(&collection).to_string()
-            ),
+            ("royalty_receiver".to_string(), vault_pda(&collection).to_string()),
         ]
     );
-    assert_eq!(
-        Option::<Pubkey>::from(md.update_authority),
-        Some(collection)
-    );
+    assert_eq!(Option::<Pubkey>::from(md.update_authority), Some(collection));
     let acc = sb.banks.get_account(group.pubkey()).await.unwrap().unwrap();
     let state = StateWithExtensions::<MintState>::unpack(&acc.data).unwrap();
     let rent = sb.banks.get_rent().await.unwrap();
-    assert_eq!(
-        acc.lamports,
-        rent.minimum_balance(acc.data.len()),
-        "group mint rent exact"
-    );
-    let group_ext = state
-        .get_extension::<spl_token_group_interface::state::TokenGroup>()
-        .unwrap();
+    assert_eq!(acc.lamports, rent.minimum_balance(acc.data.len()), "group mint rent exact");
+    let group_ext = state.get_extension::<spl_token_group_interface::state::TokenGroup>().unwrap();
     assert_eq!(u64::from(group_ext.max_size), 10);
     let vault = vault_pda(&collection);
     let rent0 = sb.banks.get_rent().await.unwrap().minimum_balance(0);
@@ -571,9 +432,7 @@ async fn create_collection_builds_group_mint_state_and_vault() {
 async fn mint_nft_creates_a_token_2022_nft_and_prints_its_cost() {
     let mut sb = start().await;
     let price = 100_000_000; // 0.1 SOL
-    let c = sb
-        .make_collection(&[5_000, 3_000, 2_000], price, 100, &basic_stages())
-        .await;
+    let c = sb.make_collection(&[5_000, 3_000, 2_000], price, 100, &basic_stages()).await;
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     let recipe = [0xab; 32];
     let ix = mint_ix(buyer.pubkey(), &c, 42, recipe);
@@ -582,10 +441,7 @@ async fn mint_nft_creates_a_token_2022_nft_and_prints_its_cost() {
     assert_eq!(ev.index, 42);
     assert_eq!(ev.price, price);
     assert_eq!(ev.dust, 0);
-    assert_eq!(
-        ev.paid, 0,
-        "no wallets passed: the price waits in the vault"
-    );
+    assert_eq!(ev.paid, 0, "no wallets passed: the price waits in the vault");
 
     let before = sb.lamports(&buyer.pubkey()).await;
     let payer_before = sb.lamports(&sb.payer.pubkey()).await;
@@ -613,11 +469,7 @@ async fn mint_nft_creates_a_token_2022_nft_and_prints_its_cost() {
     let acc = sb.banks.get_account(mint).await.unwrap().unwrap();
     assert_eq!(acc.owner, TOKEN_2022);
     let rent = sb.banks.get_rent().await.unwrap();
-    assert_eq!(
-        acc.lamports,
-        rent.minimum_balance(acc.data.len()),
-        "mint rent exact, no overpay"
-    );
+    assert_eq!(acc.lamports, rent.minimum_balance(acc.data.len()), "mint rent exact, no overpay");
     let state = StateWithExtensions::<MintState>::unpack(&acc.data).unwrap();
     assert_eq!(state.base.supply, 1);
     assert_eq!(state.base.decimals, 0);
@@ -626,9 +478,7 @@ async fn mint_nft_creates_a_token_2022_nft_and_prints_its_cost() {
     assert_eq!(Option::<Pubkey>::from(mp.metadata_address), Some(mint));
     let gp = state.get_extension::<GroupMemberPointer>().unwrap();
     assert_eq!(Option::<Pubkey>::from(gp.member_address), Some(mint));
-    let member = state
-        .get_extension::<spl_token_group_interface::state::TokenGroupMember>()
-        .unwrap();
+    let member = state.get_extension::<spl_token_group_interface::state::TokenGroupMember>().unwrap();
     assert_eq!(member.group, c.group_mint);
     assert_eq!(u64::from(member.member_number), 1);
 
@@ -636,28 +486,15 @@ async fn mint_nft_creates_a_token_2022_nft_and_prints_its_cost() {
     assert_eq!(md.name, "Chrysalis Moths #42");
     assert_eq!(md.symbol, "MOTH");
     assert_eq!(md.uri, "ipfs://bafystage0/42.json");
-    assert_eq!(
-        Option::<Pubkey>::from(md.update_authority),
-        Some(c.collection)
-    );
-    let get = |k: &str| {
-        md.additional_metadata
-            .iter()
-            .find(|(kk, _)| kk == k)
-            .map(|(_, v)| v.clone())
-    };
+    assert_eq!(Option::<Pubkey>::from(md.update_authority), Some(c.collection));
+    let get = |k: &str| md.additional_metadata.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone());
     assert_eq!(get("stage").as_deref(), Some("0"));
     assert_eq!(get("recipe"), Some("ab".repeat(32)));
     assert_eq!(get("collection"), Some(c.group_mint.to_string()));
     assert!(get("minted_at").is_some());
 
     // The buyer's ATA holds it.
-    let tacc = sb
-        .banks
-        .get_account(ata(&buyer.pubkey(), &mint))
-        .await
-        .unwrap()
-        .unwrap();
+    let tacc = sb.banks.get_account(ata(&buyer.pubkey(), &mint)).await.unwrap().unwrap();
     let t = StateWithExtensions::<TokenAccountState>::unpack(&tacc.data).unwrap();
     assert_eq!(t.base.amount, 1);
     assert_eq!(t.base.owner, buyer.pubkey());
@@ -671,13 +508,7 @@ async fn mint_nft_creates_a_token_2022_nft_and_prints_its_cost() {
     assert_eq!(owed, vec![50_000_000, 30_000_000, 20_000_000]);
 }
 
-fn evolve_ix(
-    caller: Pubkey,
-    c: &Coll,
-    index: u32,
-    to_stage: u8,
-    owner_token: Option<Pubkey>,
-) -> Instruction {
+fn evolve_ix(caller: Pubkey, c: &Coll, index: u32, to_stage: u8, owner_token: Option<Pubkey>) -> Instruction {
     ix(
         chrysalis::accounts::Evolve {
             caller,
@@ -704,19 +535,11 @@ fn distribute_ix(c: &Coll, wallets: &[Pubkey]) -> Instruction {
         },
         chrysalis::instruction::DistributeRoyalties {},
     );
-    i.accounts.extend(
-        wallets
-            .iter()
-            .map(|w| anchor_lang::solana_program::instruction::AccountMeta::new(*w, false)),
-    );
+    i.accounts.extend(wallets.iter().map(|w| anchor_lang::solana_program::instruction::AccountMeta::new(*w, false)));
     i
 }
 
-fn update_authority_ix(
-    authority: Pubkey,
-    new_authority: Pubkey,
-    collection: Pubkey,
-) -> Instruction {
+fn update_authority_ix(authority: Pubkey, new_authority: Pubkey, collection: Pubkey) -> Instruction {
     ix(
         chrysalis::accounts::UpdateAuthority {
             authority,
@@ -745,13 +568,7 @@ fn close_ix(authority: Pubkey, c: &Coll) -> Instruction {
 
 async fn stage_of(sb: &mut Sandbox, c: &Coll, index: u32) -> (String, String) {
     let md = sb.metadata(&nft_pda(&c.collection, index)).await;
-    let stage = md
-        .additional_metadata
-        .iter()
-        .find(|(k, _)| k == "stage")
-        .unwrap()
-        .1
-        .clone();
+    let stage = md.additional_metadata.iter().find(|(k, _)| k == "stage").unwrap().1.clone();
     (stage, md.uri)
 }
 
@@ -767,120 +584,43 @@ async fn evolve_walks_every_rule_and_refuses_early_skipped_and_repeated() {
     let owner_ata = ata(&owner.pubkey(), &nft_pda(&c.collection, 3));
 
     // Stage 1: AfterMint(3600), permissionless. Too early, skipped, then fine.
-    sb.fails(
-        &[evolve_ix(crank.pubkey(), &c, 3, 1, None)],
-        &[&crank],
-        code(E::StageNotUnlocked),
-    )
-    .await;
-    sb.fails(
-        &[evolve_ix(crank.pubkey(), &c, 3, 2, None)],
-        &[&crank],
-        code(E::StageSkipped),
-    )
-    .await;
-    sb.fails(
-        &[evolve_ix(crank.pubkey(), &c, 3, 0, None)],
-        &[&crank],
-        code(E::AlreadyAtStage),
-    )
-    .await;
+    sb.fails(&[evolve_ix(crank.pubkey(), &c, 3, 1, None)], &[&crank], code(E::StageNotUnlocked)).await;
+    sb.fails(&[evolve_ix(crank.pubkey(), &c, 3, 2, None)], &[&crank], code(E::StageSkipped)).await;
+    sb.fails(&[evolve_ix(crank.pubkey(), &c, 3, 0, None)], &[&crank], code(E::AlreadyAtStage)).await;
     sb.set_time(t0 + 3600).await;
-    let events = simulate_events(
-        &mut sb,
-        &[evolve_ix(crank.pubkey(), &c, 3, 1, None)],
-        &[&crank],
-    )
-    .await;
+    let events = simulate_events(&mut sb, &[evolve_ix(crank.pubkey(), &c, 3, 1, None)], &[&crank]).await;
     let ev: NftEvolved = decode(&events);
     assert_eq!((ev.index, ev.stage, ev.by), (3, 1, crank.pubkey()));
-    sb.send(&[evolve_ix(crank.pubkey(), &c, 3, 1, None)], &[&crank])
-        .await
-        .unwrap();
-    assert_eq!(
-        stage_of(&mut sb, &c, 3).await,
-        ("1".into(), "ipfs://bafystage1/3.json".into())
-    );
+    sb.send(&[evolve_ix(crank.pubkey(), &c, 3, 1, None)], &[&crank]).await.unwrap();
+    assert_eq!(stage_of(&mut sb, &c, 3).await, ("1".into(), "ipfs://bafystage1/3.json".into()));
     // Repeated evolution.
     sb.ctx.get_new_latest_blockhash().await.unwrap();
-    sb.fails(
-        &[evolve_ix(crank.pubkey(), &c, 3, 1, None)],
-        &[&crank],
-        code(E::AlreadyAtStage),
-    )
-    .await;
+    sb.fails(&[evolve_ix(crank.pubkey(), &c, 3, 1, None)], &[&crank], code(E::AlreadyAtStage)).await;
 
     // Stage 2: owner trigger. A stranger, the owner without their token account, a stranger
     // with the owner's token account: all refused.
-    sb.fails(
-        &[evolve_ix(crank.pubkey(), &c, 3, 2, None)],
-        &[&crank],
-        code(E::NotOwner),
-    )
-    .await;
-    sb.fails(
-        &[evolve_ix(owner.pubkey(), &c, 3, 2, None)],
-        &[&owner],
-        code(E::NotOwner),
-    )
-    .await;
-    sb.fails(
-        &[evolve_ix(crank.pubkey(), &c, 3, 2, Some(owner_ata))],
-        &[&crank],
-        code(E::NotOwner),
-    )
-    .await;
-    sb.send(
-        &[evolve_ix(owner.pubkey(), &c, 3, 2, Some(owner_ata))],
-        &[&owner],
-    )
-    .await
-    .unwrap();
+    sb.fails(&[evolve_ix(crank.pubkey(), &c, 3, 2, None)], &[&crank], code(E::NotOwner)).await;
+    sb.fails(&[evolve_ix(owner.pubkey(), &c, 3, 2, None)], &[&owner], code(E::NotOwner)).await;
+    sb.fails(&[evolve_ix(crank.pubkey(), &c, 3, 2, Some(owner_ata))], &[&crank], code(E::NotOwner)).await;
+    sb.send(&[evolve_ix(owner.pubkey(), &c, 3, 2, Some(owner_ata))], &[&owner]).await.unwrap();
     assert_eq!(stage_of(&mut sb, &c, 3).await.0, "2");
 
     // Stage 3: creator trigger. The owner is refused, the collection authority succeeds.
-    sb.fails(
-        &[evolve_ix(owner.pubkey(), &c, 3, 3, Some(owner_ata))],
-        &[&owner],
-        code(E::NotCollectionAuthority),
-    )
-    .await;
+    sb.fails(&[evolve_ix(owner.pubkey(), &c, 3, 3, Some(owner_ata))], &[&owner], code(E::NotCollectionAuthority)).await;
     let auth = c.authority.insecure_clone();
-    sb.send(&[evolve_ix(auth.pubkey(), &c, 3, 3, None)], &[&auth])
-        .await
-        .unwrap();
+    sb.send(&[evolve_ix(auth.pubkey(), &c, 3, 3, None)], &[&auth]).await.unwrap();
     assert_eq!(stage_of(&mut sb, &c, 3).await.0, "3");
 
     // Stage 4: At(2e9), permissionless.
-    sb.fails(
-        &[evolve_ix(crank.pubkey(), &c, 3, 4, None)],
-        &[&crank],
-        code(E::StageNotUnlocked),
-    )
-    .await;
+    sb.fails(&[evolve_ix(crank.pubkey(), &c, 3, 4, None)], &[&crank], code(E::StageNotUnlocked)).await;
     sb.set_time(2_000_000_000).await;
-    sb.send(&[evolve_ix(crank.pubkey(), &c, 3, 4, None)], &[&crank])
-        .await
-        .unwrap();
-    assert_eq!(
-        stage_of(&mut sb, &c, 3).await,
-        ("4".into(), "ipfs://bafystage4/3.json".into())
-    );
+    sb.send(&[evolve_ix(crank.pubkey(), &c, 3, 4, None)], &[&crank]).await.unwrap();
+    assert_eq!(stage_of(&mut sb, &c, 3).await, ("4".into(), "ipfs://bafystage4/3.json".into()));
     // Past the last stage.
-    sb.fails(
-        &[evolve_ix(crank.pubkey(), &c, 3, 5, None)],
-        &[&crank],
-        code(E::NoMoreStages),
-    )
-    .await;
+    sb.fails(&[evolve_ix(crank.pubkey(), &c, 3, 5, None)], &[&crank], code(E::NoMoreStages)).await;
 
     // The mint stays exactly rent-exempt through all the growth.
-    let acc = sb
-        .banks
-        .get_account(nft_pda(&c.collection, 3))
-        .await
-        .unwrap()
-        .unwrap();
+    let acc = sb.banks.get_account(nft_pda(&c.collection, 3)).await.unwrap().unwrap();
     let rent = sb.banks.get_rent().await.unwrap();
     assert!(acc.lamports >= rent.minimum_balance(acc.data.len()));
 }
@@ -888,21 +628,14 @@ async fn evolve_walks_every_rule_and_refuses_early_skipped_and_repeated() {
 #[tokio::test]
 async fn evolve_grows_the_uri_and_tops_up_rent() {
     let mut sb = start().await;
-    let long = Stage {
-        rule: UnlockRule::At(0),
-        base_uri: format!("ipfs://{}/", "b".repeat(80)),
-        content_root: [9; 32],
-    };
-    let c = sb
-        .make_collection(&[10_000], 0, 10, &[stage(UnlockRule::At(0), 0), long])
-        .await;
+    let long =
+        Stage { rule: UnlockRule::At(0), base_uri: format!("ipfs://{}/", "b".repeat(80)), content_root: [9; 32] };
+    let c = sb.make_collection(&[10_000], 0, 10, &[stage(UnlockRule::At(0), 0), long]).await;
     let owner = sb.funded(LAMPORTS_PER_SOL).await;
     sb.mint(&owner, &c, 0).await.unwrap();
     let mint = nft_pda(&c.collection, 0);
     let before = sb.banks.get_account(mint).await.unwrap().unwrap();
-    sb.send(&[evolve_ix(owner.pubkey(), &c, 0, 1, None)], &[&owner])
-        .await
-        .unwrap();
+    sb.send(&[evolve_ix(owner.pubkey(), &c, 0, 1, None)], &[&owner]).await.unwrap();
     let after = sb.banks.get_account(mint).await.unwrap().unwrap();
     assert!(after.data.len() > before.data.len());
     let rent = sb.banks.get_rent().await.unwrap();
@@ -913,9 +646,7 @@ async fn evolve_grows_the_uri_and_tops_up_rent() {
 async fn distribute_splits_by_share_keeps_dust_and_waits_for_fresh_wallets() {
     let mut sb = start().await;
     let price = 1_000_003; // not divisible: dust
-    let c = sb
-        .make_collection(&[3_333, 3_333, 3_334], price, 10, &basic_stages())
-        .await;
+    let c = sb.make_collection(&[3_333, 3_333, 3_334], price, 10, &basic_stages()).await;
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     sb.mint(&buyer, &c, 0).await.unwrap();
     let col = sb.collection(&c.collection).await;
@@ -928,9 +659,7 @@ async fn distribute_splits_by_share_keeps_dust_and_waits_for_fresh_wallets() {
     let ev: RoyaltiesDistributed = decode(&events);
     assert_eq!(ev.paid, 0);
     assert_eq!(ev.split, 2, "only the dust is new");
-    sb.send(&[distribute_ix(&c, &c.creators)], &[])
-        .await
-        .unwrap();
+    sb.send(&[distribute_ix(&c, &c.creators)], &[]).await.unwrap();
     for w in c.creators.clone() {
         assert_eq!(sb.lamports(&w).await, 0);
     }
@@ -940,19 +669,13 @@ async fn distribute_splits_by_share_keeps_dust_and_waits_for_fresh_wallets() {
     sb.fund(&vault, royalties).await;
     sb.fund(&c.creators[0], 1_000_000).await;
     sb.ctx.get_new_latest_blockhash().await.unwrap();
-    sb.send(&[distribute_ix(&c, &c.creators)], &[])
-        .await
-        .unwrap();
+    sb.send(&[distribute_ix(&c, &c.creators)], &[]).await.unwrap();
     // New = 9_000_000 + dust 2 (wait: the 2 dust lamports were split as 0/0/0 and stay).
     let col = sb.collection(&c.collection).await;
     let rent0 = sb.banks.get_rent().await.unwrap().minimum_balance(0);
     // Each creator's total entitlement: floor splits of 1_000_003 then of 9_000_002.
     let second = [2_999_700u64, 2_999_700, 3_000_600]; // floor(9_000_002 * s / 10000)
-    let expect_total = [
-        333_300 + second[0],
-        333_300 + second[1],
-        333_401 + second[2],
-    ];
+    let expect_total = [333_300 + second[0], 333_300 + second[1], 333_401 + second[2]];
     // All wallets can now receive (each total is above the rent minimum of an empty account).
     for (i, w) in c.creators.iter().enumerate() {
         let extra = if i == 0 { 1_000_000 } else { 0 };
@@ -974,45 +697,20 @@ async fn distribute_splits_by_share_keeps_dust_and_waits_for_fresh_wallets() {
 #[tokio::test]
 async fn distribute_refuses_wrong_missing_or_reordered_creators() {
     let mut sb = start().await;
-    let c = sb
-        .make_collection(&[5_000, 5_000], 1_000_000_000, 10, &basic_stages())
-        .await;
+    let c = sb.make_collection(&[5_000, 5_000], 1_000_000_000, 10, &basic_stages()).await;
     let buyer = sb.funded(2 * LAMPORTS_PER_SOL).await;
     sb.mint(&buyer, &c, 0).await.unwrap();
     let thief = Keypair::new().pubkey();
-    sb.fails(
-        &[distribute_ix(&c, &[c.creators[0], thief])],
-        &[],
-        code(E::CreatorMismatch),
-    )
-    .await;
-    sb.fails(
-        &[distribute_ix(&c, &[c.creators[1], c.creators[0]])],
-        &[],
-        code(E::CreatorMismatch),
-    )
-    .await;
-    sb.fails(
-        &[distribute_ix(&c, &[c.creators[0]])],
-        &[],
-        code(E::CreatorMismatch),
-    )
-    .await;
+    sb.fails(&[distribute_ix(&c, &[c.creators[0], thief])], &[], code(E::CreatorMismatch)).await;
+    sb.fails(&[distribute_ix(&c, &[c.creators[1], c.creators[0]])], &[], code(E::CreatorMismatch)).await;
+    sb.fails(&[distribute_ix(&c, &[c.creators[0]])], &[], code(E::CreatorMismatch)).await;
     // A creator listed twice (duplicate mutable account) is refused too.
-    sb.fails(
-        &[distribute_ix(&c, &[c.creators[0], c.creators[0]])],
-        &[],
-        code(E::CreatorMismatch),
-    )
-    .await;
+    sb.fails(&[distribute_ix(&c, &[c.creators[0], c.creators[0]])], &[], code(E::CreatorMismatch)).await;
     let mut readonly = distribute_ix(&c, &c.creators);
     let n = readonly.accounts.len();
     readonly.accounts[n - 1].is_writable = false;
-    sb.fails(&[readonly], &[], code(E::CreatorNotWritable))
-        .await;
-    sb.send(&[distribute_ix(&c, &c.creators)], &[])
-        .await
-        .unwrap();
+    sb.fails(&[readonly], &[], code(E::CreatorNotWritable)).await;
+    sb.send(&[distribute_ix(&c, &c.creators)], &[]).await.unwrap();
     assert_eq!(sb.lamports(&c.creators[0]).await, 500_000_000);
     assert_eq!(sb.lamports(&c.creators[1]).await, 500_000_000);
 }
@@ -1026,11 +724,7 @@ async fn update_authority_needs_both_signatures_and_moves_control() {
     let auth = c.authority.insecure_clone();
     // A stranger cannot take it.
     sb.fails(
-        &[update_authority_ix(
-            stranger.pubkey(),
-            stranger.pubkey(),
-            c.collection,
-        )],
+        &[update_authority_ix(stranger.pubkey(), stranger.pubkey(), c.collection)],
         &[&stranger],
         code(E::NotCollectionAuthority),
     )
@@ -1038,12 +732,7 @@ async fn update_authority_needs_both_signatures_and_moves_control() {
     // The new authority must sign.
     let mut unsigned = update_authority_ix(auth.pubkey(), new.pubkey(), c.collection);
     unsigned.accounts[1].is_signer = false;
-    sb.fails(
-        &[unsigned],
-        &[&auth],
-        u32::from(AnchorErrorCode::AccountNotSigner),
-    )
-    .await;
+    sb.fails(&[unsigned], &[&auth], u32::from(AnchorErrorCode::AccountNotSigner)).await;
     let ok = update_authority_ix(auth.pubkey(), new.pubkey(), c.collection);
     let events = simulate_events(&mut sb, std::slice::from_ref(&ok), &[&auth, &new]).await;
     let ev: AuthorityUpdated = decode(&events);
@@ -1052,70 +741,38 @@ async fn update_authority_needs_both_signatures_and_moves_control() {
     assert_eq!(sb.collection(&c.collection).await.authority, new.pubkey());
     // The old authority lost control; the new one has it.
     sb.fails(
-        &[add_stage_ix(
-            auth.pubkey(),
-            c.collection,
-            stage(UnlockRule::At(0), 0),
-        )],
+        &[add_stage_ix(auth.pubkey(), c.collection, stage(UnlockRule::At(0), 0))],
         &[&auth],
         code(E::NotCollectionAuthority),
     )
     .await;
-    sb.send(
-        &[add_stage_ix(
-            new.pubkey(),
-            c.collection,
-            stage(UnlockRule::At(0), 0),
-        )],
-        &[&new],
-    )
-    .await
-    .unwrap();
+    sb.send(&[add_stage_ix(new.pubkey(), c.collection, stage(UnlockRule::At(0), 0))], &[&new]).await.unwrap();
 }
 
 #[tokio::test]
 async fn close_collection_refunds_and_cannot_be_revived() {
     let mut sb = start().await;
-    let c = sb
-        .make_collection(&[10_000], 0, 10, &[stage(UnlockRule::At(0), 0)])
-        .await;
+    let c = sb.make_collection(&[10_000], 0, 10, &[stage(UnlockRule::At(0), 0)]).await;
     let auth = c.authority.insecure_clone();
     let stranger = sb.funded(LAMPORTS_PER_SOL).await;
-    sb.fails(
-        &[close_ix(stranger.pubkey(), &c)],
-        &[&stranger],
-        code(E::NotCollectionAuthority),
-    )
-    .await;
+    sb.fails(&[close_ix(stranger.pubkey(), &c)], &[&stranger], code(E::NotCollectionAuthority)).await;
     let before = sb.lamports(&auth.pubkey()).await;
     let coll_rent = sb.lamports(&c.collection).await;
     let vault = sb.lamports(&c.vault).await;
     let events = simulate_events(&mut sb, &[close_ix(auth.pubkey(), &c)], &[&auth]).await;
     let ev: CollectionClosed = decode(&events);
     assert_eq!(ev.refunded, coll_rent + vault);
-    sb.send(&[close_ix(auth.pubkey(), &c)], &[&auth])
-        .await
-        .unwrap();
-    assert_eq!(
-        sb.lamports(&auth.pubkey()).await,
-        before + coll_rent + vault
-    );
+    sb.send(&[close_ix(auth.pubkey(), &c)], &[&auth]).await.unwrap();
+    assert_eq!(sb.lamports(&auth.pubkey()).await, before + coll_rent + vault);
     assert!(sb.banks.get_account(c.collection).await.unwrap().is_none());
     assert_eq!(sb.lamports(&c.vault).await, 0);
     // Closed: minting or adding stages now fails, and the collection cannot be re-created
     // (its group mint already exists).
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     let err = sb.mint(&buyer, &c, 0).await.unwrap_err();
-    assert_eq!(
-        err_at(err, 0),
-        u32::from(AnchorErrorCode::AccountNotInitialized)
-    );
+    assert_eq!(err_at(err, 0), u32::from(AnchorErrorCode::AccountNotInitialized));
     sb.fails(
-        &[add_stage_ix(
-            auth.pubkey(),
-            c.collection,
-            stage(UnlockRule::At(0), 1),
-        )],
+        &[add_stage_ix(auth.pubkey(), c.collection, stage(UnlockRule::At(0), 1))],
         &[&auth],
         u32::from(AnchorErrorCode::AccountNotInitialized),
     )
@@ -1124,10 +781,7 @@ async fn close_collection_refunds_and_cannot_be_revived() {
     let c2 = sb.make_collection(&[10_000], 0, 10, &[]).await;
     let auth2 = c2.authority.insecure_clone();
     sb.fails(
-        &[
-            close_ix(auth2.pubkey(), &c2),
-            add_stage_ix(auth2.pubkey(), c2.collection, stage(UnlockRule::At(0), 0)),
-        ],
+        &[close_ix(auth2.pubkey(), &c2), add_stage_ix(auth2.pubkey(), c2.collection, stage(UnlockRule::At(0), 0))],
         &[&auth2],
         u32::from(AnchorErrorCode::AccountNotInitialized),
     )
@@ -1137,18 +791,11 @@ async fn close_collection_refunds_and_cannot_be_revived() {
 #[tokio::test]
 async fn close_collection_refuses_once_minted() {
     let mut sb = start().await;
-    let c = sb
-        .make_collection(&[10_000], 0, 10, &[stage(UnlockRule::At(0), 0)])
-        .await;
+    let c = sb.make_collection(&[10_000], 0, 10, &[stage(UnlockRule::At(0), 0)]).await;
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     sb.mint(&buyer, &c, 0).await.unwrap();
     let auth = c.authority.insecure_clone();
-    sb.fails(
-        &[close_ix(auth.pubkey(), &c)],
-        &[&auth],
-        code(E::CollectionNotEmpty),
-    )
-    .await;
+    sb.fails(&[close_ix(auth.pubkey(), &c)], &[&auth], code(E::CollectionNotEmpty)).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1176,24 +823,12 @@ async fn create_collection_refuses_bad_parameters() {
     x.uri = "u".repeat(129);
     cases.push((x, E::InvalidUri));
     cases.push((args(&[], 1, 10), E::TooManyCreators));
-    let seventeen: Vec<(Pubkey, u16)> = (0..17)
-        .map(|i| {
-            (
-                Keypair::new().pubkey(),
-                if i == 0 { 10_000 - 16 } else { 1 },
-            )
-        })
-        .collect();
+    let seventeen: Vec<(Pubkey, u16)> =
+        (0..17).map(|i| (Keypair::new().pubkey(), if i == 0 { 10_000 - 16 } else { 1 })).collect();
     cases.push((args(&seventeen, 1, 10), E::TooManyCreators));
-    cases.push((
-        args(&[(a, 6_000), (b, 3_999)], 1, 10),
-        E::SharesMustSumTo10000,
-    ));
+    cases.push((args(&[(a, 6_000), (b, 3_999)], 1, 10), E::SharesMustSumTo10000));
     // Shares that would wrap a u16 sum back to 10 000 are refused (summed in u32).
-    cases.push((
-        args(&[(a, 65_535), (b, 10_001)], 1, 10),
-        E::SharesMustSumTo10000,
-    ));
+    cases.push((args(&[(a, 65_535), (b, 10_001)], 1, 10), E::SharesMustSumTo10000));
     cases.push((args(&[(a, 10_000), (b, 0)], 1, 10), E::ZeroShare));
     // Duplicate creator (a duplicate mutable account in the making).
     cases.push((args(&[(a, 5_000), (a, 5_000)], 1, 10), E::DuplicateCreator));
@@ -1209,20 +844,10 @@ async fn create_collection_refuses_bad_parameters() {
     // The vault or the collection itself as a creator.
     let group = Keypair::new();
     let collection = collection_pda(&group.pubkey());
-    let ix = create_collection_ix(
-        authority.pubkey(),
-        group.pubkey(),
-        args(&[(vault_pda(&collection), 10_000)], 1, 10),
-    );
-    sb.fails(&[ix], &[&authority, &group], code(E::InvalidCreator))
-        .await;
-    let ix = create_collection_ix(
-        authority.pubkey(),
-        group.pubkey(),
-        args(&[(collection, 10_000)], 1, 10),
-    );
-    sb.fails(&[ix], &[&authority, &group], code(E::InvalidCreator))
-        .await;
+    let ix = create_collection_ix(authority.pubkey(), group.pubkey(), args(&[(vault_pda(&collection), 10_000)], 1, 10));
+    sb.fails(&[ix], &[&authority, &group], code(E::InvalidCreator)).await;
+    let ix = create_collection_ix(authority.pubkey(), group.pubkey(), args(&[(collection, 10_000)], 1, 10));
+    sb.fails(&[ix], &[&authority, &group], code(E::InvalidCreator)).await;
     // 16 creators fit in one transaction.
     let sixteen: Vec<(Pubkey, u16)> = (0..16).map(|_| (Keypair::new().pubkey(), 625)).collect();
     let ix = create_collection_ix(authority.pubkey(), group.pubkey(), args(&sixteen, 1, 10));
@@ -1237,84 +862,33 @@ async fn add_stage_refuses_strangers_bad_stages_and_locks_after_first_mint() {
     let auth = c.authority.insecure_clone();
     let stranger = sb.funded(LAMPORTS_PER_SOL).await;
     let add = |who: Pubkey, s: Stage| add_stage_ix(who, c.collection, s);
-    sb.fails(
-        &[add(stranger.pubkey(), stage(UnlockRule::At(0), 0))],
-        &[&stranger],
-        code(E::NotCollectionAuthority),
-    )
-    .await;
+    sb.fails(&[add(stranger.pubkey(), stage(UnlockRule::At(0), 0))], &[&stranger], code(E::NotCollectionAuthority))
+        .await;
     let mut unsigned = add(auth.pubkey(), stage(UnlockRule::At(0), 0));
     unsigned.accounts[0].is_signer = false;
-    sb.fails(
-        &[unsigned],
-        &[],
-        u32::from(AnchorErrorCode::AccountNotSigner),
-    )
-    .await;
+    sb.fails(&[unsigned], &[], u32::from(AnchorErrorCode::AccountNotSigner)).await;
     let mut long = stage(UnlockRule::At(0), 0);
     long.base_uri = "u".repeat(97);
-    sb.fails(&[add(auth.pubkey(), long)], &[&auth], code(E::InvalidUri))
-        .await;
-    sb.fails(
-        &[add(auth.pubkey(), stage(UnlockRule::At(-1), 0))],
-        &[&auth],
-        code(E::InvalidRule),
-    )
-    .await;
-    sb.fails(
-        &[add(auth.pubkey(), stage(UnlockRule::AfterMint(-5), 0))],
-        &[&auth],
-        code(E::InvalidRule),
-    )
-    .await;
+    sb.fails(&[add(auth.pubkey(), long)], &[&auth], code(E::InvalidUri)).await;
+    sb.fails(&[add(auth.pubkey(), stage(UnlockRule::At(-1), 0))], &[&auth], code(E::InvalidRule)).await;
+    sb.fails(&[add(auth.pubkey(), stage(UnlockRule::AfterMint(-5), 0))], &[&auth], code(E::InvalidRule)).await;
     // Minting needs a stage.
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     let err = sb.mint(&buyer, &c, 0).await.unwrap_err();
     assert_eq!(err_at(err, 0), code(E::NoStages));
-    let events = simulate_events(
-        &mut sb,
-        &[add(auth.pubkey(), stage(UnlockRule::At(0), 0))],
-        &[&auth],
-    )
-    .await;
+    let events = simulate_events(&mut sb, &[add(auth.pubkey(), stage(UnlockRule::At(0), 0))], &[&auth]).await;
     let ev: StageAdded = decode(&events);
-    assert_eq!(
-        ev,
-        StageAdded {
-            collection: c.collection,
-            stage: 0,
-            content_root: [0; 32]
-        }
-    );
+    assert_eq!(ev, StageAdded { collection: c.collection, stage: 0, content_root: [0; 32] });
     for n in 0..8 {
-        sb.send(
-            &[add(auth.pubkey(), stage(UnlockRule::At(i64::from(n)), n))],
-            &[&auth],
-        )
-        .await
-        .unwrap();
+        sb.send(&[add(auth.pubkey(), stage(UnlockRule::At(i64::from(n)), n))], &[&auth]).await.unwrap();
     }
-    assert_eq!(
-        sb.collection(&c.collection).await.stages[7],
-        stage(UnlockRule::At(7), 7)
-    );
-    sb.fails(
-        &[add(auth.pubkey(), stage(UnlockRule::At(9), 9))],
-        &[&auth],
-        code(E::TooManyStages),
-    )
-    .await;
-    let c2 = sb
-        .make_collection(&[10_000], 0, 10, &[stage(UnlockRule::At(0), 0)])
-        .await;
+    assert_eq!(sb.collection(&c.collection).await.stages[7], stage(UnlockRule::At(7), 7));
+    sb.fails(&[add(auth.pubkey(), stage(UnlockRule::At(9), 9))], &[&auth], code(E::TooManyStages)).await;
+    let c2 = sb.make_collection(&[10_000], 0, 10, &[stage(UnlockRule::At(0), 0)]).await;
     sb.mint(&buyer, &c2, 0).await.unwrap();
     let auth2 = c2.authority.insecure_clone();
     sb.fails(
-        &[add_stage_ix(
-            auth2.pubkey(),
-            c2.collection,
-            stage(UnlockRule::At(1), 1),
-        )],
+        &[add_stage_ix(auth2.pubkey(), c2.collection, stage(UnlockRule::At(1), 1))],
         &[&auth2],
         code(E::StagesLocked),
     )
@@ -1324,9 +898,7 @@ async fn add_stage_refuses_strangers_bad_stages_and_locks_after_first_mint() {
 #[tokio::test]
 async fn mint_refuses_out_of_range_repeated_index_and_unsigned_buyer() {
     let mut sb = start().await;
-    let c = sb
-        .make_collection(&[10_000], 1_000, 2, &basic_stages())
-        .await;
+    let c = sb.make_collection(&[10_000], 1_000, 2, &basic_stages()).await;
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     let err = sb.mint(&buyer, &c, 2).await.unwrap_err();
     assert_eq!(err_at(err, 0), code(E::IndexOutOfRange));
@@ -1334,55 +906,23 @@ async fn mint_refuses_out_of_range_repeated_index_and_unsigned_buyer() {
     // Re-initialisation: index 1 again. Its mint PDA exists, so Anchor's `init` (System
     // program allocate/assign) fails and nothing changes: the first buyer keeps the NFT.
     let other = sb.funded(LAMPORTS_PER_SOL).await;
-    let before = sb
-        .banks
-        .get_account(nft_pda(&c.collection, 1))
-        .await
-        .unwrap()
-        .unwrap();
+    let before = sb.banks.get_account(nft_pda(&c.collection, 1)).await.unwrap().unwrap();
     let err = sb.mint(&other, &c, 1).await.unwrap_err();
-    assert!(matches!(
-        err.unwrap(),
-        TransactionError::InstructionError(0, _)
-    ));
-    assert_eq!(
-        sb.banks
-            .get_account(nft_pda(&c.collection, 1))
-            .await
-            .unwrap()
-            .unwrap(),
-        before
-    );
-    assert!(
-        sb.banks
-            .get_account(ata(&other.pubkey(), &nft_pda(&c.collection, 1)))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(matches!(err.unwrap(), TransactionError::InstructionError(0, _)));
+    assert_eq!(sb.banks.get_account(nft_pda(&c.collection, 1)).await.unwrap().unwrap(), before);
+    assert!(sb.banks.get_account(ata(&other.pubkey(), &nft_pda(&c.collection, 1))).await.unwrap().is_none());
     sb.mint(&other, &c, 0).await.unwrap();
     assert_eq!(sb.collection(&c.collection).await.minted, 2);
     // Missing signer: claiming to be a buyer without their signature.
-    let c2 = sb
-        .make_collection(&[10_000], 1_000, 2, &basic_stages())
-        .await;
+    let c2 = sb.make_collection(&[10_000], 1_000, 2, &basic_stages()).await;
     let mut ix = mint_ix(buyer.pubkey(), &c2, 0, [0; 32]);
     ix.accounts[0].is_signer = false;
-    sb.fails(&[ix], &[], u32::from(AnchorErrorCode::AccountNotSigner))
-        .await;
+    sb.fails(&[ix], &[], u32::from(AnchorErrorCode::AccountNotSigner)).await;
     // A buyer who cannot pay the price fails in the System program, nothing minted.
     let poor = sb.funded(3_000_000).await;
-    let c3 = sb
-        .make_collection(&[10_000], LAMPORTS_PER_SOL, 2, &basic_stages())
-        .await;
+    let c3 = sb.make_collection(&[10_000], LAMPORTS_PER_SOL, 2, &basic_stages()).await;
     assert!(sb.mint(&poor, &c3, 0).await.is_err());
-    assert!(
-        sb.banks
-            .get_account(nft_pda(&c3.collection, 0))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(sb.banks.get_account(nft_pda(&c3.collection, 0)).await.unwrap().is_none());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1392,13 +932,7 @@ async fn mint_refuses_out_of_range_repeated_index_and_unsigned_buyer() {
 /// Plants `data` at a fresh address, owned by `owner`.
 fn plant(sb: &mut Sandbox, owner: Pubkey, data: Vec<u8>) -> Pubkey {
     let key = Keypair::new().pubkey();
-    let account = solana_account::Account {
-        lamports: LAMPORTS_PER_SOL,
-        data,
-        owner,
-        executable: false,
-        rent_epoch: 0,
-    };
+    let account = solana_account::Account { lamports: LAMPORTS_PER_SOL, data, owner, executable: false, rent_epoch: 0 };
     sb.ctx.set_account(&key, &account.into());
     key
 }
@@ -1406,9 +940,7 @@ fn plant(sb: &mut Sandbox, owner: Pubkey, data: Vec<u8>) -> Pubkey {
 #[tokio::test]
 async fn forged_collections_vaults_mints_and_group_mints_are_refused() {
     let mut sb = start().await;
-    let c = sb
-        .make_collection(&[10_000], 1_000, 10, &basic_stages())
-        .await;
+    let c = sb.make_collection(&[10_000], 1_000, 10, &basic_stages()).await;
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     sb.mint(&buyer, &c, 0).await.unwrap();
     let real = sb.banks.get_account(c.collection).await.unwrap().unwrap();
@@ -1418,8 +950,7 @@ async fn forged_collections_vaults_mints_and_group_mints_are_refused() {
     // Forged collection: a copy owned by our program at a non-PDA address (its authority
     // field could say anything; here it names the attacker).
     let attacker = sb.funded(LAMPORTS_PER_SOL).await;
-    let mut forged: Collection =
-        anchor_lang::AccountDeserialize::try_deserialize(&mut real.data.as_slice()).unwrap();
+    let mut forged: Collection = anchor_lang::AccountDeserialize::try_deserialize(&mut real.data.as_slice()).unwrap();
     forged.authority = attacker.pubkey();
     let mut forged_data = Vec::new();
     anchor_lang::AccountSerialize::try_serialize(&forged, &mut forged_data).unwrap();
@@ -1442,94 +973,46 @@ async fn forged_collections_vaults_mints_and_group_mints_are_refused() {
         ix.accounts[1].pubkey = key;
         ix
     };
-    sb.fails(
-        &[with_collection(fake_owner)],
-        &[&attacker],
-        u32::from(AnchorErrorCode::AccountOwnedByWrongProgram),
-    )
-    .await;
-    sb.fails(
-        &[with_collection(fake_pda)],
-        &[&attacker],
-        u32::from(AnchorErrorCode::ConstraintSeeds),
-    )
-    .await;
-    sb.fails(
-        &[with_collection(confused_key)],
-        &[&attacker],
-        u32::from(AnchorErrorCode::AccountDiscriminatorMismatch),
-    )
-    .await;
+    sb.fails(&[with_collection(fake_owner)], &[&attacker], u32::from(AnchorErrorCode::AccountOwnedByWrongProgram))
+        .await;
+    sb.fails(&[with_collection(fake_pda)], &[&attacker], u32::from(AnchorErrorCode::ConstraintSeeds)).await;
+    sb.fails(&[with_collection(confused_key)], &[&attacker], u32::from(AnchorErrorCode::AccountDiscriminatorMismatch))
+        .await;
     // The forged collection cannot be used to trigger creator stages or add stages either.
     let mut add = add_stage_ix(attacker.pubkey(), fake_pda, stage(UnlockRule::At(0), 0));
     add.accounts[1].is_writable = true;
-    sb.fails(
-        &[add],
-        &[&attacker],
-        u32::from(AnchorErrorCode::ConstraintSeeds),
-    )
-    .await;
+    sb.fails(&[add], &[&attacker], u32::from(AnchorErrorCode::ConstraintSeeds)).await;
     // Type confusion the other way: a Token-2022 mint passed as the collection.
-    sb.fails(
-        &[with_collection(c.group_mint)],
-        &[&attacker],
-        u32::from(AnchorErrorCode::AccountOwnedByWrongProgram),
-    )
-    .await;
+    sb.fails(&[with_collection(c.group_mint)], &[&attacker], u32::from(AnchorErrorCode::AccountOwnedByWrongProgram))
+        .await;
 
     // Forged vault: the price cannot be diverted to another account.
     let mut ix = mint_ix(buyer.pubkey(), &c, 1, [1; 32]);
     ix.accounts[3].pubkey = attacker.pubkey();
-    sb.fails(
-        &[ix],
-        &[&buyer],
-        u32::from(AnchorErrorCode::ConstraintSeeds),
-    )
-    .await;
+    sb.fails(&[ix], &[&buyer], u32::from(AnchorErrorCode::ConstraintSeeds)).await;
     let mut ix = distribute_ix(&c, &c.creators);
     ix.accounts[1].pubkey = attacker.pubkey();
-    sb.fails(&[ix], &[], u32::from(AnchorErrorCode::ConstraintSeeds))
-        .await;
+    sb.fails(&[ix], &[], u32::from(AnchorErrorCode::ConstraintSeeds)).await;
     // Forged group mint.
     let other = sb.make_collection(&[10_000], 0, 10, &basic_stages()).await;
     let mut ix = mint_ix(buyer.pubkey(), &c, 1, [1; 32]);
     ix.accounts[2].pubkey = other.group_mint;
-    sb.fails(
-        &[ix],
-        &[&buyer],
-        u32::from(AnchorErrorCode::ConstraintAddress),
-    )
-    .await;
+    sb.fails(&[ix], &[&buyer], u32::from(AnchorErrorCode::ConstraintAddress)).await;
     // Mint substitution: another index's mint, or a mint of another collection.
     let mut ix = evolve_ix(attacker.pubkey(), &c, 0, 1, None);
     sb.mint(&buyer, &other, 0).await.unwrap();
     ix.accounts[2].pubkey = nft_pda(&other.collection, 0);
-    sb.fails(
-        &[ix],
-        &[&attacker],
-        u32::from(AnchorErrorCode::ConstraintSeeds),
-    )
-    .await;
+    sb.fails(&[ix], &[&attacker], u32::from(AnchorErrorCode::ConstraintSeeds)).await;
     let mut ix = mint_ix(buyer.pubkey(), &c, 1, [1; 32]);
     ix.accounts[4].pubkey = nft_pda(&c.collection, 2);
     ix.accounts[5].pubkey = ata(&buyer.pubkey(), &nft_pda(&c.collection, 2));
-    sb.fails(
-        &[ix],
-        &[&buyer],
-        u32::from(AnchorErrorCode::ConstraintSeeds),
-    )
-    .await;
+    sb.fails(&[ix], &[&buyer], u32::from(AnchorErrorCode::ConstraintSeeds)).await;
     // Owner proof with a token account of another NFT (same owner) is refused.
     let auth = other.authority.insecure_clone();
     let other_ata = ata(&buyer.pubkey(), &nft_pda(&other.collection, 0));
     let _ = auth;
     sb.set_time(i64::MAX / 2).await;
-    sb.send(
-        &[evolve_ix(attacker.pubkey(), &c, 0, 1, None)],
-        &[&attacker],
-    )
-    .await
-    .unwrap();
+    sb.send(&[evolve_ix(attacker.pubkey(), &c, 0, 1, None)], &[&attacker]).await.unwrap();
     sb.fails(
         &[evolve_ix(buyer.pubkey(), &c, 0, 2, Some(other_ata))],
         &[&buyer],
@@ -1552,9 +1035,7 @@ async fn forged_collections_vaults_mints_and_group_mints_are_refused() {
 #[tokio::test]
 async fn duplicate_mutable_accounts_are_refused() {
     let mut sb = start().await;
-    let c = sb
-        .make_collection(&[10_000], 1_000, 10, &basic_stages())
-        .await;
+    let c = sb.make_collection(&[10_000], 1_000, 10, &basic_stages()).await;
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     // The buyer's wallet passed as the vault: refused (seeds), never a self-payment.
     let mut ix = mint_ix(buyer.pubkey(), &c, 0, [0; 32]);
@@ -1593,13 +1074,10 @@ async fn close_collection_refuses_while_the_vault_owes_creators() {
     let c = sb.make_collection(&[10_000], 0, 10, &[]).await;
     // Someone pays the vault; the creator's wallet is fresh and 10k lamports cannot reach it.
     sb.fund(&c.vault, 10_000).await;
-    sb.send(&[distribute_ix(&c, &c.creators)], &[])
-        .await
-        .unwrap();
+    sb.send(&[distribute_ix(&c, &c.creators)], &[]).await.unwrap();
     assert_eq!(sb.collection(&c.collection).await.creators[0].owed, 10_000);
     let auth = c.authority.insecure_clone();
-    sb.fails(&[close_ix(auth.pubkey(), &c)], &[&auth], code(E::VaultOwes))
-        .await;
+    sb.fails(&[close_ix(auth.pubkey(), &c)], &[&auth], code(E::VaultOwes)).await;
 }
 
 /// Wire size of a signed transaction (Solana's packet limit is 1 232 bytes).
@@ -1629,24 +1107,14 @@ async fn sixteen_creators_fit_every_transaction_and_get_paid() {
     let create = create_collection_ix(authority.pubkey(), group.pubkey(), a);
     // The authority pays the fees: two signatures (authority, group mint).
     let blockhash = sb.banks.get_latest_blockhash().await.unwrap();
-    let tx = Transaction::new_signed_with_payer(
-        &[create],
-        Some(&authority.pubkey()),
-        &[&authority, &group],
-        blockhash,
-    );
+    let tx = Transaction::new_signed_with_payer(&[create], Some(&authority.pubkey()), &[&authority, &group], blockhash);
     let size = wire_size(&tx);
     println!("create_collection, 16 creators, longest strings: {size} bytes");
     assert!(size <= 1232, "{size}");
     sb.banks.process_transaction(tx).await.unwrap();
     let collection = collection_pda(&group.pubkey());
     for s in stages {
-        let tx = sb
-            .tx(
-                &[add_stage_ix(authority.pubkey(), collection, s)],
-                &[&authority],
-            )
-            .await;
+        let tx = sb.tx(&[add_stage_ix(authority.pubkey(), collection, s)], &[&authority]).await;
         assert!(wire_size(&tx) <= 1232);
         sb.banks.process_transaction(tx).await.unwrap();
     }
@@ -1658,9 +1126,7 @@ async fn sixteen_creators_fit_every_transaction_and_get_paid() {
         creators: creators.clone(),
     };
     let buyer = sb.funded(3 * LAMPORTS_PER_SOL).await;
-    let tx = sb
-        .tx(&[mint_ix(buyer.pubkey(), &c, 99, [7; 32])], &[&buyer])
-        .await;
+    let tx = sb.tx(&[mint_ix(buyer.pubkey(), &c, 99, [7; 32])], &[&buyer]).await;
     let size = wire_size(&tx);
     println!("mint_nft without creator wallets: {size} bytes");
     assert!(size <= 1232);
@@ -1678,18 +1144,9 @@ async fn sixteen_creators_fit_every_transaction_and_get_paid() {
 
     // Paid in the mint transaction itself: the 16 wallets as remaining accounts still fit.
     let mut ix = mint_ix(buyer.pubkey(), &c, 98, [8; 32]);
-    ix.accounts.extend(
-        creators
-            .iter()
-            .map(|w| anchor_lang::solana_program::instruction::AccountMeta::new(*w, false)),
-    );
+    ix.accounts.extend(creators.iter().map(|w| anchor_lang::solana_program::instruction::AccountMeta::new(*w, false)));
     let blockhash = sb.banks.get_latest_blockhash().await.unwrap();
-    let tx = Transaction::new_signed_with_payer(
-        &[ix.clone()],
-        Some(&buyer.pubkey()),
-        &[&buyer],
-        blockhash,
-    );
+    let tx = Transaction::new_signed_with_payer(&[ix.clone()], Some(&buyer.pubkey()), &[&buyer], blockhash);
     let size = wire_size(&tx);
     println!("mint_nft paying 16 creators directly: {size} bytes");
     assert!(size <= 1232, "{size}");
@@ -1701,30 +1158,19 @@ async fn sixteen_creators_fit_every_transaction_and_get_paid() {
         assert_eq!(sb.lamports(w).await, 2 * (price / 16));
     }
     assert_eq!(sb.lamports(&c.vault).await, rent0);
-    assert!(
-        sb.collection(&c.collection)
-            .await
-            .creators
-            .iter()
-            .all(|c| c.owed == 0)
-    );
+    assert!(sb.collection(&c.collection).await.creators.iter().all(|c| c.owed == 0));
 }
 
 #[tokio::test]
 async fn mint_with_wallets_pays_who_can_receive_and_keeps_the_rest_owed() {
     let mut sb = start().await;
     let price = 1_000_000; // 500k each: below a fresh wallet's rent-exempt minimum
-    let c = sb
-        .make_collection(&[5_000, 5_000], price, 10, &basic_stages())
-        .await;
+    let c = sb.make_collection(&[5_000, 5_000], price, 10, &basic_stages()).await;
     sb.fund(&c.creators[0], 1_000_000).await; // creator 0's wallet exists
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     let mut ix = mint_ix(buyer.pubkey(), &c, 0, [0; 32]);
-    ix.accounts.extend(
-        c.creators
-            .iter()
-            .map(|w| anchor_lang::solana_program::instruction::AccountMeta::new(*w, false)),
-    );
+    ix.accounts
+        .extend(c.creators.iter().map(|w| anchor_lang::solana_program::instruction::AccountMeta::new(*w, false)));
     sb.send(&[ix], &[&buyer]).await.unwrap();
     assert_eq!(sb.lamports(&c.creators[0]).await, 1_500_000);
     assert_eq!(sb.lamports(&c.creators[1]).await, 0);
@@ -1743,17 +1189,8 @@ async fn mint_with_wallets_pays_who_can_receive_and_keeps_the_rest_owed() {
 #[tokio::test]
 async fn mint_without_after_mint_stages_stores_no_mint_time_and_costs_less() {
     let mut sb = start().await;
-    let c = sb
-        .make_collection(
-            &[10_000],
-            0,
-            100,
-            &[
-                stage(UnlockRule::At(0), 0),
-                stage(UnlockRule::OwnerTrigger, 1),
-            ],
-        )
-        .await;
+    let c =
+        sb.make_collection(&[10_000], 0, 100, &[stage(UnlockRule::At(0), 0), stage(UnlockRule::OwnerTrigger, 1)]).await;
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     let before = sb.lamports(&buyer.pubkey()).await;
     let blockhash = sb.banks.get_latest_blockhash().await.unwrap();
@@ -1770,28 +1207,14 @@ async fn mint_without_after_mint_stages_stores_no_mint_time_and_costs_less() {
         cost as f64 / LAMPORTS_PER_SOL as f64
     );
     let md = sb.metadata(&nft_pda(&c.collection, 42)).await;
-    let keys: Vec<&str> = md
-        .additional_metadata
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect();
+    let keys: Vec<&str> = md.additional_metadata.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(keys, ["stage", "recipe", "collection"]);
-    let acc = sb
-        .banks
-        .get_account(nft_pda(&c.collection, 42))
-        .await
-        .unwrap()
-        .unwrap();
+    let acc = sb.banks.get_account(nft_pda(&c.collection, 42)).await.unwrap().unwrap();
     let rent = sb.banks.get_rent().await.unwrap();
     assert_eq!(acc.lamports, rent.minimum_balance(acc.data.len()));
     // Owner-triggered evolution still works without the field.
     let ata_ = ata(&buyer.pubkey(), &nft_pda(&c.collection, 42));
-    sb.send(
-        &[evolve_ix(buyer.pubkey(), &c, 42, 1, Some(ata_))],
-        &[&buyer],
-    )
-    .await
-    .unwrap();
+    sb.send(&[evolve_ix(buyer.pubkey(), &c, 42, 1, Some(ata_))], &[&buyer]).await.unwrap();
     assert_eq!(stage_of(&mut sb, &c, 42).await.0, "1");
 }
 
@@ -1801,9 +1224,7 @@ async fn mint_without_after_mint_stages_stores_no_mint_time_and_costs_less() {
 async fn defensive_errors_bad_metadata_and_underfunded_vault() {
     use anchor_lang::solana_program::{program_option::COption, program_pack::Pack};
     let mut sb = start().await;
-    let c = sb
-        .make_collection(&[10_000], 1_000_000, 10, &basic_stages())
-        .await;
+    let c = sb.make_collection(&[10_000], 1_000_000, 10, &basic_stages()).await;
     // A Token-2022 mint at NFT 5's address, without metadata.
     let mut data = vec![0u8; MintState::LEN];
     MintState::pack(
@@ -1824,15 +1245,9 @@ async fn defensive_errors_bad_metadata_and_underfunded_vault() {
         executable: false,
         rent_epoch: 0,
     };
-    sb.ctx
-        .set_account(&nft_pda(&c.collection, 5), &account.into());
+    sb.ctx.set_account(&nft_pda(&c.collection, 5), &account.into());
     let crank = sb.funded(LAMPORTS_PER_SOL).await;
-    sb.fails(
-        &[evolve_ix(crank.pubkey(), &c, 5, 1, None)],
-        &[&crank],
-        code(E::BadMetadata),
-    )
-    .await;
+    sb.fails(&[evolve_ix(crank.pubkey(), &c, 5, 1, None)], &[&crank], code(E::BadMetadata)).await;
 
     // A vault holding less than it owes.
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
@@ -1846,10 +1261,5 @@ async fn defensive_errors_bad_metadata_and_underfunded_vault() {
         rent_epoch: 0,
     };
     sb.ctx.set_account(&c.vault, &vault.into());
-    sb.fails(
-        &[distribute_ix(&c, &c.creators)],
-        &[],
-        code(E::VaultUnderfunded),
-    )
-    .await;
+    sb.fails(&[distribute_ix(&c, &c.creators)], &[], code(E::VaultUnderfunded)).await;
 }

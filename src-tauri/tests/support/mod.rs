@@ -28,9 +28,7 @@ pub struct Studio {
 pub fn studio_with(state: AppState, on_event: Arc<OnEvent>) -> Studio {
     let app = chrysalis_studio::builder_with_state(mock_builder(), state)
         .channel_interceptor(move |webview, _callback, _index, body| {
-            let InvokeResponseBody::Json(json) = body else {
-                panic!("binary channel message")
-            };
+            let InvokeResponseBody::Json(json) = body else { panic!("binary channel message") };
             on_event(webview, serde_json::from_str(json).unwrap());
             true
         })
@@ -38,9 +36,7 @@ pub fn studio_with(state: AppState, on_event: Arc<OnEvent>) -> Studio {
         .expect("the app builds on the mock runtime");
     let window = match app.get_webview_window("main") {
         Some(window) => window,
-        None => WebviewWindowBuilder::new(&app, "main", Default::default())
-            .build()
-            .unwrap(),
+        None => WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap(),
     };
     Studio { app, window }
 }
@@ -73,17 +69,13 @@ impl Studio {
     }
 
     pub fn ok(&self, cmd: &str, args: Value) -> Value {
-        self.call(cmd, args)
-            .unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+        self.call(cmd, args).unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
     }
 
     /// The `{ kind, message }` error of a command that must fail.
     pub fn err(&self, cmd: &str, args: Value) -> (String, String) {
         let err = self.call(cmd, args).expect_err(cmd);
-        (
-            err["kind"].as_str().unwrap().to_owned(),
-            err["message"].as_str().unwrap().to_owned(),
-        )
+        (err["kind"].as_str().unwrap().to_owned(), err["message"].as_str().unwrap().to_owned())
     }
 }
 

@@ -43,8 +43,8 @@ impl JsonConfig {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self, DiffusionError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| DiffusionError::bad_config(path, format!("not valid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| DiffusionError::bad_config(path, format!("not valid JSON: {e}")))?;
         match value {
             Value::Object(map) => Ok(Self { path: path.to_path_buf(), map }),
             _ => Err(DiffusionError::bad_config(path, "expected a JSON object")),
@@ -170,7 +170,8 @@ pub(crate) fn unet_arch(cfg: &JsonConfig) -> Result<UnetArch, DiffusionError> {
         "down_block_types",
         &["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"],
     )?;
-    let up = cfg.strings("up_block_types", &["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"])?;
+    let up = cfg
+        .strings("up_block_types", &["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"])?;
     if down.len() != n || up.len() != n {
         return Err(DiffusionError::bad_config(
             &cfg.path,
@@ -186,7 +187,10 @@ pub(crate) fn unet_arch(cfg: &JsonConfig) -> Result<UnetArch, DiffusionError> {
         let is_cross = match d.as_str() {
             "CrossAttnDownBlock2D" => true,
             "DownBlock2D" => false,
-            other => return Err(cfg.unsupported(format!("down block type {other:?} (supported: CrossAttnDownBlock2D, DownBlock2D)"))),
+            other => {
+                return Err(cfg
+                    .unsupported(format!("down block type {other:?} (supported: CrossAttnDownBlock2D, DownBlock2D)")));
+            }
         };
         let mirror = &up[n - 1 - i];
         let expected = if is_cross { "CrossAttnUpBlock2D" } else { "UpBlock2D" };
@@ -248,14 +252,22 @@ pub(crate) fn unet_arch(cfg: &JsonConfig) -> Result<UnetArch, DiffusionError> {
     if let Some(d) = cfg.get("time_embedding_dim")
         && d.as_u64() != Some(4 * channels[0] as u64)
     {
-        return Err(cfg.unsupported(format!("`time_embedding_dim` {d} (only 4 x the first block's channels is supported)")));
+        return Err(
+            cfg.unsupported(format!("`time_embedding_dim` {d} (only 4 x the first block's channels is supported)"))
+        );
     }
     for (i, (&c, &h)) in channels.iter().zip(&heads).enumerate() {
         if h == 0 || c % h != 0 {
-            return Err(DiffusionError::bad_config(&cfg.path, format!("block {i}: {c} channels cannot be split into {h} attention heads")));
+            return Err(DiffusionError::bad_config(
+                &cfg.path,
+                format!("block {i}: {c} channels cannot be split into {h} attention heads"),
+            ));
         }
         if norm_num_groups == 0 || c % norm_num_groups != 0 {
-            return Err(DiffusionError::bad_config(&cfg.path, format!("block {i}: {c} channels cannot be split into {norm_num_groups} norm groups")));
+            return Err(DiffusionError::bad_config(
+                &cfg.path,
+                format!("block {i}: {c} channels cannot be split into {norm_num_groups} norm groups"),
+            ));
         }
     }
     let blocks = (0..n)
@@ -327,11 +339,16 @@ pub(crate) fn vae_arch(cfg: &JsonConfig) -> Result<VaeArch, DiffusionError> {
     cfg.require("mid_block_add_attention", &[true.into()], "VAEs without mid-block attention are not supported")?;
     let norm_num_groups = cfg.usize("norm_num_groups", 32)?;
     if let Some(c) = channels.iter().find(|&&c| norm_num_groups == 0 || c % norm_num_groups != 0) {
-        return Err(DiffusionError::bad_config(&cfg.path, format!("{c} channels cannot be split into {norm_num_groups} norm groups")));
+        return Err(DiffusionError::bad_config(
+            &cfg.path,
+            format!("{c} channels cannot be split into {norm_num_groups} norm groups"),
+        ));
     }
     let latent_channels = cfg.usize("latent_channels", 4)?;
     if latent_channels != 4 {
-        return Err(cfg.unsupported(format!("`latent_channels` {latent_channels}: the UNet works on 4-channel latents")));
+        return Err(
+            cfg.unsupported(format!("`latent_channels` {latent_channels}: the UNet works on 4-channel latents"))
+        );
     }
     let has_quant_conv = cfg.bool("use_quant_conv", true)?;
     let config = AutoEncoderKLConfig {
@@ -394,10 +411,16 @@ pub(crate) fn text_arch(cfg: &JsonConfig) -> Result<TextEncoderArch, DiffusionEr
         return Err(cfg.unsupported(format!("`layer_norm_eps` {eps} (candle's CLIP uses 1e-5)")));
     }
     if heads == 0 || hidden % heads != 0 {
-        return Err(DiffusionError::bad_config(&cfg.path, format!("`hidden_size` {hidden} cannot be split into {heads} heads")));
+        return Err(DiffusionError::bad_config(
+            &cfg.path,
+            format!("`hidden_size` {hidden} cannot be split into {heads} heads"),
+        ));
     }
     if max_pos < 2 {
-        return Err(DiffusionError::bad_config(&cfg.path, format!("`max_position_embeddings` {max_pos} leaves no room for a prompt")));
+        return Err(DiffusionError::bad_config(
+            &cfg.path,
+            format!("`max_position_embeddings` {max_pos} leaves no room for a prompt"),
+        ));
     }
     let act = cfg.str("hidden_act", "quick_gelu")?;
     let arch = match act.as_str() {
@@ -434,9 +457,13 @@ pub(crate) fn noise_schedule(cfg: Option<&JsonConfig>) -> Result<NoiseSchedule, 
     let betas = match cfg.get("trained_betas") {
         Some(Value::Array(items)) => {
             let b: Option<Vec<f64>> = items.iter().map(Value::as_f64).collect();
-            let b = b.ok_or_else(|| DiffusionError::bad_config(&cfg.path, "`trained_betas` must be a list of numbers"))?;
+            let b =
+                b.ok_or_else(|| DiffusionError::bad_config(&cfg.path, "`trained_betas` must be a list of numbers"))?;
             if b.len() != train_steps {
-                return Err(DiffusionError::bad_config(&cfg.path, format!("`trained_betas` has {} values, expected {train_steps}", b.len())));
+                return Err(DiffusionError::bad_config(
+                    &cfg.path,
+                    format!("`trained_betas` has {} values, expected {train_steps}", b.len()),
+                ));
             }
             BetaSchedule::Trained(b)
         }
@@ -444,7 +471,11 @@ pub(crate) fn noise_schedule(cfg: Option<&JsonConfig>) -> Result<NoiseSchedule, 
             "scaled_linear" => BetaSchedule::ScaledLinear { start, end },
             "linear" => BetaSchedule::Linear { start, end },
             "squaredcos_cap_v2" => BetaSchedule::SquaredCosCapV2,
-            other => return Err(cfg.unsupported(format!("`beta_schedule` {other:?} (supported: scaled_linear, linear, squaredcos_cap_v2)"))),
+            other => {
+                return Err(cfg.unsupported(format!(
+                    "`beta_schedule` {other:?} (supported: scaled_linear, linear, squaredcos_cap_v2)"
+                )));
+            }
         },
     }
     .betas(train_steps);
@@ -455,13 +486,21 @@ pub(crate) fn noise_schedule(cfg: Option<&JsonConfig>) -> Result<NoiseSchedule, 
         "epsilon" => Prediction::Epsilon,
         "v_prediction" => Prediction::VPrediction,
         "sample" => Prediction::Sample,
-        other => return Err(cfg.unsupported(format!("`prediction_type` {other:?} (supported: epsilon, v_prediction, sample)"))),
+        other => {
+            return Err(
+                cfg.unsupported(format!("`prediction_type` {other:?} (supported: epsilon, v_prediction, sample)"))
+            );
+        }
     };
     let spacing = match cfg.str("timestep_spacing", "leading")?.as_str() {
         "leading" => Spacing::Leading,
         "trailing" => Spacing::Trailing,
         "linspace" => Spacing::Linspace,
-        other => return Err(cfg.unsupported(format!("`timestep_spacing` {other:?} (supported: leading, trailing, linspace)"))),
+        other => {
+            return Err(
+                cfg.unsupported(format!("`timestep_spacing` {other:?} (supported: leading, trailing, linspace)"))
+            );
+        }
     };
     cfg.require("rescale_betas_zero_snr", &[false.into()], "zero-terminal-SNR schedules are not supported")?;
     cfg.require("thresholding", &[false.into()], "dynamic thresholding is not supported")?;
@@ -480,14 +519,14 @@ pub(crate) fn noise_schedule(cfg: Option<&JsonConfig>) -> Result<NoiseSchedule, 
 pub(crate) fn check_model_index(cfg: &JsonConfig) -> Result<String, DiffusionError> {
     let class = cfg.str("_class_name", "")?;
     if !SUPPORTED_PIPELINES.contains(&class.as_str()) {
-        return Err(cfg.unsupported(format!(
-            "pipeline `_class_name` {class:?} (supported: {})",
-            SUPPORTED_PIPELINES.join(", ")
-        )));
+        return Err(cfg
+            .unsupported(format!("pipeline `_class_name` {class:?} (supported: {})", SUPPORTED_PIPELINES.join(", "))));
     }
     for extra in ["text_encoder_2", "tokenizer_2", "transformer", "prior", "controlnet"] {
         if cfg.get(extra).is_some_and(|v| v.as_array().is_some_and(|a| a.iter().any(|x| !x.is_null()))) {
-            return Err(cfg.unsupported(format!("component `{extra}` (SDXL-style or other multi-encoder pipelines are not supported)")));
+            return Err(cfg.unsupported(format!(
+                "component `{extra}` (SDXL-style or other multi-encoder pipelines are not supported)"
+            )));
         }
     }
     Ok(class)
@@ -529,7 +568,10 @@ mod tests {
     #[test]
     fn sd15_defaults_fill_missing_fields() {
         // SD 1.5's config relies on diffusers defaults for several fields.
-        let a = unet_arch(&cfg(r#"{"_class_name": "UNet2DConditionModel", "cross_attention_dim": 768, "attention_head_dim": 8}"#)).unwrap();
+        let a = unet_arch(&cfg(
+            r#"{"_class_name": "UNet2DConditionModel", "cross_attention_dim": 768, "attention_head_dim": 8}"#,
+        ))
+        .unwrap();
         assert_eq!(a.config.blocks.len(), 4);
         assert_eq!(a.config.blocks[0].out_channels, 320);
         assert_eq!(a.config.blocks[3].use_cross_attn, None);
@@ -553,9 +595,11 @@ mod tests {
 
     #[test]
     fn schedulers_read_prediction_type_and_spacing() {
-        let sd21 = noise_schedule(Some(&cfg(r#"{"_class_name": "DDIMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+        let sd21 = noise_schedule(Some(&cfg(
+            r#"{"_class_name": "DDIMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
             "beta_start": 0.00085, "clip_sample": false, "num_train_timesteps": 1000, "prediction_type": "v_prediction",
-            "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1, "trained_betas": null}"#)))
+            "set_alpha_to_one": false, "skip_prk_steps": true, "steps_offset": 1, "trained_betas": null}"#,
+        )))
         .unwrap();
         assert_eq!((sd21.prediction, sd21.spacing, sd21.steps_offset), (Prediction::VPrediction, Spacing::Leading, 1));
         let turbo = noise_schedule(Some(&cfg(r#"{"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012,
@@ -565,9 +609,11 @@ mod tests {
         .unwrap();
         assert_eq!(turbo.timesteps(1), vec![999]);
         // SD 1.5 ships a PNDM config without `timestep_spacing`: leading, offset 1.
-        let sd15 = noise_schedule(Some(&cfg(r#"{"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+        let sd15 = noise_schedule(Some(&cfg(
+            r#"{"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
             "beta_start": 0.00085, "num_train_timesteps": 1000, "set_alpha_to_one": false, "skip_prk_steps": true,
-            "steps_offset": 1, "trained_betas": null}"#)))
+            "steps_offset": 1, "trained_betas": null}"#,
+        )))
         .unwrap();
         assert_eq!(sd15.timesteps(50)[0], 981);
     }
@@ -578,7 +624,9 @@ mod tests {
         assert!(unet_arch(&xl).unwrap_err().to_string().contains("addition_embed_type"));
         let inpaint = cfg(r#"{"_class_name": "UNet2DConditionModel", "in_channels": 9}"#);
         assert!(unet_arch(&inpaint).unwrap_err().to_string().contains("inpainting"));
-        let idx = cfg(r#"{"_class_name": "StableDiffusionPipeline", "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"]}"#);
+        let idx = cfg(
+            r#"{"_class_name": "StableDiffusionPipeline", "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"]}"#,
+        );
         assert!(check_model_index(&idx).unwrap_err().to_string().contains("text_encoder_2"));
     }
 }

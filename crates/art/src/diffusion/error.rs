@@ -54,11 +54,15 @@ pub enum DiffusionError {
     PromptTooLong { which: &'static str, tokens: usize, max: usize },
 
     /// An img2img recipe run without its source image.
-    #[error("this recipe is img2img (strength {strength}) but no init image was given: pass the source image (for an evolution stage, the previous stage's PNG)")]
+    #[error(
+        "this recipe is img2img (strength {strength}) but no init image was given: pass the source image (for an evolution stage, the previous stage's PNG)"
+    )]
     MissingInitImage { strength: f64 },
 
     /// An img2img source whose size differs from the recipe's.
-    #[error("the init image is {actual_w}x{actual_h} but the recipe asks for {width}x{height}: resize the source first")]
+    #[error(
+        "the init image is {actual_w}x{actual_h} but the recipe asks for {width}x{height}: resize the source first"
+    )]
     InitImageSize { width: u32, height: u32, actual_w: u32, actual_h: u32 },
 
     /// A size the VAE cannot map onto latents exactly.
@@ -85,7 +89,9 @@ pub enum DiffusionError {
     TooManySteps { steps: u32, max: usize },
 
     /// The run would need more memory than the system has available.
-    #[error("this generation needs about {needed_gib:.1} GiB of memory but only {available_gib:.1} GiB is available: use a smaller size, f16, or close other programs")]
+    #[error(
+        "this generation needs about {needed_gib:.1} GiB of memory but only {available_gib:.1} GiB is available: use a smaller size, f16, or close other programs"
+    )]
     NotEnoughMemory { needed_gib: f64, available_gib: f64 },
 
     /// An error inside candle while running a model.

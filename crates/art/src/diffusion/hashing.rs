@@ -68,11 +68,7 @@ pub struct HashCache {
 /// The (size, mtime) identity of a file's current contents.
 pub(crate) fn stamp(path: &Path) -> Result<(u64, u128), DiffusionError> {
     let meta = std::fs::metadata(path).map_err(|e| DiffusionError::io(path, e))?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
     Ok((meta.len(), mtime))
 }
 

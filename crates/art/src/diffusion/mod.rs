@@ -83,7 +83,14 @@ impl DiffusionEngine {
     }
 
     /// A `DiffusionSpec` for this model and engine version.
-    pub fn spec(&self, steps: u32, guidance: f64, scheduler: Scheduler, dtype: DType, init_image: Option<InitImage>) -> DiffusionSpec {
+    pub fn spec(
+        &self,
+        steps: u32,
+        guidance: f64,
+        scheduler: Scheduler,
+        dtype: DType,
+        init_image: Option<InitImage>,
+    ) -> DiffusionSpec {
         DiffusionSpec {
             engine_version: ENGINE_VERSION,
             model: self.folder.model_ref.clone(),
@@ -142,7 +149,11 @@ impl Engine for DiffusionEngine {
         };
         recipe.validate()?;
         if spec.engine_version != ENGINE_VERSION {
-            return Err(ArtError::EngineVersion { engine: "diffusion", found: spec.engine_version, supported: ENGINE_VERSION });
+            return Err(ArtError::EngineVersion {
+                engine: "diffusion",
+                found: spec.engine_version,
+                supported: ENGINE_VERSION,
+            });
         }
         self.folder.verify(&spec.model)?;
         cancel.check()?;
@@ -158,7 +169,11 @@ impl Engine for DiffusionEngine {
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "unknown panic".into());
-                return Err(DiffusionError::Candle { context: "running the pipeline".into(), source: candle_core::Error::Msg(msg) }.into());
+                return Err(DiffusionError::Candle {
+                    context: "running the pipeline".into(),
+                    source: candle_core::Error::Msg(msg),
+                }
+                .into());
             }
         };
         Ok(GeneratedImage { image, attributes: self.attributes(spec) })

@@ -71,7 +71,14 @@ struct Component {
 struct Shared(Arc<WeightsBackend>);
 
 impl candle_nn::var_builder::SimpleBackend for Shared {
-    fn get(&self, s: candle_core::Shape, name: &str, h: candle_nn::Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+    fn get(
+        &self,
+        s: candle_core::Shape,
+        name: &str,
+        h: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
         self.0.get(s, name, h, dtype, dev)
     }
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
@@ -123,7 +130,9 @@ fn weight_files(dir: &Path, component: &str, stem: &str) -> Result<Vec<PathBuf>,
             Err(DiffusionError::MissingFile {
                 path: cdir.join(format!("{stem}.safetensors")),
                 what: if has_bin {
-                    format!("{component} weights in safetensors format (only a PyTorch .bin is there: convert it to safetensors)")
+                    format!(
+                        "{component} weights in safetensors format (only a PyTorch .bin is there: convert it to safetensors)"
+                    )
                 } else {
                     format!("{component} weights")
                 },
@@ -161,7 +170,8 @@ impl ModelFolder {
         if !dir.is_dir() {
             return Err(DiffusionError::MissingFile { path: dir.to_path_buf(), what: "model folder".into() });
         }
-        let index = JsonConfig::read(&dir.join("model_index.json"), "model_index.json (not a diffusers model folder?)")?;
+        let index =
+            JsonConfig::read(&dir.join("model_index.json"), "model_index.json (not a diffusers model folder?)")?;
         let pipeline = config::check_model_index(&index)?;
 
         let (unet_cfg, unet) = component(dir, "unet", "config.json", "diffusion_pytorch_model")?;
@@ -182,7 +192,8 @@ impl ModelFolder {
             ));
         }
         let sched_path = dir.join("scheduler").join("scheduler_config.json");
-        let sched_cfg = if sched_path.is_file() { Some(JsonConfig::read(&sched_path, "scheduler config")?) } else { None };
+        let sched_cfg =
+            if sched_path.is_file() { Some(JsonConfig::read(&sched_path, "scheduler config")?) } else { None };
         let schedule = config::noise_schedule(sched_cfg.as_ref())?;
 
         let tok_dir = dir.join("tokenizer");
@@ -197,8 +208,14 @@ impl ModelFolder {
             }
             let check = ShapeCheck::new(Some(&backend));
             let wanted = check.wanted.clone();
-            build(VarBuilder::from_backend(Box::new(check), DType::F32, Device::Cpu)).map_err(|e| backend.explain(what, e))?;
-            let n: usize = wanted.lock().unwrap_or_else(|p| p.into_inner()).values().map(|(s, _)| s.iter().product::<usize>()).sum();
+            build(VarBuilder::from_backend(Box::new(check), DType::F32, Device::Cpu))
+                .map_err(|e| backend.explain(what, e))?;
+            let n: usize = wanted
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .values()
+                .map(|(s, _)| s.iter().product::<usize>())
+                .sum();
             Ok::<u64, DiffusionError>(n as u64)
         };
         let params = Params {
@@ -254,8 +271,12 @@ impl ModelFolder {
         let have = &self.model_ref.files;
         let missing: Vec<String> = wanted.files.keys().filter(|k| !have.contains_key(*k)).cloned().collect();
         let unexpected: Vec<String> = have.keys().filter(|k| !wanted.files.contains_key(*k)).cloned().collect();
-        let changed: Vec<String> =
-            wanted.files.iter().filter(|(k, v)| have.get(*k).is_some_and(|h| !h.eq_ignore_ascii_case(v))).map(|(k, _)| k.clone()).collect();
+        let changed: Vec<String> = wanted
+            .files
+            .iter()
+            .filter(|(k, v)| have.get(*k).is_some_and(|h| !h.eq_ignore_ascii_case(v)))
+            .map(|(k, _)| k.clone())
+            .collect();
         if !(missing.is_empty() && unexpected.is_empty() && changed.is_empty()) {
             return Err(DiffusionError::ModelMismatch { missing, unexpected, changed });
         }
@@ -276,11 +297,19 @@ impl ModelFolder {
         WeightsBackend::open(&c.config, &c.weights)
     }
 
-    fn finish<T>(backend: &Arc<WeightsBackend>, what: &str, built: candle_core::Result<T>) -> Result<T, DiffusionError> {
+    fn finish<T>(
+        backend: &Arc<WeightsBackend>,
+        what: &str,
+        built: candle_core::Result<T>,
+    ) -> Result<T, DiffusionError> {
         let model = built.map_err(|e| backend.explain(what, e))?;
         let unused: Vec<String> = backend.unused().into_iter().filter(|n| !n.ends_with("position_ids")).collect();
         if !unused.is_empty() {
-            tracing::warn!("{what}: {} tensors in the weights are not used by the architecture in its config (first: {})", unused.len(), unused[0]);
+            tracing::warn!(
+                "{what}: {} tensors in the weights are not used by the architecture in its config (first: {})",
+                unused.len(),
+                unused[0]
+            );
         }
         Ok(model)
     }
@@ -314,7 +343,8 @@ impl ModelFolder {
 pub(crate) fn build_text(vb: VarBuilder, arch: &TextEncoderArch) -> candle_core::Result<TextEncoder> {
     match &arch.arch {
         TextArch::QuickGelu(cfg) => {
-            candle_transformers::models::clip::text_model::ClipTextTransformer::new(vb.pp("text_model"), cfg).map(TextEncoder::Generic)
+            candle_transformers::models::clip::text_model::ClipTextTransformer::new(vb.pp("text_model"), cfg)
+                .map(TextEncoder::Generic)
         }
         TextArch::Sd2 => candle_transformers::models::stable_diffusion::clip::ClipTextTransformer::new(
             vb,

@@ -29,12 +29,8 @@ pub const MAX_SIDE: u32 = 2048;
 
 /// Linear map from SD's 4 latent channels to RGB in roughly [-1, 1]: a cheap preview
 /// (the community's well-known SD 1.x factors), not a VAE decode.
-const LATENT_RGB: [[f32; 3]; 4] = [
-    [0.3512, 0.2297, 0.3227],
-    [0.3250, 0.4974, 0.2350],
-    [-0.2829, 0.1762, 0.2721],
-    [-0.2120, -0.2616, -0.7177],
-];
+const LATENT_RGB: [[f32; 3]; 4] =
+    [[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350], [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]];
 
 /// The VAE runs in f32 when the model asks for it (`force_upcast`).
 pub(crate) fn vae_dtype(model: &ModelFolder, dtype: DType) -> DType {
@@ -97,7 +93,12 @@ fn all_finite(t: &Tensor) -> Result<bool, DiffusionError> {
 }
 
 /// Checks everything about a run that can be checked before loading any weights.
-pub(crate) fn validate(model: &ModelFolder, recipe: &Recipe, spec: &DiffusionSpec, init: Option<&RgbImage>) -> Result<(), ArtError> {
+pub(crate) fn validate(
+    model: &ModelFolder,
+    recipe: &Recipe,
+    spec: &DiffusionSpec,
+    init: Option<&RgbImage>,
+) -> Result<(), ArtError> {
     let (w, h) = (recipe.width, recipe.height);
     if !(MIN_SIDE..=MAX_SIDE).contains(&w) || !(MIN_SIDE..=MAX_SIDE).contains(&h) {
         return Err(ArtError::Size { engine: "diffusion", width: w, height: h, min: MIN_SIDE, max: MAX_SIDE });
@@ -114,7 +115,13 @@ pub(crate) fn validate(model: &ModelFolder, recipe: &Recipe, spec: &DiffusionSpe
             return Err(DiffusionError::MissingInitImage { strength: ii.strength }.into());
         };
         if (img.width(), img.height()) != (w, h) {
-            return Err(DiffusionError::InitImageSize { width: w, height: h, actual_w: img.width(), actual_h: img.height() }.into());
+            return Err(DiffusionError::InitImageSize {
+                width: w,
+                height: h,
+                actual_w: img.width(),
+                actual_h: img.height(),
+            }
+            .into());
         }
     }
     let dtype = to_dtype(spec.dtype);
@@ -140,7 +147,8 @@ pub(crate) fn run(
     validate(model, recipe, spec, init)?;
     let guided = spec.guidance > 1.0;
     let cond_ids = model.tokenizer.encode(&recipe.prompt, "prompt")?;
-    let uncond_ids = if guided { Some(model.tokenizer.encode(&recipe.negative_prompt, "negative prompt")?) } else { None };
+    let uncond_ids =
+        if guided { Some(model.tokenizer.encode(&recipe.negative_prompt, "negative prompt")?) } else { None };
 
     let dtype = to_dtype(spec.dtype);
     let vae_dtype = vae_dtype(model, dtype);

@@ -74,9 +74,7 @@ impl BetaSchedule {
         };
         match self {
             Self::Linear { start, end } => lin(*start, *end),
-            Self::ScaledLinear { start, end } => {
-                lin(start.sqrt(), end.sqrt()).into_iter().map(|b| b * b).collect()
-            }
+            Self::ScaledLinear { start, end } => lin(start.sqrt(), end.sqrt()).into_iter().map(|b| b * b).collect(),
             Self::SquaredCosCapV2 => {
                 let alpha_bar = |t: f64| libm::cos((t + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2).powi(2);
                 (0..train_steps)
@@ -201,11 +199,7 @@ impl Sampler {
 
     /// Starting latents for txt2img from standard normal `noise`.
     pub fn initial_latents(&self, noise: &Tensor) -> candle_core::Result<Tensor> {
-        if self.is_euler() {
-            noise * (self.sigmas[0] * self.sigmas[0] + 1.0).sqrt()
-        } else {
-            Ok(noise.clone())
-        }
+        if self.is_euler() { noise * (self.sigmas[0] * self.sigmas[0] + 1.0).sqrt() } else { Ok(noise.clone()) }
     }
 
     /// img2img: the clean latents `x0` noised to the run's first timestep.
@@ -229,7 +223,13 @@ impl Sampler {
     }
 
     /// Step `i`: from latents `x` and the model's (guided) output to the next latents.
-    pub fn step(&self, i: usize, model_output: &Tensor, x: &Tensor, rng: &mut NormalRng) -> candle_core::Result<StepOutput> {
+    pub fn step(
+        &self,
+        i: usize,
+        model_output: &Tensor,
+        x: &Tensor,
+        rng: &mut NormalRng,
+    ) -> candle_core::Result<StepOutput> {
         match self.kind {
             Scheduler::Ddim => self.ddim_step(i, model_output, x),
             Scheduler::Euler => self.euler_step(i, model_output, x, None),
@@ -258,7 +258,13 @@ impl Sampler {
         Ok(StepOutput { prev, pred_x0: x0 })
     }
 
-    fn euler_step(&self, i: usize, out: &Tensor, x: &Tensor, rng: Option<&mut NormalRng>) -> candle_core::Result<StepOutput> {
+    fn euler_step(
+        &self,
+        i: usize,
+        out: &Tensor,
+        x: &Tensor,
+        rng: Option<&mut NormalRng>,
+    ) -> candle_core::Result<StepOutput> {
         let sigma = self.sigmas[i];
         let sigma_next = self.sigmas[i + 1];
         let x0 = match self.schedule.prediction {
@@ -348,7 +354,9 @@ mod tests {
                     let a = sched.alphas_cumprod[t];
                     let out = match pred {
                         Prediction::Epsilon => noise.clone(),
-                        Prediction::VPrediction => ((&noise * a.sqrt()).unwrap() - (&x0 * (1.0 - a).sqrt()).unwrap()).unwrap(),
+                        Prediction::VPrediction => {
+                            ((&noise * a.sqrt()).unwrap() - (&x0 * (1.0 - a).sqrt()).unwrap()).unwrap()
+                        }
                         Prediction::Sample => x0.clone(),
                     };
                     // The sampler's own latent space may be scaled; the model sees the VP one.

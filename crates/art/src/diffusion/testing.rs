@@ -23,11 +23,11 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::config::{self, JsonConfig};
-use super::model::{build_text, build_unet, build_vae};
-use super::weights::{ShapeCheck, TensorList};
 use super::error::DiffusionError;
+use super::model::{build_text, build_unet, build_vae};
 use super::rng::NormalRng;
 use super::tokenizer::{BOS, EOS, clip_tokenizer_json};
+use super::weights::{ShapeCheck, TensorList};
 
 /// The dtype weight files are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +62,38 @@ pub struct ModelSpec {
 }
 
 const WORDS: &[&str] = &[
-    "a", "photo", "of", "the", "cat", "moth", "butterfly", "chrysalis", "forest", "glowing", "neon", "city", "night",
-    "painting", "oil", "blurry", "ugly", "dark", "light", "red", "blue", "green", "gold", "wings", "garden", "portrait",
-    "surreal", "abstract", "dream", "sky", "sea", "mountain",
+    "a",
+    "photo",
+    "of",
+    "the",
+    "cat",
+    "moth",
+    "butterfly",
+    "chrysalis",
+    "forest",
+    "glowing",
+    "neon",
+    "city",
+    "night",
+    "painting",
+    "oil",
+    "blurry",
+    "ugly",
+    "dark",
+    "light",
+    "red",
+    "blue",
+    "green",
+    "gold",
+    "wings",
+    "garden",
+    "portrait",
+    "surreal",
+    "abstract",
+    "dream",
+    "sky",
+    "sea",
+    "mountain",
 ];
 
 fn model_index() -> Value {
@@ -300,7 +329,8 @@ fn record(build: impl FnOnce(VarBuilder) -> candle_core::Result<()>) -> Result<T
     let check = ShapeCheck::new(None);
     let wanted = check.wanted.clone();
     let vb = VarBuilder::from_backend(Box::new(check), DType::F32, Device::Cpu);
-    build(vb).map_err(|source| DiffusionError::Candle { context: "recording a test model's tensors".into(), source })?;
+    build(vb)
+        .map_err(|source| DiffusionError::Candle { context: "recording a test model's tensors".into(), source })?;
     let wanted = std::mem::take(&mut *wanted.lock().expect("shape check"));
     Ok(wanted)
 }
@@ -401,14 +431,19 @@ pub fn write_model(dir: &Path, spec: &ModelSpec) -> Result<(), DiffusionError> {
     }
     if spec.vocab_and_merges {
         write_json(&tok.join("vocab.json"), &json!(vocab))?;
-        let text = std::iter::once("#version: 0.2".to_string()).chain(merges.iter().cloned()).collect::<Vec<_>>().join("\n");
-        std::fs::write(tok.join("merges.txt"), text + "\n").map_err(|e| DiffusionError::io(tok.join("merges.txt"), e))?;
+        let text =
+            std::iter::once("#version: 0.2".to_string()).chain(merges.iter().cloned()).collect::<Vec<_>>().join("\n");
+        std::fs::write(tok.join("merges.txt"), text + "\n")
+            .map_err(|e| DiffusionError::io(tok.join("merges.txt"), e))?;
     }
     write_json(
         &tok.join("special_tokens_map.json"),
         &json!({"bos_token": BOS, "eos_token": EOS, "pad_token": EOS, "unk_token": EOS}),
     )?;
-    write_json(&tok.join("tokenizer_config.json"), &json!({"model_max_length": 77, "tokenizer_class": "CLIPTokenizer"}))?;
+    write_json(
+        &tok.join("tokenizer_config.json"),
+        &json!({"model_max_length": 77, "tokenizer_class": "CLIPTokenizer"}),
+    )?;
 
     // Parse with the production code, then let candle's own modules say what they need.
     let parse = |p: PathBuf| JsonConfig::read(&p, "config");

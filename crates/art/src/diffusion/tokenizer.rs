@@ -150,9 +150,12 @@ impl ClipTokenizer {
                 }
             }
             let json = clip_tokenizer_json(&vocab, &merges).to_string();
-            json.parse::<tokenizers::Tokenizer>().map_err(|e| tok_err(&merges_path, format!("cannot build a BPE tokenizer: {e}")))?
+            json.parse::<tokenizers::Tokenizer>()
+                .map_err(|e| tok_err(&merges_path, format!("cannot build a BPE tokenizer: {e}")))?
         };
-        let id = |t: &str| tok.token_to_id(t).ok_or_else(|| tok_err(main, format!("has no {t} token: not a CLIP tokenizer")));
+        let id = |t: &str| {
+            tok.token_to_id(t).ok_or_else(|| tok_err(main, format!("has no {t} token: not a CLIP tokenizer")))
+        };
         let (bos, eos) = (id(BOS)?, id(EOS)?);
         let pad = match pad_token(dir)? {
             Some(p) => id(&p)?,
@@ -164,10 +167,10 @@ impl ClipTokenizer {
     /// `text` as `max_len` token ids: start, tokens, end, padding. `which` ("prompt",
     /// "negative prompt") names the text in the too-long error.
     pub fn encode(&self, text: &str, which: &'static str) -> Result<Vec<u32>, DiffusionError> {
-        let enc = self
-            .tok
-            .encode(text, false)
-            .map_err(|e| DiffusionError::Tokenizer { path: PathBuf::from("tokenizer"), message: format!("cannot tokenize the {which}: {e}") })?;
+        let enc = self.tok.encode(text, false).map_err(|e| DiffusionError::Tokenizer {
+            path: PathBuf::from("tokenizer"),
+            message: format!("cannot tokenize the {which}: {e}"),
+        })?;
         let ids = enc.get_ids();
         let tokens = ids.len() + 2;
         if tokens > self.max_len {

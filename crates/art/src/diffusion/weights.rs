@@ -56,8 +56,7 @@ impl WeightFile {
         let text = std::str::from_utf8(&header).map_err(|_| corrupt(path, "its header is not UTF-8 text"))?;
         let meta: Metadata =
             serde_json::from_str(text).map_err(|e| corrupt(path, format!("its header is invalid: {e}")))?;
-        let tensors: HashMap<String, TensorInfo> =
-            meta.tensors().into_iter().map(|(k, v)| (k, v.clone())).collect();
+        let tensors: HashMap<String, TensorInfo> = meta.tensors().into_iter().map(|(k, v)| (k, v.clone())).collect();
         let data_len = tensors.values().map(|t| t.data_offsets.1 as u64).max().unwrap_or(0);
         if 8 + n + data_len != len {
             return Err(corrupt(
@@ -128,7 +127,10 @@ impl WeightsBackend {
                 if let Some(prev) = index.insert(name.clone(), i) {
                     return Err(corrupt(
                         p,
-                        format!("tensor {name} is also in {}", files.get(prev).map_or(p, |f: &WeightFile| &f.path).display()),
+                        format!(
+                            "tensor {name} is also in {}",
+                            files.get(prev).map_or(p, |f: &WeightFile| &f.path).display()
+                        ),
                     ));
                 }
             }
@@ -167,11 +169,10 @@ impl WeightsBackend {
 
     /// Turns a failed model construction into the most specific error we know of.
     pub fn explain(&self, what: &str, source: candle_core::Error) -> DiffusionError {
-        self.last_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .unwrap_or_else(|| DiffusionError::Candle { context: format!("building the {what} from {}", self.where_().display()), source })
+        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_else(|| DiffusionError::Candle {
+            context: format!("building the {what} from {}", self.where_().display()),
+            source,
+        })
     }
 
     /// Tensors in the files the architecture never asked for (a hint that the config and the
@@ -189,7 +190,11 @@ impl WeightsBackend {
             return Ok(());
         }
         let Some(&i) = self.index.get(name) else {
-            return Err(DiffusionError::MissingTensor { path: self.where_(), config: self.config.clone(), tensor: name.into() });
+            return Err(DiffusionError::MissingTensor {
+                path: self.where_(),
+                config: self.config.clone(),
+                tensor: name.into(),
+            });
         };
         let file = &self.files[i];
         let info = file.info(name).expect("indexed");
@@ -233,7 +238,8 @@ impl WeightsBackend {
             }
         };
         self.used.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string());
-        t.to_dtype(dtype).map_err(|source| DiffusionError::Candle { context: format!("converting tensor {name}"), source })
+        t.to_dtype(dtype)
+            .map_err(|source| DiffusionError::Candle { context: format!("converting tensor {name}"), source })
     }
 }
 
@@ -300,7 +306,11 @@ impl SimpleBackend for ShapeCheck<'_> {
 /// `[mean, logvar]`): the mean half is kept, the logvar half becomes a constant −10⁴, making
 /// the standard deviation exp(−5000) = 0 and the "sample" exactly the mean. A VAE without a
 /// `quant_conv` gets an identity one with the same logvar half.
-pub(crate) fn tweak_vae_quant_conv(b: &mut WeightsBackend, latent: usize, has_quant_conv: bool) -> Result<(), DiffusionError> {
+pub(crate) fn tweak_vae_quant_conv(
+    b: &mut WeightsBackend,
+    latent: usize,
+    has_quant_conv: bool,
+) -> Result<(), DiffusionError> {
     let n = 2 * latent;
     let (mut w, mut bias) = if has_quant_conv {
         let read = |name: &str, expected: Vec<usize>| -> Result<Vec<f32>, DiffusionError> {

@@ -99,7 +99,10 @@ pub(super) fn render(job: &mut Job<'_>) -> Result<Rendered, ArtError> {
                 (rng.range(0.2, uw - 0.2), rng.range(0.2, uh - 0.2))
             };
             // sqrt, not hypot: hypot comes from the platform's libm and may differ between machines.
-            let d = placed.iter().map(|&(px, py)| ((px - x) * (px - x) + (py - y) * (py - y)).sqrt()).fold(f64::MAX, f64::min);
+            let d = placed
+                .iter()
+                .map(|&(px, py)| ((px - x) * (px - x) + (py - y) * (py - y)).sqrt())
+                .fold(f64::MAX, f64::min);
             if d > best_d {
                 best = (x, y);
                 best_d = d;
@@ -243,7 +246,12 @@ pub(super) fn render(job: &mut Job<'_>) -> Result<Rendered, ArtError> {
             continue;
         }
         let p = &nodes[n.parent as usize];
-        canvas.capsule((p.x * unit + sx, p.y * unit + sy), (n.x * unit + sx, n.y * unit + sy), radius(n.parent as usize) * 1.15, radius(i) * 1.15);
+        canvas.capsule(
+            (p.x * unit + sx, p.y * unit + sy),
+            (n.x * unit + sx, n.y * unit + sy),
+            radius(n.parent as usize) * 1.15,
+            radius(i) * 1.15,
+        );
     }
     canvas.ink(shadow, 0.45, 0.1);
     job.step("painting")?;

@@ -100,17 +100,11 @@ struct Rendered {
     attributes: Vec<Attribute>,
 }
 
-const PALETTE_DOC: &str = "palette index (Moth Night, Sumi, Kyoto, Abyss, Ember, Lichen, Aurora, Porcelain, Dune, Orchid)";
+const PALETTE_DOC: &str =
+    "palette index (Moth Night, Sumi, Kyoto, Abyss, Ember, Lichen, Aurora, Porcelain, Dune, Orchid)";
 
 const fn palette_param() -> ParamSpec {
-    ParamSpec {
-        name: "palette",
-        min: 0.0,
-        max: 9.0,
-        integer: true,
-        default: ParamDefault::Seeded,
-        doc: PALETTE_DOC,
-    }
+    ParamSpec { name: "palette", min: 0.0, max: 9.0, integer: true, default: ParamDefault::Seeded, doc: PALETTE_DOC }
 }
 
 /// Every style, in a fixed order.
@@ -121,11 +115,46 @@ pub static STYLES: &[StyleInfo] = &[
         description: "Evenly spaced ink strokes tracing a seeded angle field. Each stage threads finer strokes into the gaps; from stage 2 accent colour blooms where the first strokes began.",
         params: &[
             palette_param(),
-            ParamSpec { name: "density", min: 0.5, max: 3.0, integer: false, default: ParamDefault::Value(1.0), doc: "how closely strokes pack" },
-            ParamSpec { name: "length", min: 0.2, max: 3.0, integer: false, default: ParamDefault::Value(1.0), doc: "longest stroke, relative" },
-            ParamSpec { name: "scale", min: 0.5, max: 4.0, integer: false, default: ParamDefault::Value(1.2), doc: "size of the field's features (higher = more, smaller eddies)" },
-            ParamSpec { name: "turbulence", min: 0.0, max: 2.0, integer: false, default: ParamDefault::Seeded, doc: "how much the flow turns" },
-            ParamSpec { name: "weight", min: 0.25, max: 3.0, integer: false, default: ParamDefault::Value(1.0), doc: "stroke thickness, relative" },
+            ParamSpec {
+                name: "density",
+                min: 0.5,
+                max: 3.0,
+                integer: false,
+                default: ParamDefault::Value(1.0),
+                doc: "how closely strokes pack",
+            },
+            ParamSpec {
+                name: "length",
+                min: 0.2,
+                max: 3.0,
+                integer: false,
+                default: ParamDefault::Value(1.0),
+                doc: "longest stroke, relative",
+            },
+            ParamSpec {
+                name: "scale",
+                min: 0.5,
+                max: 4.0,
+                integer: false,
+                default: ParamDefault::Value(1.2),
+                doc: "size of the field's features (higher = more, smaller eddies)",
+            },
+            ParamSpec {
+                name: "turbulence",
+                min: 0.0,
+                max: 2.0,
+                integer: false,
+                default: ParamDefault::Seeded,
+                doc: "how much the flow turns",
+            },
+            ParamSpec {
+                name: "weight",
+                min: 0.25,
+                max: 3.0,
+                integer: false,
+                default: ParamDefault::Value(1.0),
+                doc: "stroke thickness, relative",
+            },
         ],
         render: flow::render,
     },
@@ -135,12 +164,54 @@ pub static STYLES: &[StyleInfo] = &[
         description: "A branching organism growing from seeded roots, avoiding itself until it fills its space. Branches thicken as they carry more growth; from stage 2 the tips blossom.",
         params: &[
             palette_param(),
-            ParamSpec { name: "roots", min: 1.0, max: 7.0, integer: true, default: ParamDefault::Seeded, doc: "how many organisms start" },
-            ParamSpec { name: "density", min: 0.5, max: 2.5, integer: false, default: ParamDefault::Value(1.0), doc: "how closely branches pack" },
-            ParamSpec { name: "branching", min: 0.2, max: 3.0, integer: false, default: ParamDefault::Value(1.0), doc: "how often branches split" },
-            ParamSpec { name: "spread", min: 0.15, max: 1.4, integer: false, default: ParamDefault::Value(0.6), doc: "angle between a branch and its parent, radians" },
-            ParamSpec { name: "wander", min: 0.0, max: 1.0, integer: false, default: ParamDefault::Seeded, doc: "how much branches meander" },
-            ParamSpec { name: "weight", min: 0.25, max: 3.0, integer: false, default: ParamDefault::Value(1.0), doc: "branch thickness, relative" },
+            ParamSpec {
+                name: "roots",
+                min: 1.0,
+                max: 7.0,
+                integer: true,
+                default: ParamDefault::Seeded,
+                doc: "how many organisms start",
+            },
+            ParamSpec {
+                name: "density",
+                min: 0.5,
+                max: 2.5,
+                integer: false,
+                default: ParamDefault::Value(1.0),
+                doc: "how closely branches pack",
+            },
+            ParamSpec {
+                name: "branching",
+                min: 0.2,
+                max: 3.0,
+                integer: false,
+                default: ParamDefault::Value(1.0),
+                doc: "how often branches split",
+            },
+            ParamSpec {
+                name: "spread",
+                min: 0.15,
+                max: 1.4,
+                integer: false,
+                default: ParamDefault::Value(0.6),
+                doc: "angle between a branch and its parent, radians",
+            },
+            ParamSpec {
+                name: "wander",
+                min: 0.0,
+                max: 1.0,
+                integer: false,
+                default: ParamDefault::Seeded,
+                doc: "how much branches meander",
+            },
+            ParamSpec {
+                name: "weight",
+                min: 0.25,
+                max: 3.0,
+                integer: false,
+                default: ParamDefault::Value(1.0),
+                doc: "branch thickness, relative",
+            },
         ],
         render: growth::render,
     },
@@ -150,10 +221,38 @@ pub static STYLES: &[StyleInfo] = &[
         description: "A Gray-Scott reaction spreading from seeded colonies, shaded like cut paper and coloured by when each part grew. Each stage shows the next band of growth.",
         params: &[
             palette_param(),
-            ParamSpec { name: "pattern", min: 0.0, max: 4.0, integer: true, default: ParamDefault::Seeded, doc: "0 ripples, 1 fingerprint, 2 lace, 3 maze, 4 coral" },
-            ParamSpec { name: "colonies", min: 1.0, max: 12.0, integer: true, default: ParamDefault::Seeded, doc: "how many places the reaction starts" },
-            ParamSpec { name: "scale", min: 0.75, max: 2.0, integer: false, default: ParamDefault::Value(1.0), doc: "size of the pattern's features" },
-            ParamSpec { name: "relief", min: 0.0, max: 2.0, integer: false, default: ParamDefault::Value(1.0), doc: "depth of the paper-cut shading" },
+            ParamSpec {
+                name: "pattern",
+                min: 0.0,
+                max: 4.0,
+                integer: true,
+                default: ParamDefault::Seeded,
+                doc: "0 ripples, 1 fingerprint, 2 lace, 3 maze, 4 coral",
+            },
+            ParamSpec {
+                name: "colonies",
+                min: 1.0,
+                max: 12.0,
+                integer: true,
+                default: ParamDefault::Seeded,
+                doc: "how many places the reaction starts",
+            },
+            ParamSpec {
+                name: "scale",
+                min: 0.75,
+                max: 2.0,
+                integer: false,
+                default: ParamDefault::Value(1.0),
+                doc: "size of the pattern's features",
+            },
+            ParamSpec {
+                name: "relief",
+                min: 0.0,
+                max: 2.0,
+                integer: false,
+                default: ParamDefault::Value(1.0),
+                doc: "depth of the paper-cut shading",
+            },
         ],
         render: reaction::render,
     },
@@ -161,10 +260,10 @@ pub static STYLES: &[StyleInfo] = &[
 
 /// The style named `name`.
 pub fn style(name: &str) -> Result<&'static StyleInfo, ArtError> {
-    STYLES.iter().find(|s| s.name == name).ok_or_else(|| ArtError::UnknownStyle {
-        style: name.to_string(),
-        known: style_names(),
-    })
+    STYLES
+        .iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| ArtError::UnknownStyle { style: name.to_string(), known: style_names() })
 }
 
 fn style_names() -> String {
@@ -288,7 +387,9 @@ impl Job<'_> {
     /// The final report, with a preview of the finished image.
     fn finish(&mut self, image: &RgbImage) {
         self.done = self.total;
-        (self.on_progress)(&GenProgress::new(self.total, self.total, "done").with_preview(crate::engine::preview(image)));
+        (self.on_progress)(
+            &GenProgress::new(self.total, self.total, "done").with_preview(crate::engine::preview(image)),
+        );
     }
 }
 
@@ -304,7 +405,11 @@ impl ProceduralEngine {
             EngineSpec::Diffusion(_) => return Err(ArtError::WrongEngine { engine: "procedural", kind: "diffusion" }),
         };
         if spec.engine_version != ENGINE_VERSION {
-            return Err(ArtError::EngineVersion { engine: "procedural", found: spec.engine_version, supported: ENGINE_VERSION });
+            return Err(ArtError::EngineVersion {
+                engine: "procedural",
+                found: spec.engine_version,
+                supported: ENGINE_VERSION,
+            });
         }
         let (w, h) = (recipe.width, recipe.height);
         if !(MIN_SIDE..=MAX_SIDE).contains(&w) || !(MIN_SIDE..=MAX_SIDE).contains(&h) {
@@ -423,7 +528,11 @@ mod tests {
                 let (kept, unchanged) = (kept as f64 / before as f64, unchanged as f64 / before as f64);
                 eprintln!("{style} stage {stage}: painted {before} -> {now}, kept {kept:.3}, unchanged {unchanged:.3}");
                 assert!(kept > 0.97, "{style}: stage {stage} lost paint of stage {} ({kept:.3} kept)", stage - 1);
-                assert!(unchanged > min_unchanged, "{style}: stage {stage} repainted most of stage {} ({unchanged:.3} unchanged)", stage - 1);
+                assert!(
+                    unchanged > min_unchanged,
+                    "{style}: stage {stage} repainted most of stage {} ({unchanged:.3} unchanged)",
+                    stage - 1
+                );
                 assert!(now as f64 > before as f64 * 1.05, "{style}: stage {stage} did not grow ({before} -> {now})");
             }
             prev = Some((img, paint));

@@ -181,7 +181,11 @@ pub(super) fn render(job: &mut Job<'_>) -> Result<Rendered, ArtError> {
                     // A lighter heart where the reaction is strongest.
                     let core = smoothstep(0.3, 0.45, v);
                     c = lerp(c, lerp(c, [1.0, 1.0, 1.0], 0.35), core * 0.3);
-                    let c = if bevel > 0.0 { lerp(c, [1.0, 1.0, 1.0], bevel.min(0.6)) } else { scale(c, 1.0 + bevel.max(-0.6)) };
+                    let c = if bevel > 0.0 {
+                        lerp(c, [1.0, 1.0, 1.0], bevel.min(0.6))
+                    } else {
+                        scale(c, 1.0 + bevel.max(-0.6))
+                    };
                     canvas.blend(i, c, mask);
                 }
             }
@@ -286,10 +290,5 @@ fn bicubic(g: &[f32], gw: usize, gh: usize, x: f32, y: f32) -> f32 {
 fn cr_weights(t: f32) -> [f32; 4] {
     let t2 = t * t;
     let t3 = t2 * t;
-    [
-        -0.5 * t3 + t2 - 0.5 * t,
-        1.5 * t3 - 2.5 * t2 + 1.0,
-        -1.5 * t3 + 2.0 * t2 + 0.5 * t,
-        0.5 * t3 - 0.5 * t2,
-    ]
+    [-0.5 * t3 + t2 - 0.5 * t, 1.5 * t3 - 2.5 * t2 + 1.0, -1.5 * t3 + 2.0 * t2 + 0.5 * t, 0.5 * t3 - 0.5 * t2]
 }

@@ -126,7 +126,11 @@ impl Chain {
     /// first and only sends what is missing) again after transient errors: a timeout, a 429,
     /// a dropped transaction or an expired blockhash. Every retry starts by reconciling, so a
     /// transaction that landed late is found instead of being sent again.
-    pub fn op<T>(&self, what: &str, mut f: impl FnMut(&dyn Ledger) -> Result<T, ChainError>) -> Result<T, PipelineError> {
+    pub fn op<T>(
+        &self,
+        what: &str,
+        mut f: impl FnMut(&dyn Ledger) -> Result<T, ChainError>,
+    ) -> Result<T, PipelineError> {
         let mut wait = self.backoff;
         let mut attempt = 1;
         loop {
@@ -155,13 +159,18 @@ impl Chain {
     ) -> Result<Signature, PipelineError> {
         let mut wait = self.backoff;
         let mut attempt = 1;
-        let mut tx = chrysalis_chain::ledger::sign(instructions, signers, self.retry(|| self.ledger.latest_blockhash())?)?;
+        let mut tx =
+            chrysalis_chain::ledger::sign(instructions, signers, self.retry(|| self.ledger.latest_blockhash())?)?;
         journal(&tx.signatures[0])?;
         loop {
             match self.ledger.send_transaction(&tx) {
                 Ok(sig) => return Ok(sig),
                 Err(LedgerError::Expired { .. }) if attempt < self.attempts => {
-                    tx = chrysalis_chain::ledger::sign(instructions, signers, self.retry(|| self.ledger.latest_blockhash())?)?;
+                    tx = chrysalis_chain::ledger::sign(
+                        instructions,
+                        signers,
+                        self.retry(|| self.ledger.latest_blockhash())?,
+                    )?;
                     journal(&tx.signatures[0])?;
                 }
                 Err(e) if e.is_transient() && attempt < self.attempts => {
@@ -206,7 +215,11 @@ impl Chain {
 
 /// The wallet that signs and pays: `explicit`, else the sandbox's project wallet
 /// (`<project>/keys/artist.json`, made on first use), else the Solana CLI's default keypair.
-pub fn resolve_wallet(network: &Network, project_root: Option<&Path>, explicit: Option<&Path>) -> Result<Keypair, PipelineError> {
+pub fn resolve_wallet(
+    network: &Network,
+    project_root: Option<&Path>,
+    explicit: Option<&Path>,
+) -> Result<Keypair, PipelineError> {
     if let Some(path) = explicit {
         return Ok(wallet::read_keypair(path)?);
     }

@@ -109,11 +109,17 @@ pub fn demo(dir: &Path, on_event: OnEvent<'_>, cancel: &CancelToken) -> Result<D
         let key = super::chain::parse_pubkey(&m.mint, "mint")?;
         let nft = chain.nft(&key)?;
         let (stage, uri) = nft.map(|n| (u32::from(n.stage), n.uri)).unwrap_or_default();
-        let metadata_cid = stages.iter().find(|s| s.stage == stage).and_then(|s| s.metadata_cid.clone()).unwrap_or_default();
+        let metadata_cid =
+            stages.iter().find(|s| s.stage == stage).and_then(|s| s.metadata_cid.clone()).unwrap_or_default();
         let verified = verify.iter().any(|v| v.mint == m.mint && v.ok);
         rows.push(DemoRow { index: m.item, mint: m.mint, stage, uri, metadata_cid, verified });
     }
-    on_event(&PipelineEvent::new(Phase::Verify, 1, 1, format!("{} of {} NFTs verified", verify.iter().filter(|v| v.ok).count(), verify.len())));
+    on_event(&PipelineEvent::new(
+        Phase::Verify,
+        1,
+        1,
+        format!("{} of {} NFTs verified", verify.iter().filter(|v| v.ok).count(), verify.len()),
+    ));
     Ok(DemoReport {
         project: root.display().to_string(),
         publish: published,

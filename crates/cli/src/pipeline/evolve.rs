@@ -117,9 +117,14 @@ pub fn evolve_due(
             let from = u32::from(d.to_stage).saturating_sub(1);
             let e = one(chain, journal, caller, &state.address, d.index, from, d.to_stage)?;
             on_event(
-                &PipelineEvent::new(Phase::Evolve, k as u64 + 1, total, format!("#{} stage {} → {}", d.index, from, e.to_stage))
-                    .item(d.index)
-                    .stage(e.to_stage),
+                &PipelineEvent::new(
+                    Phase::Evolve,
+                    k as u64 + 1,
+                    total,
+                    format!("#{} stage {} → {}", d.index, from, e.to_stage),
+                )
+                .item(d.index)
+                .stage(e.to_stage),
             );
             evolved.push(e);
         }
@@ -156,7 +161,15 @@ pub fn evolve_one(
         cancel.check()?;
         let next = stage + 1;
         let e = one(chain, journal, caller, &state.address, index, u32::from(stage), next)?;
-        on_event(&PipelineEvent::new(Phase::Evolve, u64::from(next), u64::from(to_stage), format!("#{index} → stage {next}")).item(index));
+        on_event(
+            &PipelineEvent::new(
+                Phase::Evolve,
+                u64::from(next),
+                u64::from(to_stage),
+                format!("#{index} → stage {next}"),
+            )
+            .item(index),
+        );
         evolved.push(e);
         stage = next;
     }

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use chrysalis_art::{Engine, RgbImage, png_meta};
 use chrysalis_chain::Pubkey;
-use chrysalis_core::collection::plan::PlannedItem;
 use chrysalis_core::collection::metadata;
+use chrysalis_core::collection::plan::PlannedItem;
 use chrysalis_core::collection::spec::{ArtSpec, CollectionSpec};
 use chrysalis_core::{CancelToken, Recipe};
 use chrysalis_storage::{Cid, Layout, cid_of_bytes, cid_of_dir};
@@ -98,8 +98,9 @@ pub fn resolved_creators(spec: &CollectionSpec) -> Result<Vec<(Pubkey, u16)>, Pi
         .iter()
         .map(|c| {
             let key = super::chain::parse_pubkey(&c.address, "creator")?;
-            let share = u16::try_from(c.share_bps)
-                .map_err(|_| PipelineError::Invalid(format!("creator {} share {} bps is too large", c.address, c.share_bps)))?;
+            let share = u16::try_from(c.share_bps).map_err(|_| {
+                PipelineError::Invalid(format!("creator {} share {} bps is too large", c.address, c.share_bps))
+            })?;
             Ok((key, share))
         })
         .collect()
@@ -131,9 +132,16 @@ fn model_dir(spec: &CollectionSpec, project_root: &Path) -> Option<PathBuf> {
 }
 
 /// Loads the engine a spec needs once (diffusion loads and hashes its weights).
-pub fn load_engine(spec: &CollectionSpec, project_root: &Path, sample: &Recipe) -> Result<Box<dyn Engine>, PipelineError> {
-    chrysalis_art::engine_for(sample, model_dir(spec, project_root).as_deref())
-        .map_err(|source| PipelineError::Art { index: 0, stage: 0, source })
+pub fn load_engine(
+    spec: &CollectionSpec,
+    project_root: &Path,
+    sample: &Recipe,
+) -> Result<Box<dyn Engine>, PipelineError> {
+    chrysalis_art::engine_for(sample, model_dir(spec, project_root).as_deref()).map_err(|source| PipelineError::Art {
+        index: 0,
+        stage: 0,
+        source,
+    })
 }
 
 /// Generates (or keeps) the PNG of one item at one stage; returns its bytes and whether it
@@ -166,7 +174,11 @@ pub fn ensure_image(
     let init: Option<RgbImage> = match item.stages[stage].init_from_stage {
         Some(from) => {
             let prev = image_path(project_root, from, item.index);
-            Some(png_meta::load_image_file(&prev).map_err(|source| PipelineError::Art { index: item.index, stage: s, source })?.0)
+            Some(
+                png_meta::load_image_file(&prev)
+                    .map_err(|source| PipelineError::Art { index: item.index, stage: s, source })?
+                    .0,
+            )
         }
         None => None,
     };
@@ -260,11 +272,22 @@ pub fn write_metadata(
             let json = metadata::item_json_bytes(&planned.spec, item, s, &image_uri, &recipe);
             let path = metadata_path(project_root, s, item.index);
             if fs::read(&path).ok().as_deref() != Some(json.as_slice()) {
-                png_meta::write_atomic(&path, &json).map_err(|source| PipelineError::Art { index: item.index, stage: s, source })?;
+                png_meta::write_atomic(&path, &json).map_err(|source| PipelineError::Art {
+                    index: item.index,
+                    stage: s,
+                    source,
+                })?;
                 written += 1;
             }
             let meta_cid = cid_of_bytes(&json, layout).to_string();
-            journal.record_metadata(s, item.index, &rel(project_root, &path), &sha256_hex(&json), &image_cid, &meta_cid)?;
+            journal.record_metadata(
+                s,
+                item.index,
+                &rel(project_root, &path),
+                &sha256_hex(&json),
+                &image_cid,
+                &meta_cid,
+            )?;
             expected.insert(format!("{}.json", item.index));
             step += 1;
             on_event(
@@ -279,7 +302,9 @@ pub fn write_metadata(
             if !name.starts_with('.') && !expected.contains(&name) {
                 return Err(PipelineError::Mismatch {
                     what: format!("`{}`", meta_dir.display()),
-                    detail: format!("it holds {name}, which no planned item has; remove it (or the build folder) and run again"),
+                    detail: format!(
+                        "it holds {name}, which no planned item has; remove it (or the build folder) and run again"
+                    ),
                 });
             }
         }

@@ -84,7 +84,13 @@ impl<'c> Journal<'c> {
 
     // ---- plan ------------------------------------------------------------------------
 
-    pub fn record_plan(&self, spec_sha256: &str, items: u32, stages: u32, plan: &serde_json::Value) -> rusqlite::Result<()> {
+    pub fn record_plan(
+        &self,
+        spec_sha256: &str,
+        items: u32,
+        stages: u32,
+        plan: &serde_json::Value,
+    ) -> rusqlite::Result<()> {
         self.conn.execute(
             "INSERT INTO pipeline_plan (id, spec_sha256, items, stages, plan, planned_at) VALUES (1, ?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (id) DO UPDATE SET spec_sha256 = ?1, items = ?2, stages = ?3, plan = ?4, planned_at = ?5",
@@ -124,7 +130,14 @@ impl<'c> Journal<'c> {
 
     /// Records a generated (or re-checked) image; clears the item's later columns when the
     /// recipe changed.
-    pub fn record_image(&self, stage: u32, item: u32, recipe_hash: &str, path: &str, sha256: &str) -> rusqlite::Result<()> {
+    pub fn record_image(
+        &self,
+        stage: u32,
+        item: u32,
+        recipe_hash: &str,
+        path: &str,
+        sha256: &str,
+    ) -> rusqlite::Result<()> {
         self.conn.execute(
             "INSERT INTO pipeline_items (stage, item, recipe_hash, image_path, image_sha256, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -181,7 +194,15 @@ impl<'c> Journal<'c> {
         rows.collect()
     }
 
-    pub fn record_pin(&self, stage: u32, folder: &str, backend: &str, endpoint: &str, cid: &str, status: &str) -> rusqlite::Result<()> {
+    pub fn record_pin(
+        &self,
+        stage: u32,
+        folder: &str,
+        backend: &str,
+        endpoint: &str,
+        cid: &str,
+        status: &str,
+    ) -> rusqlite::Result<()> {
         self.conn.execute(
             "INSERT INTO pipeline_pins (stage, folder, backend, endpoint, cid, status, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (stage, folder, backend, endpoint) DO UPDATE SET cid = ?5, status = ?6, updated_at = ?7",
@@ -253,7 +274,14 @@ impl<'c> Journal<'c> {
 
     // ---- chain: mints ----------------------------------------------------------------
 
-    pub fn begin_mint(&self, network: &str, item: u32, mint: &str, owner: &str, recipe_hash: &str) -> rusqlite::Result<()> {
+    pub fn begin_mint(
+        &self,
+        network: &str,
+        item: u32,
+        mint: &str,
+        owner: &str,
+        recipe_hash: &str,
+    ) -> rusqlite::Result<()> {
         let now = unix_now();
         self.conn.execute(
             "INSERT INTO chain_mints (network, item, mint, owner, recipe_hash, status, created_at, updated_at)
@@ -264,7 +292,15 @@ impl<'c> Journal<'c> {
         Ok(())
     }
 
-    pub fn finish_mint(&self, network: &str, item: u32, mint: &str, owner: &str, recipe_hash: &str, signature: Option<&str>) -> rusqlite::Result<()> {
+    pub fn finish_mint(
+        &self,
+        network: &str,
+        item: u32,
+        mint: &str,
+        owner: &str,
+        recipe_hash: &str,
+        signature: Option<&str>,
+    ) -> rusqlite::Result<()> {
         let now = unix_now();
         self.conn.execute(
             "INSERT INTO chain_mints (network, item, mint, owner, recipe_hash, status, signature, created_at, updated_at)
@@ -310,7 +346,13 @@ impl<'c> Journal<'c> {
         Ok(self.conn.last_insert_rowid())
     }
 
-    pub fn finish_evolution(&self, id: i64, status: &str, signature: Option<&str>, error: Option<&str>) -> rusqlite::Result<()> {
+    pub fn finish_evolution(
+        &self,
+        id: i64,
+        status: &str,
+        signature: Option<&str>,
+        error: Option<&str>,
+    ) -> rusqlite::Result<()> {
         self.conn.execute(
             "UPDATE chain_evolutions SET status = ?2, signature = ?3, last_error = ?4, at = ?5 WHERE id = ?1",
             params![id, status, signature, error, unix_now()],
@@ -337,7 +379,13 @@ impl<'c> Journal<'c> {
         )
     }
 
-    pub fn finish_distribution(&self, id: i64, status: &str, signature: Option<&str>, error: Option<&str>) -> rusqlite::Result<()> {
+    pub fn finish_distribution(
+        &self,
+        id: i64,
+        status: &str,
+        signature: Option<&str>,
+        error: Option<&str>,
+    ) -> rusqlite::Result<()> {
         self.conn.execute(
             "UPDATE chain_distributions SET status = ?2, signature = ?3, last_error = ?4, at = ?5 WHERE id = ?1",
             params![id, status, signature, error, unix_now()],

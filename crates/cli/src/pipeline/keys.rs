@@ -20,10 +20,7 @@ pub const ARTIST_KEY: &str = "artist.json";
 
 /// File name of the TokenGroup mint keypair of the collection on `network`.
 pub fn group_mint_file(network: &str) -> String {
-    let safe: String = network
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
-        .collect();
+    let safe: String = network.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
     format!("group-mint.{safe}.json")
 }
 

@@ -73,7 +73,11 @@ pub fn chain_stages(planned: &Planned, outputs: &[StageOutput]) -> Vec<Stage> {
         .stages
         .iter()
         .zip(outputs)
-        .map(|(p, o)| Stage { rule: unlock_rule(&p.unlock), base_uri: o.base_uri.clone(), content_root: o.content_root_bytes() })
+        .map(|(p, o)| Stage {
+            rule: unlock_rule(&p.unlock),
+            base_uri: o.base_uri.clone(),
+            content_root: o.content_root_bytes(),
+        })
         .collect()
 }
 
@@ -205,7 +209,14 @@ pub fn mint_all(
             }
         };
         let sig = outcome.signature.map(|s| s.to_string());
-        journal.finish_mint(&label, item.index, &mint.to_string(), &buyer.pubkey().to_string(), &hex::encode(hash), sig.as_deref())?;
+        journal.finish_mint(
+            &label,
+            item.index,
+            &mint.to_string(),
+            &buyer.pubkey().to_string(),
+            &hex::encode(hash),
+            sig.as_deref(),
+        )?;
         on_event(
             &PipelineEvent::new(
                 Phase::Mint,

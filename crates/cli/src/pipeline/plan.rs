@@ -56,8 +56,10 @@ pub fn recipe_context(spec: &CollectionSpec, project_root: &Path) -> Result<Reci
     let mut ctx = RecipeContext::procedural(chrysalis_art::procedural::ENGINE_VERSION);
     if let ArtSpec::Diffusion(d) = &spec.art {
         let dir = project_root.join(&d.model);
-        let engine = chrysalis_art::diffusion::diffusion_engine(&dir)
-            .map_err(|e| PipelineError::Spec { path: project_root.join(SPEC_FILE), message: format!("art.model: {e}") })?;
+        let engine = chrysalis_art::diffusion::diffusion_engine(&dir).map_err(|e| PipelineError::Spec {
+            path: project_root.join(SPEC_FILE),
+            message: format!("art.model: {e}"),
+        })?;
         ctx.diffusion_engine_version = chrysalis_art::diffusion::ENGINE_VERSION;
         ctx.model = engine.model();
     }
@@ -91,7 +93,11 @@ pub fn plan_text(text: &str, path: &Path, project_root: &Path) -> Result<Planned
 }
 
 /// Step 1 for a project: reads `<project>/collection.toml`, plans it and records the plan.
-pub fn plan_project(project_root: &Path, journal: &Journal<'_>, on_event: OnEvent<'_>) -> Result<Planned, PipelineError> {
+pub fn plan_project(
+    project_root: &Path,
+    journal: &Journal<'_>,
+    on_event: OnEvent<'_>,
+) -> Result<Planned, PipelineError> {
     let path = project_root.join(SPEC_FILE);
     on_event(&PipelineEvent::new(Phase::Plan, 0, 1, format!("planning {}", path.display())));
     let text = match std::fs::read_to_string(&path) {
@@ -101,7 +107,12 @@ pub fn plan_project(project_root: &Path, journal: &Journal<'_>, on_event: OnEven
     };
     let planned = plan_text(&text, &path, project_root)?;
     let summary = serde_json::to_value(planned.summary()).unwrap_or_default();
-    journal.record_plan(&planned.spec_sha256, planned.plan.items.len() as u32, planned.plan.stages.len() as u32, &summary)?;
+    journal.record_plan(
+        &planned.spec_sha256,
+        planned.plan.items.len() as u32,
+        planned.plan.stages.len() as u32,
+        &summary,
+    )?;
     on_event(&PipelineEvent::new(
         Phase::Plan,
         1,

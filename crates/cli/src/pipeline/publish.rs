@@ -189,11 +189,11 @@ fn run(
         minted_now: 0,
         lamports_spent: 0,
     };
-    let _ = project.journal("pipeline.publish.started", &serde_json::json!({ "network": report.network, "only": only }));
+    let _ =
+        project.journal("pipeline.publish.started", &serde_json::json!({ "network": report.network, "only": only }));
     let creators = generate::resolved_creators(&planned.spec)?;
     let mut summary = generate::generate_images(root, &planned, &journal, on_event, cancel)?;
-    let (stages, written) =
-        generate::write_metadata(root, &planned, options.layout, &journal, on_event, cancel)?;
+    let (stages, written) = generate::write_metadata(root, &planned, options.layout, &journal, on_event, cancel)?;
     summary.metadata_written = written;
     report.generate = Some(summary);
     report.stages = stages;
@@ -201,7 +201,8 @@ fn run(
         return Ok(report);
     }
     let collection_json = write_collection_json(root, &planned, &report.stages, &creators)?;
-    report.pins = pin_all(project, &report.stages, &collection_json, options.layout, remote, &journal, on_event, cancel)?;
+    report.pins =
+        pin_all(project, &report.stages, &collection_json, options.layout, remote, &journal, on_event, cancel)?;
     if only == Only::Pin {
         return Ok(report);
     }
@@ -227,8 +228,18 @@ fn run(
         airdropped = after.saturating_sub(before);
     }
     let uri = format!("ipfs://{collection_cid}");
-    let (coll, state) =
-        mint::ensure_collection(root, chain, &journal, &planned, &report.stages, &wallet, &creators, &uri, on_event, cancel)?;
+    let (coll, state) = mint::ensure_collection(
+        root,
+        chain,
+        &journal,
+        &planned,
+        &report.stages,
+        &wallet,
+        &creators,
+        &uri,
+        on_event,
+        cancel,
+    )?;
     report.collection = Some(coll);
     report.mints = mint::mint_all(chain, &journal, &planned, root, &state.address, &wallet, on_event, cancel)?;
     report.minted_now = report.mints.iter().filter(|m| m.signature.is_some()).count() as u32;
@@ -283,7 +294,10 @@ fn write_collection_json(
         external_url: planned.spec.external_url.as_deref(),
         properties: CollectionProps {
             category: "image",
-            creators: creators.iter().map(|(a, s)| CollectionCreator { address: a.to_string(), share: s / 100 }).collect(),
+            creators: creators
+                .iter()
+                .map(|(a, s)| CollectionCreator { address: a.to_string(), share: s / 100 })
+                .collect(),
         },
     };
     let mut bytes = serde_json::to_vec_pretty(&json).expect("collection JSON serializes");
@@ -334,14 +348,16 @@ fn pin_all(
             let what = format!("stage {stage} {folder} ({})", pinner.kind());
             let publisher = Publisher::new(project.db(), pinner, store_options).project_root(root);
             let mut on_progress = |p: &Progress| {
-                on_event(&PipelineEvent::new(Phase::Pin, step, total, format!("{what}: {}", p.message)).stage(*stage).bytes(p.step));
+                on_event(
+                    &PipelineEvent::new(Phase::Pin, step, total, format!("{what}: {}", p.message))
+                        .stage(*stage)
+                        .bytes(p.step),
+                );
             };
-            let r = publisher
-                .publish(path, &mut on_progress, cancel)
-                .map_err(|source| match source {
-                    chrysalis_storage::remote::PublishError::Cancelled(c) => PipelineError::Cancelled(c),
-                    source => PipelineError::Publish { what: what.clone(), source },
-                })?;
+            let r = publisher.publish(path, &mut on_progress, cancel).map_err(|source| match source {
+                chrysalis_storage::remote::PublishError::Cancelled(c) => PipelineError::Cancelled(c),
+                source => PipelineError::Publish { what: what.clone(), source },
+            })?;
             if let Some(exp) = expected
                 && &r.root.cid != exp
             {
@@ -352,13 +368,17 @@ fn pin_all(
             }
             if r.failed > 0 {
                 let errors: Vec<String> = r.items.iter().filter_map(|i| i.error.clone()).take(3).collect();
-                return Err(PipelineError::NotPinned { what, detail: format!("{} item(s) failed: {}", r.failed, errors.join("; ")) });
+                return Err(PipelineError::NotPinned {
+                    what,
+                    detail: format!("{} item(s) failed: {}", r.failed, errors.join("; ")),
+                });
             }
             if pinner.kind() == chrysalis_storage::remote::BackendKind::Local {
                 reconcile_store(&check_store, path, &r.root.cid, layout)?;
             }
             let status = if r.complete() { "verified" } else { "pending" };
-            if pinner.kind() == chrysalis_storage::remote::BackendKind::Local && r.root.status == UploadStatus::Verified {
+            if pinner.kind() == chrysalis_storage::remote::BackendKind::Local && r.root.status == UploadStatus::Verified
+            {
                 let cid = chrysalis_storage::Cid::try_from(r.root.cid.as_str())
                     .map_err(|e| PipelineError::Invalid(format!("CID {}: {e}", r.root.cid)))?;
                 let name = format!("{}-stage-{stage}-{folder}", project.name());
@@ -370,7 +390,9 @@ fn pin_all(
             }
             journal.record_pin(*stage, folder, pinner.kind().as_str(), &pinner.endpoint(), &r.root.cid, status)?;
             step += 1;
-            on_event(&PipelineEvent::new(Phase::Pin, step, total, format!("{what}: {} {status}", r.root.cid)).stage(*stage));
+            on_event(
+                &PipelineEvent::new(Phase::Pin, step, total, format!("{what}: {} {status}", r.root.cid)).stage(*stage),
+            );
             lines.push(PinLine {
                 stage: *stage,
                 folder: folder.to_string(),
@@ -390,9 +412,11 @@ fn pin_all(
 /// same CID.
 fn reconcile_store(store: &LocalStore, path: &Path, cid: &str, layout: Layout) -> Result<(), PipelineError> {
     use chrysalis_storage::StorageError;
-    let parsed = chrysalis_storage::Cid::try_from(cid).map_err(|e| PipelineError::Invalid(format!("CID {cid}: {e}")))?;
+    let parsed =
+        chrysalis_storage::Cid::try_from(cid).map_err(|e| PipelineError::Invalid(format!("CID {cid}: {e}")))?;
     for _ in 0..8 {
-        let intact = store.dag_cids(&parsed).and_then(|cids| cids.iter().try_for_each(|c| store.get_block(c).map(|_| ())));
+        let intact =
+            store.dag_cids(&parsed).and_then(|cids| cids.iter().try_for_each(|c| store.get_block(c).map(|_| ())));
         let e = match intact {
             Ok(()) => return Ok(()),
             Err(e) => e,
@@ -414,11 +438,19 @@ fn reconcile_store(store: &LocalStore, path: &Path, cid: &str, layout: Layout) -
             });
         }
     }
-    Err(PipelineError::NotPinned { what: format!("`{}`", path.display()), detail: "the local store keeps failing its checks".into() })
+    Err(PipelineError::NotPinned {
+        what: format!("`{}`", path.display()),
+        detail: "the local store keeps failing its checks".into(),
+    })
 }
 
 /// The sandbox airdrop/fee helper for callers that only need a funded wallet.
-pub fn funded_wallet(chain: &Chain, project_root: &Path, options: &ChainOptions, need: u64) -> Result<Keypair, PipelineError> {
+pub fn funded_wallet(
+    chain: &Chain,
+    project_root: &Path,
+    options: &ChainOptions,
+    need: u64,
+) -> Result<Keypair, PipelineError> {
     let w = chain.wallet(Some(project_root), options.wallet.as_deref())?;
     if chain.network().allows_airdrop() {
         chain.ensure_funds(&w.pubkey(), need)?;
@@ -432,7 +464,9 @@ mod tests {
 
     #[test]
     fn only_parses_each_phase_and_names_the_choices() {
-        for (text, only) in [("plan", Only::Plan), ("generate", Only::Generate), ("pin", Only::Pin), ("mint", Only::Mint)] {
+        for (text, only) in
+            [("plan", Only::Plan), ("generate", Only::Generate), ("pin", Only::Pin), ("mint", Only::Mint)]
+        {
             assert_eq!(text.parse::<Only>().unwrap(), only);
         }
         assert!(Only::Plan < Only::Generate && Only::Pin < Only::Mint, "phases are ordered");

@@ -108,7 +108,12 @@ pub fn royalties(
         match result {
             Ok(sig) => {
                 journal.finish_distribution(id, "done", Some(&sig.to_string()), None)?;
-                on_event(&PipelineEvent::new(Phase::Royalties, 1, 2, format!("paid {} SOL into the vault", chrysalis_chain::client::sol(lamports))));
+                on_event(&PipelineEvent::new(
+                    Phase::Royalties,
+                    1,
+                    2,
+                    format!("paid {} SOL into the vault", chrysalis_chain::client::sol(lamports)),
+                ));
                 payment = Some((lamports, sig.to_string()));
             }
             Err(e) => {
@@ -123,7 +128,12 @@ pub fn royalties(
         match chain.op("distributing royalties", |l| client::distribute_royalties(l, wallet, &state.address)) {
             Ok(d) => {
                 journal.finish_distribution(id, "done", d.signature.map(|s| s.to_string()).as_deref(), None)?;
-                on_event(&PipelineEvent::new(Phase::Royalties, 2, 2, format!("paid {} SOL to the creators", chrysalis_chain::client::sol(d.paid))));
+                on_event(&PipelineEvent::new(
+                    Phase::Royalties,
+                    2,
+                    2,
+                    format!("paid {} SOL to the creators", chrysalis_chain::client::sol(d.paid)),
+                ));
                 distribution = Some(d);
             }
             Err(e) => {

@@ -95,13 +95,23 @@ pub fn publish_status(project: &Project) -> Result<PublishStatus, PipelineError>
             Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?, r.get::<_, String>(2)?))
         })
         .optional()?
-        .map(|(items, stages, sha)| PlannedStatus { items, stages, current: spec_sha.as_deref() == Some(sha.as_str()), spec_sha256: sha });
+        .map(|(items, stages, sha)| PlannedStatus {
+            items,
+            stages,
+            current: spec_sha.as_deref() == Some(sha.as_str()),
+            spec_sha256: sha,
+        });
     let files_ready: u32 =
         conn.query_row("SELECT count(*) FROM pipeline_items WHERE metadata_cid IS NOT NULL", [], |r| r.get(0))?;
     let stages: Vec<StageCids> = Journal::new(conn)
         .stages()?
         .into_iter()
-        .map(|s| StageCids { stage: s.stage, images_cid: s.images_cid, metadata_cid: s.metadata_cid, base_uri: s.base_uri })
+        .map(|s| StageCids {
+            stage: s.stage,
+            images_cid: s.images_cid,
+            metadata_cid: s.metadata_cid,
+            base_uri: s.base_uri,
+        })
         .collect();
     let mut stmt = conn.prepare(
         "SELECT stage, folder, backend, endpoint, cid, status, updated_at FROM pipeline_pins ORDER BY backend, stage, folder",
@@ -607,7 +617,10 @@ mod tests {
         j.begin_distribution("sandbox", "payment", 9).unwrap();
         let h = royalty_history(&project, &Network::Devnet).unwrap();
         assert_eq!(h.len(), 2, "only devnet rows");
-        assert_eq!((h[0].kind.as_str(), h[0].status.as_str(), h[0].error.as_deref()), ("distribution", "failed", Some("vault empty")));
+        assert_eq!(
+            (h[0].kind.as_str(), h[0].status.as_str(), h[0].error.as_deref()),
+            ("distribution", "failed", Some("vault empty"))
+        );
         assert_eq!((h[1].lamports, h[1].status.as_str()), (1234, "done"));
         assert!(h[1].explorer_url.as_deref().unwrap().contains("cluster=devnet"));
         let mint = Pubkey::new_unique().to_string();

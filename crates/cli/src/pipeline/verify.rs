@@ -100,7 +100,11 @@ impl Checks {
         self.list.push(VerifyCheck { name: name.into(), status: CheckStatus::Fail, detail: detail.into() });
     }
     fn check(&mut self, name: &str, ok: bool, pass: impl Into<String>, fail: impl Into<String>) -> bool {
-        if ok { self.pass(name, pass) } else { self.fail(name, fail) }
+        if ok {
+            self.pass(name, pass)
+        } else {
+            self.fail(name, fail)
+        }
         ok
     }
     fn skip_rest(&mut self, names: &[&str], why: &str) {
@@ -268,7 +272,12 @@ pub fn verify(
         };
         // 3. uri
         let expected_uri = chrysalis::token_utils::item_uri(&stage.base_uri, index);
-        if !c.check("uri", nft.uri == expected_uri, nft.uri.clone(), format!("the NFT's URI is {} but stage {} says {expected_uri}", nft.uri, nft.stage)) {
+        if !c.check(
+            "uri",
+            nft.uri == expected_uri,
+            nft.uri.clone(),
+            format!("the NFT's URI is {} but stage {} says {expected_uri}", nft.uri, nft.stage),
+        ) {
             return Ok(());
         }
         let Some((meta_root, meta_name)) = split_ipfs(&nft.uri) else {
@@ -330,7 +339,10 @@ pub fn verify(
         } else {
             let base0 = &state.account.stages[0].base_uri;
             let uri0 = chrysalis::token_utils::item_uri(base0, index);
-            match split_ipfs(&uri0).ok_or_else(|| format!("{uri0} is not an ipfs URI")).and_then(|(r, n)| fetch.file(&r, &n)) {
+            match split_ipfs(&uri0)
+                .ok_or_else(|| format!("{uri0} is not an ipfs URI"))
+                .and_then(|(r, n)| fetch.file(&r, &n))
+            {
                 Ok((b, cid)) if recomputes(&b, &cid) => match serde_json::from_slice::<MetaDoc>(&b) {
                     Ok(d) => d.chrysalis.recipe,
                     Err(e) => {
@@ -356,7 +368,10 @@ pub fn verify(
             h0 == nft.recipe && same_item,
             format!("stage-0 recipe {h0} = on-chain `recipe`"),
             if h0 != nft.recipe {
-                format!("the stage-0 recipe hashes to {h0} but the chain committed {}: the recipe was tampered with", nft.recipe)
+                format!(
+                    "the stage-0 recipe hashes to {h0} but the chain committed {}: the recipe was tampered with",
+                    nft.recipe
+                )
             } else {
                 "this stage's recipe is not the same item's (seed or engine differ from stage 0)".to_string()
             },
@@ -423,12 +438,14 @@ pub fn verify(
             c.list.push(VerifyCheck {
                 name: "regenerate".into(),
                 status: CheckStatus::Skipped,
-                detail: "a diffusion recipe needs its model folder (pass --project DIR whose collection.toml names it)".into(),
+                detail: "a diffusion recipe needs its model folder (pass --project DIR whose collection.toml names it)"
+                    .into(),
             });
             return Ok(());
         }
-        let regenerated = chrysalis_art::generate(&doc.chrysalis.recipe, init.as_ref(), sources.model_dir, &mut |_| {}, cancel)
-            .and_then(|g| png_meta::encode_png(&g.image, &doc.chrysalis.recipe));
+        let regenerated =
+            chrysalis_art::generate(&doc.chrysalis.recipe, init.as_ref(), sources.model_dir, &mut |_| {}, cancel)
+                .and_then(|g| png_meta::encode_png(&g.image, &doc.chrysalis.recipe));
         match regenerated {
             Ok(bytes) if bytes == img_bytes => c.pass("regenerate", "identical bytes"),
             Ok(_) if diffusion => {
@@ -439,7 +456,9 @@ pub fn verify(
                     detail: "the regenerated diffusion image differs from the published one while every hash and CID matches: expected on another CPU family (candle picks kernel block sizes from the CPU), not tampering".into(),
                 });
             }
-            Ok(_) => c.fail("regenerate", "the recipe regenerates different bytes: the image is not what its recipe makes"),
+            Ok(_) => {
+                c.fail("regenerate", "the recipe regenerates different bytes: the image is not what its recipe makes")
+            }
             Err(chrysalis_art::ArtError::Cancelled(x)) => return Err(x.into()),
             Err(e) => c.fail("regenerate", format!("cannot regenerate: {e}")),
         }
@@ -449,7 +468,12 @@ pub fn verify(
     c.skip_rest(&CHECKS, "not checked: an earlier check failed");
     report.ok = c.list.iter().all(|x| x.status != CheckStatus::Fail);
     report.checks = c.list;
-    on_event(&PipelineEvent::new(Phase::Verify, total, total, if report.ok { "verified" } else { "verification failed" }));
+    on_event(&PipelineEvent::new(
+        Phase::Verify,
+        total,
+        total,
+        if report.ok { "verified" } else { "verification failed" },
+    ));
     Ok(report)
 }
 

@@ -115,7 +115,10 @@ impl Model {
                     let missing = if a.is_none() { &r.when } else { &r.then };
                     conflicts.push(Conflict {
                         kind: ConflictKind::UnknownReference,
-                        message: format!("rule {} names {missing}, which is not a trait value of this collection", i + 1),
+                        message: format!(
+                            "rule {} names {missing}, which is not a trait value of this collection",
+                            i + 1
+                        ),
                         constraints: vec![format!("rules[{i}]")],
                     });
                 }
@@ -327,7 +330,10 @@ pub fn check(spec: &CollectionSpec) -> Vec<Conflict> {
                 closures.iter().filter(|(v, c, _)| v.0 == t && model.count(*v) > 0 && c.contains(&x)).collect();
             let need: u64 = needers.iter().map(|(v, _, _)| u64::from(model.count(*v))).sum();
             if need > u64::from(model.count(x)) {
-                let names = needers.iter().map(|(v, _, _)| format!("{} ({})", model.label(*v), model.count(*v))).collect::<Vec<_>>();
+                let names = needers
+                    .iter()
+                    .map(|(v, _, _)| format!("{} ({})", model.label(*v), model.count(*v)))
+                    .collect::<Vec<_>>();
                 let via: BTreeSet<usize> = needers.iter().flat_map(|(_, _, via)| via.iter().copied()).collect();
                 out.push(Conflict {
                     kind: ConflictKind::RequireShort,
@@ -354,7 +360,8 @@ pub fn check(spec: &CollectionSpec) -> Vec<Conflict> {
             let busy: u64 = excluders.iter().map(|v| u64::from(model.count(*v))).sum();
             let free = u64::from(model.size - model.count(x).min(model.size));
             if model.count(x) > 0 && busy > free {
-                let names = excluders.iter().map(|v| format!("{} ({})", model.label(*v), model.count(*v))).collect::<Vec<_>>();
+                let names =
+                    excluders.iter().map(|v| format!("{} ({})", model.label(*v), model.count(*v))).collect::<Vec<_>>();
                 out.push(Conflict {
                     kind: ConflictKind::ExcludeOverfull,
                     message: format!(

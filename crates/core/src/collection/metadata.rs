@@ -27,17 +27,14 @@ use crate::recipe::Recipe;
 /// The metadata of `item` at `stage`, whose image lives at `image_uri` and was made by
 /// `recipe` (for img2img stages, the recipe with its init image filled in).
 pub fn item_json(spec: &CollectionSpec, item: &PlannedItem, stage: u32, image_uri: &str, recipe: &Recipe) -> Value {
-    let stage_name = spec.stages.get(stage as usize).map(|s| s.name.clone()).unwrap_or_else(|| format!("Stage {stage}"));
+    let stage_name =
+        spec.stages.get(stage as usize).map(|s| s.name.clone()).unwrap_or_else(|| format!("Stage {stage}"));
     let mut attributes: Vec<Value> =
         item.traits.iter().map(|t| json!({"trait_type": t.trait_type, "value": t.value})).collect();
     attributes.push(json!({"trait_type": STAGE_ATTRIBUTE, "value": stage_name}));
     let shares = percent_shares(&spec.creators.iter().map(|c| c.share_bps).collect::<Vec<_>>());
-    let creators: Vec<Value> = spec
-        .creators
-        .iter()
-        .zip(shares)
-        .map(|(c, share)| json!({"address": c.address, "share": share}))
-        .collect();
+    let creators: Vec<Value> =
+        spec.creators.iter().zip(shares).map(|(c, share)| json!({"address": c.address, "share": share})).collect();
     let recipe_value = serde_json::to_value(recipe).expect("a recipe always serializes");
     let mut v = json!({
         "name": item.name,
@@ -68,7 +65,13 @@ pub fn item_json(spec: &CollectionSpec, item: &PlannedItem, stage: u32, image_ur
 }
 
 /// [`item_json`] as deterministic bytes: keys sorted, no insignificant whitespace, UTF-8.
-pub fn item_json_bytes(spec: &CollectionSpec, item: &PlannedItem, stage: u32, image_uri: &str, recipe: &Recipe) -> Vec<u8> {
+pub fn item_json_bytes(
+    spec: &CollectionSpec,
+    item: &PlannedItem,
+    stage: u32,
+    image_uri: &str,
+    recipe: &Recipe,
+) -> Vec<u8> {
     canonical_bytes(&item_json(spec, item, stage, image_uri, recipe))
 }
 

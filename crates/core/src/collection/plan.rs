@@ -174,7 +174,9 @@ pub enum PlanError {
     #[error("the collection cannot be planned: {}", .0.iter().map(|c| c.message.as_str()).collect::<Vec<_>>().join("; "))]
     Conflicts(Vec<Conflict>),
     /// A diffusion spec was planned without the model's file hashes.
-    #[error("planning a diffusion collection needs the model's file hashes (RecipeContext::model); load the model folder \"{0}\" first")]
+    #[error(
+        "planning a diffusion collection needs the model's file hashes (RecipeContext::model); load the model folder \"{0}\" first"
+    )]
     ModelMissing(String),
 }
 
@@ -250,13 +252,7 @@ pub fn plan(spec: &CollectionSpec, ctx: &RecipeContext) -> Result<Plan, PlanErro
         rows.iter().all(|r| seen.insert(r.clone()))
     };
     tracing::debug!(items = items.len(), unique, "planned collection {}", spec.name);
-    Ok(Plan {
-        items,
-        quotas,
-        stages: stage_plans(spec),
-        unique,
-        price_lamports: spec.price_lamports().unwrap_or(0),
-    })
+    Ok(Plan { items, quotas, stages: stage_plans(spec), unique, price_lamports: spec.price_lamports().unwrap_or(0) })
 }
 
 /// `"{name} #{index + 1}"`.

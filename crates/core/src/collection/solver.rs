@@ -155,8 +155,10 @@ impl State<'_> {
         self.pos[t][r] = ps;
         self.pos[t][s] = pr;
         let w = self.radix[t];
-        self.keys[r] = self.keys[r].wrapping_sub(w.wrapping_mul(u128::from(vr))).wrapping_add(w.wrapping_mul(u128::from(vs)));
-        self.keys[s] = self.keys[s].wrapping_sub(w.wrapping_mul(u128::from(vs))).wrapping_add(w.wrapping_mul(u128::from(vr)));
+        self.keys[r] =
+            self.keys[r].wrapping_sub(w.wrapping_mul(u128::from(vr))).wrapping_add(w.wrapping_mul(u128::from(vs)));
+        self.keys[s] =
+            self.keys[s].wrapping_sub(w.wrapping_mul(u128::from(vs))).wrapping_add(w.wrapping_mul(u128::from(vr)));
         self.viol[r] = self.row_breaks(&self.rows[r]);
         self.viol[s] = self.row_breaks(&self.rows[s]);
         self.cost += u64::from(self.viol[r] + self.viol[s]);
@@ -220,7 +222,12 @@ pub(crate) fn solve(model: &Model, seed: u64) -> Result<Vec<Vec<u16>>, Conflict>
             .count();
         if on > 0 {
             let verb = if r.kind == RuleKind::Exclude { "excludes" } else { "requires" };
-            parts.push(format!("rule {} ({} {verb} {}) broken on {on} items", r.index + 1, model.label(r.a), model.label(r.b)));
+            parts.push(format!(
+                "rule {} ({} {verb} {}) broken on {on} items",
+                r.index + 1,
+                model.label(r.a),
+                model.label(r.b)
+            ));
             constraints.push(format!("rules[{}]", r.index));
         }
     }

@@ -315,10 +315,7 @@ impl<'de> Deserialize<'de> for Growth {
         )]
         enum Raw {
             Stage(u32),
-            Img2img {
-                img2img: String,
-                strength: f64,
-            },
+            Img2img { img2img: String, strength: f64 },
         }
         Ok(match Raw::deserialize(d)? {
             Raw::Stage(n) => Growth::Stage(n),
@@ -345,11 +342,7 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
+        if self.path.is_empty() { f.write_str(&self.message) } else { write!(f, "{}: {}", self.path, self.message) }
     }
 }
 
@@ -432,8 +425,7 @@ impl CollectionSpec {
         self.traits
             .iter()
             .map(|t| {
-                let fixed: u64 =
-                    t.values.iter().filter_map(|v| explicit_count(v, self.size)).map(u64::from).sum();
+                let fixed: u64 = t.values.iter().filter_map(|v| explicit_count(v, self.size)).map(u64::from).sum();
                 let open = t.values.iter().filter(|v| v.count.is_none() && v.percent.is_none()).count();
                 t.values
                     .iter()
@@ -485,7 +477,10 @@ impl CollectionSpec {
             add("creators".into(), "is empty; add at least one creator (address and share_bps)".into());
         }
         if self.creators.len() > MAX_CREATORS {
-            add("creators".into(), format!("has {} creators, at most {MAX_CREATORS} fit on chain", self.creators.len()));
+            add(
+                "creators".into(),
+                format!("has {} creators, at most {MAX_CREATORS} fit on chain", self.creators.len()),
+            );
         }
         let mut seen = BTreeSet::new();
         for (i, c) in self.creators.iter().enumerate() {
@@ -502,7 +497,11 @@ impl CollectionSpec {
         if !self.creators.is_empty() && sum != u64::from(TOTAL_SHARES_BPS) {
             add(
                 "creators".into(),
-                format!("shares sum to {} bps, they must sum to {} (100 %)", group(sum), group(TOTAL_SHARES_BPS as u64)),
+                format!(
+                    "shares sum to {} bps, they must sum to {} (100 %)",
+                    group(sum),
+                    group(TOTAL_SHARES_BPS as u64)
+                ),
             );
         }
         if self.royalty_bps > TOTAL_SHARES_BPS {
@@ -552,7 +551,10 @@ impl CollectionSpec {
             if t.name.trim().is_empty() {
                 add(format!("{tp}.name"), "is empty".into());
             } else if t.name == STAGE_ATTRIBUTE {
-                add(format!("{tp}.name"), format!("\"{STAGE_ATTRIBUTE}\" is reserved for the stage attribute; rename the trait"));
+                add(
+                    format!("{tp}.name"),
+                    format!("\"{STAGE_ATTRIBUTE}\" is reserved for the stage attribute; rename the trait"),
+                );
             } else if !trait_names.insert(t.name.as_str()) {
                 add(format!("{tp}.name"), format!("trait \"{}\" is defined twice", t.name));
             }
@@ -593,7 +595,10 @@ impl CollectionSpec {
                     (None, None) => open.push(vi),
                 }
                 if !v.params.is_empty() && !procedural {
-                    add(format!("{vp}.params"), "parameters are for the procedural engine; use a prompt fragment with diffusion".into());
+                    add(
+                        format!("{vp}.params"),
+                        "parameters are for the procedural engine; use a prompt fragment with diffusion".into(),
+                    );
                 }
                 for (k, x) in &v.params {
                     if !x.is_finite() {
@@ -606,21 +611,30 @@ impl CollectionSpec {
                 if let Some(other) = param_owner.insert(k, t.name.as_str()) {
                     add(
                         format!("{tp}.values"),
-                        format!("parameter \"{k}\" is set by traits \"{other}\" and \"{}\"; an item has both, so only one trait may set it", t.name),
+                        format!(
+                            "parameter \"{k}\" is set by traits \"{other}\" and \"{}\"; an item has both, so only one trait may set it",
+                            t.name
+                        ),
                     );
                 }
             }
             if open.len() > 1 {
                 add(
                     format!("{tp}.values[{}]", open[1]),
-                    format!("only one value of trait \"{}\" may leave its quota out (it takes the rest); give count or percent", t.name),
+                    format!(
+                        "only one value of trait \"{}\" may leave its quota out (it takes the rest); give count or percent",
+                        t.name
+                    ),
                 );
             }
             if self.size > 0 && !t.values.is_empty() {
                 if fixed > u64::from(self.size) {
                     add(
                         format!("{tp}.values"),
-                        format!("quotas of trait \"{}\" add up to {} items, more than the collection's {}", t.name, fixed, self.size),
+                        format!(
+                            "quotas of trait \"{}\" add up to {} items, more than the collection's {}",
+                            t.name, fixed, self.size
+                        ),
                     );
                 } else if open.is_empty() && fixed != u64::from(self.size) {
                     add(
@@ -678,8 +692,14 @@ impl CollectionSpec {
             }
             match (&s.unlock, si) {
                 (Unlock::Mint, 0) => {}
-                (_, 0) => add(format!("{sp}.unlock"), "stage 0 is the stage items are minted at: use unlock = \"mint\"".into()),
-                (Unlock::Mint, _) => add(format!("{sp}.unlock"), "only stage 0 unlocks at mint; use after_mint, at, owner or creator".into()),
+                (_, 0) => add(
+                    format!("{sp}.unlock"),
+                    "stage 0 is the stage items are minted at: use unlock = \"mint\"".into(),
+                ),
+                (Unlock::Mint, _) => add(
+                    format!("{sp}.unlock"),
+                    "only stage 0 unlocks at mint; use after_mint, at, owner or creator".into(),
+                ),
                 (Unlock::AfterMint(d), _) => {
                     if let Err(e) = parse_duration(d) {
                         add(format!("{sp}.unlock.after_mint"), e);
@@ -853,7 +873,8 @@ pub fn parse_sol(text: &str) -> Result<u64, String> {
 
 /// Parses `"30s"`, `"10m"`, `"2h"`, `"7d"`, `"1w"` or a sum like `"1d12h"` into seconds.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
-    let bad = || format!("\"{text}\" is not a duration; write e.g. \"30s\", \"10m\", \"2h\", \"7d\", \"1w\" or \"1d12h\"");
+    let bad =
+        || format!("\"{text}\" is not a duration; write e.g. \"30s\", \"10m\", \"2h\", \"7d\", \"1w\" or \"1d12h\"");
     let t = text.trim();
     if t.is_empty() {
         return Err(bad());

@@ -12,4 +12,3 @@ fn splitmix_below_is_in_range_and_deterministic() {
         assert_eq!(x, b.below(n));
     }
 }
-

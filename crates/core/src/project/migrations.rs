@@ -18,10 +18,11 @@ pub struct Migration {
 }
 
 /// Every migration, in order. `MIGRATIONS[i].version == i + 1`.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "project journal",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "project journal",
+        sql: r#"
         CREATE TABLE schema_migrations (
             version    INTEGER PRIMARY KEY,
             name       TEXT    NOT NULL,
@@ -40,11 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
             detail TEXT    NOT NULL DEFAULT '{}' CHECK (json_valid(detail))
         );
     "#,
-},
-Migration {
-    version: 2,
-    name: "storage roots",
-    sql: r#"
+    },
+    Migration {
+        version: 2,
+        name: "storage roots",
+        sql: r#"
         -- Roots kept in the local content-addressed store (crates/storage): what was added or
         -- imported, under which name, and the UnixFS layout that made its CID (NULL when the
         -- CID came from elsewhere, e.g. a CAR import).
@@ -59,11 +60,11 @@ Migration {
         );
         CREATE INDEX storage_roots_cid ON storage_roots (cid);
     "#,
-},
-Migration {
-    version: 3,
-    name: "uploads",
-    sql: r#"
+    },
+    Migration {
+        version: 3,
+        name: "uploads",
+        sql: r#"
         -- Every upload to a remote backend (crates/storage/src/remote/publish.rs), written
         -- before and after each step so an interrupted publish resumes without re-uploading
         -- what was verified. One row per (backend, endpoint, kind, CID). No credentials here:
@@ -95,11 +96,11 @@ Migration {
         CREATE INDEX uploads_cid ON uploads (cid);
         CREATE INDEX uploads_status ON uploads (backend, endpoint, status);
     "#,
-},
-Migration {
-    version: 4,
-    name: "generations",
-    sql: r#"
+    },
+    Migration {
+        version: 4,
+        name: "generations",
+        sql: r#"
         -- Every image generated into the project (the desktop's Create screen and gallery, the
         -- CLI's `generate` into a project). The recipe is the full canonical recipe JSON, so a
         -- row alone is enough to regenerate the image; the file is `path` (relative to the
@@ -118,11 +119,11 @@ Migration {
         );
         CREATE INDEX generations_recipe_hash ON generations (recipe_hash);
     "#,
-},
-Migration {
-    version: 5,
-    name: "pipeline journal",
-    sql: r#"
+    },
+    Migration {
+        version: 5,
+        name: "pipeline journal",
+        sql: r#"
         -- The collection pipeline (crates/cli/src/pipeline): what `chrysalis publish` planned,
         -- generated, pinned and did on chain. Rows are written before and after each step;
         -- a rerun reconciles them with the files, the store and the chain instead of trusting
@@ -235,7 +236,8 @@ Migration {
             at         INTEGER NOT NULL
         );
     "#,
-}];
+    },
+];
 
 /// The newest schema version this build understands.
 pub fn latest_version() -> u32 {
@@ -299,8 +301,7 @@ mod tests {
         assert_eq!(first.len(), MIGRATIONS.len());
         assert_eq!(current_version(&conn).unwrap(), latest_version());
         assert!(migrate(&mut conn, 2).unwrap().is_empty());
-        let recorded: u32 =
-            conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+        let recorded: u32 = conn.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(recorded as usize, MIGRATIONS.len());
     }
 }

@@ -226,11 +226,7 @@ impl Project {
             .map_err(|source| ProjectError::Migration { path: db_path.clone(), source })?;
 
         let config = ProjectConfig {
-            project: ProjectSection {
-                name,
-                format: CONFIG_FORMAT,
-                created: timefmt::rfc3339_utc(now_unix()),
-            },
+            project: ProjectSection { name, format: CONFIG_FORMAT, created: timefmt::rfc3339_utc(now_unix()) },
         };
         write_config_atomically(&root.join(CONFIG_FILE), &config)?;
         let project = Self { root, config, conn };
@@ -258,11 +254,9 @@ impl Project {
             return Err(ProjectError::MissingDatabase { path: db_path });
         }
         // No SQLITE_OPEN_CREATE: a missing database must never be silently recreated empty.
-        let mut conn = Connection::open_with_flags(
-            &db_path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(db_err(&db_path))?;
+        let mut conn =
+            Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(db_err(&db_path))?;
         // Read-only checks first, so a refused database is left byte-for-byte as it was.
         check_not_corrupt(&conn, &db_path)?;
         let found = migrations::current_version(&conn).map_err(db_err(&db_path))?;
@@ -374,11 +368,7 @@ impl Project {
 
     fn check_integrity(&self) -> Result<(bool, String), ProjectError> {
         let problems = pragma_rows(&self.conn, "PRAGMA integrity_check", &self.db_path())?;
-        Ok(if problems == ["ok"] {
-            (true, "no problems found".into())
-        } else {
-            (false, problems.join("; "))
-        })
+        Ok(if problems == ["ok"] { (true, "no problems found".into()) } else { (false, problems.join("; ")) })
     }
 
     fn check_foreign_keys(&self) -> Result<(bool, String), ProjectError> {
@@ -441,8 +431,7 @@ fn validate_name(name: &str) -> Result<(), ProjectError> {
 fn configure(conn: &Connection, db_path: &Path) -> Result<(), ProjectError> {
     conn.busy_timeout(Duration::from_secs(10)).map_err(db_err(db_path))?;
     conn.pragma_update(None, "foreign_keys", true).map_err(db_err(db_path))?;
-    let mode: String =
-        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(db_err(db_path))?;
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(db_err(db_path))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(ProjectError::Database {
             path: db_path.to_path_buf(),
@@ -471,9 +460,7 @@ fn check_not_corrupt(conn: &Connection, db_path: &Path) -> Result<(), ProjectErr
 }
 
 fn pragma_rows(conn: &Connection, sql: &str, db_path: &Path) -> Result<Vec<String>, ProjectError> {
-    conn.prepare(sql)
-        .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect())
-        .map_err(db_err(db_path))
+    conn.prepare(sql).and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect()).map_err(db_err(db_path))
 }
 
 fn read_config(path: &Path) -> Result<ProjectConfig, ProjectError> {
@@ -515,9 +502,7 @@ fn write_config_atomically(path: &Path, config: &ProjectConfig) -> Result<(), Pr
 }
 
 fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 #[cfg(test)]

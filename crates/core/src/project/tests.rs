@@ -138,8 +138,7 @@ fn open_refuses_a_newer_schema_and_changes_nothing() {
 fn open_refuses_garbage_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     Project::create(tmp.path(), Some("p")).unwrap();
-    fs::write(tmp.path().join(DATABASE_FILE), b"this is not a database, it is a grocery list\n".repeat(200))
-        .unwrap();
+    fs::write(tmp.path().join(DATABASE_FILE), b"this is not a database, it is a grocery list\n".repeat(200)).unwrap();
     let before = snapshot(tmp.path());
     let err = Project::open(tmp.path()).unwrap_err();
     assert_eq!(err.kind(), "corrupt", "{err}");

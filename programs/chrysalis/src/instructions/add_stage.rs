@@ -23,26 +23,15 @@ pub struct AddStage<'info> {
 pub fn handle_add_stage(ctx: Context<AddStage>, stage: Stage) -> Result<()> {
     let collection = &mut ctx.accounts.collection;
     require!(collection.minted == 0, ChrysalisError::StagesLocked);
-    require!(
-        collection.stages.len() < MAX_STAGES,
-        ChrysalisError::TooManyStages
-    );
-    require!(
-        stage.base_uri.len() <= MAX_STAGE_URI_LEN,
-        ChrysalisError::InvalidUri
-    );
+    require!(collection.stages.len() < MAX_STAGES, ChrysalisError::TooManyStages);
+    require!(stage.base_uri.len() <= MAX_STAGE_URI_LEN, ChrysalisError::InvalidUri);
     if let UnlockRule::At(t) | UnlockRule::AfterMint(t) = stage.rule {
         require!(t >= 0, ChrysalisError::InvalidRule);
     }
-    let number =
-        u8::try_from(collection.stages.len()).map_err(|_| ChrysalisError::TooManyStages)?;
+    let number = u8::try_from(collection.stages.len()).map_err(|_| ChrysalisError::TooManyStages)?;
     let content_root = stage.content_root;
     collection.stages.push(stage);
     let collection_key = collection.key();
-    emit_cpi!(StageAdded {
-        collection: collection_key,
-        stage: number,
-        content_root,
-    });
+    emit_cpi!(StageAdded { collection: collection_key, stage: number, content_root });
     Ok(())
 }

@@ -30,29 +30,16 @@ pub struct CloseCollection<'info> {
 /// the same address.
 pub fn handle_close_collection(ctx: Context<CloseCollection>) -> Result<()> {
     let accounts = &mut *ctx.accounts;
-    require!(
-        accounts.collection.minted == 0,
-        ChrysalisError::CollectionNotEmpty
-    );
-    require!(
-        accounts.collection.total_owed()? == 0,
-        ChrysalisError::VaultOwes
-    );
+    require!(accounts.collection.minted == 0, ChrysalisError::CollectionNotEmpty);
+    require!(accounts.collection.total_owed()? == 0, ChrysalisError::VaultOwes);
     let collection_key = accounts.collection.key();
     let vault_lamports = accounts.vault.lamports();
-    let seeds: &[&[u8]] = &[
-        VAULT_SEED,
-        collection_key.as_ref(),
-        &[accounts.collection.vault_bump],
-    ];
+    let seeds: &[&[u8]] = &[VAULT_SEED, collection_key.as_ref(), &[accounts.collection.vault_bump]];
     if vault_lamports > 0 {
         transfer(
             CpiContext::new_with_signer(
                 accounts.system_program.key(),
-                Transfer {
-                    from: accounts.vault.to_account_info(),
-                    to: accounts.authority.to_account_info(),
-                },
+                Transfer { from: accounts.vault.to_account_info(), to: accounts.authority.to_account_info() },
                 &[seeds],
             ),
             vault_lamports,
@@ -61,11 +48,7 @@ pub fn handle_close_collection(ctx: Context<CloseCollection>) -> Result<()> {
     let refunded = vault_lamports
         .checked_add(accounts.collection.to_account_info().lamports())
         .ok_or(ChrysalisError::ArithmeticOverflow)?;
-    let event = CollectionClosed {
-        collection: collection_key,
-        authority: accounts.authority.key(),
-        refunded,
-    };
+    let event = CollectionClosed { collection: collection_key, authority: accounts.authority.key(), refunded };
     emit_cpi!(event);
     Ok(())
 }

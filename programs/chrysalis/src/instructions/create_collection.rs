@@ -1,8 +1,8 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{
     Mint, Token2022, TokenGroupInitialize, TokenMetadataInitialize, TokenMetadataUpdateField,
-    spl_token_2022::extension::ExtensionType, spl_token_metadata_interface::state::Field,
-    token_group_initialize, token_metadata_initialize, token_metadata_update_field,
+    spl_token_2022::extension::ExtensionType, spl_token_metadata_interface::state::Field, token_group_initialize,
+    token_metadata_initialize, token_metadata_update_field,
 };
 
 use crate::{
@@ -71,55 +71,30 @@ pub struct CreateCollection<'info> {
 }
 
 fn validate(args: &CollectionArgs) -> Result<()> {
-    require!(
-        !args.name.is_empty() && args.name.len() <= MAX_NAME_LEN,
-        ChrysalisError::InvalidName
-    );
-    require!(
-        args.symbol.len() <= MAX_SYMBOL_LEN,
-        ChrysalisError::InvalidSymbol
-    );
+    require!(!args.name.is_empty() && args.name.len() <= MAX_NAME_LEN, ChrysalisError::InvalidName);
+    require!(args.symbol.len() <= MAX_SYMBOL_LEN, ChrysalisError::InvalidSymbol);
     require!(args.uri.len() <= MAX_URI_LEN, ChrysalisError::InvalidUri);
-    require!(
-        !args.creators.is_empty() && args.creators.len() <= MAX_CREATORS,
-        ChrysalisError::TooManyCreators
-    );
+    require!(!args.creators.is_empty() && args.creators.len() <= MAX_CREATORS, ChrysalisError::TooManyCreators);
     let mut total: u32 = 0;
     for (i, c) in args.creators.iter().enumerate() {
         require!(c.share_bps > 0, ChrysalisError::ZeroShare);
-        require!(
-            args.creators[..i].iter().all(|o| o.address != c.address),
-            ChrysalisError::DuplicateCreator
-        );
-        total = total
-            .checked_add(u32::from(c.share_bps))
-            .ok_or(ChrysalisError::ArithmeticOverflow)?;
+        require!(args.creators[..i].iter().all(|o| o.address != c.address), ChrysalisError::DuplicateCreator);
+        total = total.checked_add(u32::from(c.share_bps)).ok_or(ChrysalisError::ArithmeticOverflow)?;
     }
-    require!(
-        total == u32::from(TOTAL_SHARES_BPS),
-        ChrysalisError::SharesMustSumTo10000
-    );
-    require!(
-        args.royalty_bps <= TOTAL_SHARES_BPS,
-        ChrysalisError::InvalidRoyalty
-    );
+    require!(total == u32::from(TOTAL_SHARES_BPS), ChrysalisError::SharesMustSumTo10000);
+    require!(args.royalty_bps <= TOTAL_SHARES_BPS, ChrysalisError::InvalidRoyalty);
     require!(args.max_supply > 0, ChrysalisError::InvalidMaxSupply);
     Ok(())
 }
 
-pub fn handle_create_collection(
-    ctx: Context<CreateCollection>,
-    args: CollectionArgs,
-) -> Result<()> {
+pub fn handle_create_collection(ctx: Context<CreateCollection>, args: CollectionArgs) -> Result<()> {
     validate(&args)?;
     let accounts = &mut *ctx.accounts;
     let collection_key = accounts.collection.key();
     let group_key = accounts.group_mint.key();
     let vault_key = accounts.vault.key();
     require!(
-        args.creators
-            .iter()
-            .all(|c| c.address != vault_key && c.address != collection_key),
+        args.creators.iter().all(|c| c.address != vault_key && c.address != collection_key),
         ChrysalisError::InvalidCreator
     );
 
@@ -134,24 +109,13 @@ pub fn handle_create_collection(
     // The group's metadata names the royalty and its receiver (the vault), for marketplaces.
     let royalty_str = args.royalty_bps.to_string();
     let vault_str = vault_key.to_string();
-    let royalty_fields: [(&str, &str); 2] = [
-        (FIELD_ROYALTY_BPS, &royalty_str),
-        (FIELD_ROYALTY_RECEIVER, &vault_str),
-    ];
+    let royalty_fields: [(&str, &str); 2] = [(FIELD_ROYALTY_BPS, &royalty_str), (FIELD_ROYALTY_RECEIVER, &vault_str)];
 
     // Token-2022 grows the group mint for TokenGroup and TokenMetadata: pay that rent first.
-    let final_len = mint_len(&[
-        ExtensionType::MetadataPointer,
-        ExtensionType::GroupPointer,
-        ExtensionType::TokenGroup,
-    ])?
-    .checked_add(metadata_tlv_len(
-        &args.name,
-        &args.symbol,
-        &args.uri,
-        &royalty_fields,
-    )?)
-    .ok_or(ChrysalisError::ArithmeticOverflow)?;
+    let final_len =
+        mint_len(&[ExtensionType::MetadataPointer, ExtensionType::GroupPointer, ExtensionType::TokenGroup])?
+            .checked_add(metadata_tlv_len(&args.name, &args.symbol, &args.uri, &royalty_fields)?)
+            .ok_or(ChrysalisError::ArithmeticOverflow)?;
     top_up(
         &accounts.authority.to_account_info(),
         &accounts.group_mint.to_account_info(),
@@ -218,15 +182,8 @@ pub fn handle_create_collection(
     collection.price = args.price;
     collection.max_supply = args.max_supply;
     collection.minted = 0;
-    collection.creators = args
-        .creators
-        .iter()
-        .map(|c| Creator {
-            address: c.address,
-            share_bps: c.share_bps,
-            owed: 0,
-        })
-        .collect();
+    collection.creators =
+        args.creators.iter().map(|c| Creator { address: c.address, share_bps: c.share_bps, owed: 0 }).collect();
     collection.stages = Vec::new();
     collection.name = args.name;
     collection.symbol = args.symbol;

@@ -25,9 +25,7 @@ pub struct DistributeRoyalties<'info> {
 /// except a creator whose wallet would stay below its rent-exempt minimum (a fresh wallet
 /// receiving a small amount): that creator's part stays owed, in the vault, until a later
 /// call can pay it. Dust (the split's rounding remainder) stays unassigned for the next call.
-pub fn handle_distribute_royalties<'info>(
-    ctx: Context<'info, DistributeRoyalties<'info>>,
-) -> Result<()> {
+pub fn handle_distribute_royalties<'info>(ctx: Context<'info, DistributeRoyalties<'info>>) -> Result<()> {
     let accounts = &mut *ctx.accounts;
     let collection_key = accounts.collection.key();
     let vault_info = accounts.vault.to_account_info();
@@ -37,10 +35,7 @@ pub fn handle_distribute_royalties<'info>(
         .minimum_balance(0)
         .checked_add(collection.total_owed()?)
         .ok_or(ChrysalisError::ArithmeticOverflow)?;
-    let new = vault_info
-        .lamports()
-        .checked_sub(reserved)
-        .ok_or(ChrysalisError::VaultUnderfunded)?;
+    let new = vault_info.lamports().checked_sub(reserved).ok_or(ChrysalisError::VaultUnderfunded)?;
     let dust = collection.credit_split(new)?;
     let paid = pay_owed(
         collection,
@@ -50,13 +45,7 @@ pub fn handle_distribute_royalties<'info>(
         &accounts.system_program.to_account_info(),
     )?;
     let still_owed = collection.total_owed()?;
-    let event = RoyaltiesDistributed {
-        collection: collection_key,
-        split: new,
-        dust,
-        paid,
-        still_owed,
-    };
+    let event = RoyaltiesDistributed { collection: collection_key, split: new, dust, paid, still_owed };
     emit_cpi!(event);
     Ok(())
 }

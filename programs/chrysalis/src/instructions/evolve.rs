@@ -1,7 +1,7 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{
-    Mint, Token2022, TokenAccount, TokenMetadataUpdateField,
-    spl_token_metadata_interface::state::Field, token_metadata_update_field,
+    Mint, Token2022, TokenAccount, TokenMetadataUpdateField, spl_token_metadata_interface::state::Field,
+    token_metadata_update_field,
 };
 
 use crate::{errors::ChrysalisError, events::NftEvolved, state::*, token_utils::*};
@@ -41,18 +41,11 @@ pub fn handle_evolve(ctx: Context<Evolve>, index: u32, to_stage: u8) -> Result<(
     let accounts = &mut *ctx.accounts;
     let mint_info = accounts.mint.to_account_info();
     let md = read_metadata(&mint_info)?;
-    let current: u8 = field(&md, FIELD_STAGE)
-        .and_then(|s| s.parse().ok())
-        .ok_or(ChrysalisError::BadMetadata)?;
+    let current: u8 = field(&md, FIELD_STAGE).and_then(|s| s.parse().ok()).ok_or(ChrysalisError::BadMetadata)?;
     require!(to_stage > current, ChrysalisError::AlreadyAtStage);
-    let next = current
-        .checked_add(1)
-        .ok_or(ChrysalisError::ArithmeticOverflow)?;
+    let next = current.checked_add(1).ok_or(ChrysalisError::ArithmeticOverflow)?;
     let collection = &accounts.collection;
-    require!(
-        usize::from(next) < collection.stages.len(),
-        ChrysalisError::NoMoreStages
-    );
+    require!(usize::from(next) < collection.stages.len(), ChrysalisError::NoMoreStages);
     require!(to_stage == next, ChrysalisError::StageSkipped);
     let stage = &collection.stages[usize::from(next)];
     let now = Clock::get()?.unix_timestamp;
@@ -60,29 +53,18 @@ pub fn handle_evolve(ctx: Context<Evolve>, index: u32, to_stage: u8) -> Result<(
     match stage.rule {
         UnlockRule::At(t) => require!(now >= t, ChrysalisError::StageNotUnlocked),
         UnlockRule::AfterMint(secs) => {
-            let minted_at: i64 = field(&md, FIELD_MINTED_AT)
-                .and_then(|s| s.parse().ok())
-                .ok_or(ChrysalisError::BadMetadata)?;
-            let unlock = minted_at
-                .checked_add(secs)
-                .ok_or(ChrysalisError::ArithmeticOverflow)?;
+            let minted_at: i64 =
+                field(&md, FIELD_MINTED_AT).and_then(|s| s.parse().ok()).ok_or(ChrysalisError::BadMetadata)?;
+            let unlock = minted_at.checked_add(secs).ok_or(ChrysalisError::ArithmeticOverflow)?;
             require!(now >= unlock, ChrysalisError::StageNotUnlocked);
         }
         UnlockRule::OwnerTrigger => {
-            let token = accounts
-                .owner_token
-                .as_ref()
-                .ok_or(ChrysalisError::NotOwner)?;
-            require!(
-                token.owner == caller && token.amount == 1,
-                ChrysalisError::NotOwner
-            );
+            let token = accounts.owner_token.as_ref().ok_or(ChrysalisError::NotOwner)?;
+            require!(token.owner == caller && token.amount == 1, ChrysalisError::NotOwner);
         }
-        UnlockRule::CreatorTrigger => require_keys_eq!(
-            caller,
-            collection.authority,
-            ChrysalisError::NotCollectionAuthority
-        ),
+        UnlockRule::CreatorTrigger => {
+            require_keys_eq!(caller, collection.authority, ChrysalisError::NotCollectionAuthority)
+        }
     }
 
     // Pay for growth first: the new URI and stage may be longer than the old ones.
@@ -95,25 +77,14 @@ pub fn handle_evolve(ctx: Context<Evolve>, index: u32, to_stage: u8) -> Result<(
         .saturating_sub(md.uri.len())
         .checked_add(stage_str.len().saturating_sub(old_stage_len))
         .ok_or(ChrysalisError::ArithmeticOverflow)?;
-    let new_len = mint_info
-        .data_len()
-        .checked_add(grow)
-        .ok_or(ChrysalisError::ArithmeticOverflow)?;
+    let new_len = mint_info.data_len().checked_add(grow).ok_or(ChrysalisError::ArithmeticOverflow)?;
     drop(md);
-    top_up(
-        &accounts.caller.to_account_info(),
-        &mint_info,
-        &accounts.system_program.to_account_info(),
-        new_len,
-    )?;
+    top_up(&accounts.caller.to_account_info(), &mint_info, &accounts.system_program.to_account_info(), new_len)?;
 
     let group_key = collection.group_mint;
     let seeds: &[&[u8]] = &[COLLECTION_SEED, group_key.as_ref(), &[collection.bump]];
     let signer = &[seeds];
-    for (f, value) in [
-        (Field::Uri, uri),
-        (Field::Key(FIELD_STAGE.to_string()), stage_str),
-    ] {
+    for (f, value) in [(Field::Uri, uri), (Field::Key(FIELD_STAGE.to_string()), stage_str)] {
         token_metadata_update_field(
             CpiContext::new_with_signer(
                 accounts.token_program.key(),
@@ -128,13 +99,8 @@ pub fn handle_evolve(ctx: Context<Evolve>, index: u32, to_stage: u8) -> Result<(
             value,
         )?;
     }
-    let event = NftEvolved {
-        collection: accounts.collection.key(),
-        mint: mint_info.key(),
-        index,
-        stage: next,
-        by: caller,
-    };
+    let event =
+        NftEvolved { collection: accounts.collection.key(), mint: mint_info.key(), index, stage: next, by: caller };
     emit_cpi!(event);
     Ok(())
 }

@@ -5,17 +5,15 @@ use anchor_lang::{
 use anchor_spl::{
     associated_token::AssociatedToken,
     token_interface::{
-        Mint, MintTo, SetAuthority, Token2022, TokenAccount, TokenMemberInitialize,
-        TokenMetadataInitialize, TokenMetadataUpdateField, mint_to, set_authority,
+        Mint, MintTo, SetAuthority, Token2022, TokenAccount, TokenMemberInitialize, TokenMetadataInitialize,
+        TokenMetadataUpdateField, mint_to, set_authority,
         spl_token_2022::{extension::ExtensionType, instruction::AuthorityType},
         spl_token_metadata_interface::state::Field,
         token_member_initialize, token_metadata_initialize, token_metadata_update_field,
     },
 };
 
-use crate::{
-    errors::ChrysalisError, events::NftMinted, payout::pay_owed, state::*, token_utils::*,
-};
+use crate::{errors::ChrysalisError, events::NftMinted, payout::pay_owed, state::*, token_utils::*};
 
 /// Accounts of [`mint_nft`](crate::chrysalis::mint_nft).
 ///
@@ -71,11 +69,7 @@ pub struct MintNft<'info> {
     pub system_program: Program<'info, System>,
 }
 
-pub fn handle_mint_nft<'info>(
-    ctx: Context<'info, MintNft<'info>>,
-    index: u32,
-    recipe_hash: [u8; 32],
-) -> Result<()> {
+pub fn handle_mint_nft<'info>(ctx: Context<'info, MintNft<'info>>, index: u32, recipe_hash: [u8; 32]) -> Result<()> {
     let accounts = &mut *ctx.accounts;
     let collection_key = accounts.collection.key();
     let mint_key = accounts.mint.key();
@@ -88,18 +82,13 @@ pub fn handle_mint_nft<'info>(
         require!(!c.stages.is_empty(), ChrysalisError::NoStages);
         require!(index < c.max_supply, ChrysalisError::IndexOutOfRange);
         require!(c.minted < c.max_supply, ChrysalisError::SoldOut);
-        c.minted = c
-            .minted
-            .checked_add(1)
-            .ok_or(ChrysalisError::ArithmeticOverflow)?;
+        c.minted = c.minted.checked_add(1).ok_or(ChrysalisError::ArithmeticOverflow)?;
         // The price is split by share right here; the lamports are paid below when the
         // creators' wallets are passed, else they wait (owed) in the vault for
         // `distribute_royalties` (see README: 1 232-byte limit, fresh wallets).
         dust = c.credit_split(price)?;
         (
-            c.stages
-                .iter()
-                .any(|s| matches!(s.rule, UnlockRule::AfterMint(_))),
+            c.stages.iter().any(|s| matches!(s.rule, UnlockRule::AfterMint(_))),
             format!("{} #{}", c.name, index),
             c.symbol.clone(),
             item_uri(&c.stages[0].base_uri, index),
@@ -113,10 +102,7 @@ pub fn handle_mint_nft<'info>(
         transfer(
             CpiContext::new(
                 system_program.key(),
-                Transfer {
-                    from: buyer.clone(),
-                    to: accounts.vault.to_account_info(),
-                },
+                Transfer { from: buyer.clone(), to: accounts.vault.to_account_info() },
             ),
             price,
         )?;
@@ -137,17 +123,9 @@ pub fn handle_mint_nft<'info>(
     let group_str = group_key.to_string();
     let minted_at = Clock::get()?.unix_timestamp.to_string();
     // `minted_at` costs 27 bytes of rent per NFT: only stored when a stage needs it.
-    let all_fields: [(&str, &str); 4] = [
-        (FIELD_STAGE, "0"),
-        (FIELD_RECIPE, &recipe),
-        (FIELD_COLLECTION, &group_str),
-        (FIELD_MINTED_AT, &minted_at),
-    ];
-    let fields = if needs_mint_time {
-        &all_fields[..]
-    } else {
-        &all_fields[..3]
-    };
+    let all_fields: [(&str, &str); 4] =
+        [(FIELD_STAGE, "0"), (FIELD_RECIPE, &recipe), (FIELD_COLLECTION, &group_str), (FIELD_MINTED_AT, &minted_at)];
+    let fields = if needs_mint_time { &all_fields[..] } else { &all_fields[..3] };
 
     // Pay the rent of the mint's final size before Token-2022 grows it.
     let final_len = mint_len(&[
@@ -226,10 +204,7 @@ pub fn handle_mint_nft<'info>(
     set_authority(
         CpiContext::new_with_signer(
             token_program_id,
-            SetAuthority {
-                current_authority: authority,
-                account_or_mint: mint_info,
-            },
+            SetAuthority { current_authority: authority, account_or_mint: mint_info },
             signer,
         ),
         AuthorityType::MintTokens,

@@ -14,9 +14,6 @@ pub struct Ping<'info> {
 }
 
 pub fn handle_ping(ctx: Context<Ping>, note: u64) -> Result<()> {
-    emit_cpi!(Pinged {
-        caller: ctx.accounts.caller.key(),
-        note,
-    });
+    emit_cpi!(Pinged { caller: ctx.accounts.caller.key(), note });
     Ok(())
 }

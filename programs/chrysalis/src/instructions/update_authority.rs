@@ -23,11 +23,7 @@ pub fn handle_update_authority(ctx: Context<UpdateAuthority>) -> Result<()> {
     let old = ctx.accounts.authority.key();
     let new = ctx.accounts.new_authority.key();
     ctx.accounts.collection.authority = new;
-    let event = AuthorityUpdated {
-        collection: ctx.accounts.collection.key(),
-        old_authority: old,
-        new_authority: new,
-    };
+    let event = AuthorityUpdated { collection: ctx.accounts.collection.key(), old_authority: old, new_authority: new };
     emit_cpi!(event);
     Ok(())
 }
