@@ -79,7 +79,7 @@ fn throughput(items: u32, side: u32) {
     println!("  all                  {:>9.2} s  {:>9.2} items/s", total.as_secs_f64(), n / total.as_secs_f64());
 }
 
-fn lamports_per_nft() {
+fn lamports_per_nft(out: &mut dyn std::io::Write) {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = project(dir.path(), &spec(40, 256, "0"));
     let chain = Chain::open(p.root(), &ChainOptions::default()).expect("sandbox");
@@ -100,13 +100,14 @@ fn lamports_per_nft() {
     let minted = report.mints.len() as u64;
     let start = at_mint_start.expect("minting started");
     let per = (start - end) / minted;
-    println!("sandbox costs (price 0), {minted} NFTs:");
-    println!(
+    let _ = writeln!(out, "sandbox costs (price 0), {minted} NFTs:");
+    let _ = writeln!(
+        out,
         "  collection + {} stage(s)  {:>12} lamports",
         report.stages.len(),
         before_chain.unwrap_or(start).saturating_sub(start)
     );
-    println!("  per NFT                  {per:>12} lamports ({} SOL)", chrysalis_chain::client::sol(per));
+    let _ = writeln!(out, "  per NFT                  {per:>12} lamports ({} SOL)", chrysalis_chain::client::sol(per));
 }
 
 fn main() {
@@ -117,6 +118,43 @@ fn main() {
         .unwrap_or(1000);
     let items = (items / 40).max(1) * 40;
     let side: u32 = arg("--side").and_then(|s| s.parse().ok()).unwrap_or(512);
+    // solana-program-test installs a logger that prints every instruction at debug level
+    // unless RUST_LOG says otherwise.
+    if std::env::var_os("RUST_LOG").is_none() {
+        // SAFETY: still single-threaded: nothing has started a thread that reads the env.
+        unsafe { std::env::set_var("RUST_LOG", "error") };
+    }
     throughput(items, side);
-    lamports_per_nft();
+    with_quiet_stdout(lamports_per_nft);
+}
+
+/// Runs `f` with the process's stdout pointed at /dev/null, handing it a duplicate of the real
+/// stdout for the figures. The program running natively in the sandbox logs each instruction
+/// with `msg!`, which off-chain is a `println!`: hundreds of `Instruction: MintNft` lines would
+/// bury the figures otherwise.
+fn with_quiet_stdout(f: impl FnOnce(&mut dyn std::io::Write)) {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    #[cfg(unix)]
+    // SAFETY: plain descriptor calls on the process's own standard output; `saved` is a fresh
+    // descriptor owned by the File from here on, and fd 1 is restored before returning.
+    unsafe {
+        use std::os::fd::FromRawFd;
+        let saved = libc::dup(1);
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
+        if saved >= 0 && null >= 0 && libc::dup2(null, 1) >= 0 {
+            libc::close(null);
+            let restore = libc::dup(saved);
+            let mut real = std::fs::File::from_raw_fd(saved);
+            f(&mut real);
+            let _ = real.flush();
+            let _ = std::io::stdout().flush();
+            if restore >= 0 {
+                libc::dup2(restore, 1);
+                libc::close(restore);
+            }
+            return;
+        }
+    }
+    f(&mut std::io::stdout());
 }
