@@ -230,8 +230,9 @@ impl Recipe {
     }
 }
 
-/// Writes `value` with object keys sorted and no whitespace.
-fn write_canonical(value: &serde_json::Value, out: &mut String) {
+/// Writes `value` with object keys sorted and no whitespace (also the canonical form of
+/// collection metadata JSON, `collection::metadata::canonical_bytes`).
+pub(crate) fn write_canonical(value: &serde_json::Value, out: &mut String) {
     use serde_json::Value;
     match value {
         Value::Object(map) => {

@@ -4,86 +4,23 @@
 //   TAURI_DRIVER          the tauri-driver binary (default: on PATH)
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { remote } from "webdriverio";
+import * as e2e from "./support.mjs";
+import { APP, byTestId, screenshot, waitForText } from "./support.mjs";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SCREENSHOTS = path.resolve(HERE, "../screenshots");
-const APP = process.env.CHRYSALIS_STUDIO_BIN;
-const DRIVER = process.env.TAURI_DRIVER || "tauri-driver";
 const PORT = Number(process.env.TAURI_DRIVER_PORT || 4444);
 
 let driver;
 let scratch;
 
-async function driverReady() {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${PORT}/status`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`tauri-driver did not start on port ${PORT}`);
-}
-
-/** Starts the app with `args` and returns a WebDriver session on its window. */
-async function launch(args = []) {
-  return remote({
-    hostname: "127.0.0.1",
-    port: PORT,
-    logLevel: "warn",
-    connectionRetryCount: 0,
-    capabilities: {
-      // No browserName: WebKitWebDriver rejects "wry".
-      "tauri:options": { application: APP, args },
-      "wdio:enforceWebDriverClassic": true,
-    },
-  });
-}
-
-const byTestId = (browser, id) => browser.$(`[data-testid="${id}"]`);
+const launch = (args = []) => e2e.launch(PORT, args);
 
 async function textOf(browser, id, timeout = 15000) {
   const el = await byTestId(browser, id);
   await el.waitForDisplayed({ timeout });
   return el.getText();
-}
-
-async function waitForText(browser, id, expected, timeout = 15000) {
-  const el = await byTestId(browser, id);
-  await el.waitForDisplayed({ timeout });
-  await browser.waitUntil(async () => (await el.getText()).includes(expected), {
-    timeout,
-    timeoutMsg: `${id} never showed "${expected}" (it shows "${await el.getText()}")`,
-  });
-}
-
-/** Saves `screenshots/<name>.png` of the window scrolled to the top, as a person would
- *  first see the screen. */
-async function screenshot(browser, name) {
-  await browser.execute(() => {
-    for (const el of document.querySelectorAll("main")) el.scrollTo(0, 0);
-    window.scrollTo(0, 0);
-  });
-  await browser.pause(150);
-  await browser.saveScreenshot(path.join(SCREENSHOTS, `${name}.png`));
-}
-
-/** Stops a detached child and every process in its group. */
-function stopGroup(child) {
-  if (!child || child.exitCode !== null || child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    child.kill();
-  }
 }
 
 describe("Chrysalis Studio", function () {
@@ -92,38 +29,11 @@ describe("Chrysalis Studio", function () {
   before(async () => {
     assert.ok(APP && existsSync(APP), `CHRYSALIS_STUDIO_BIN must name the built app (got ${APP})`);
     scratch = mkdtempSync(path.join(tmpdir(), "chrysalis-e2e-"));
-    // The app's webview data (localStorage) goes to a scratch profile, not the user's.
-    const xdg = (name) => {
-      const dir = path.join(scratch, name);
-      mkdirSync(dir, { recursive: true });
-      return dir;
-    };
-    driver = spawn(DRIVER, ["--port", String(PORT)], {
-      stdio: ["ignore", "inherit", "inherit"],
-      // Its own process group, so stopping it also stops WebKitWebDriver, the app and
-      // WebKit's helper processes, which would otherwise outlive it.
-      detached: true,
-      env: {
-        ...process.env,
-        XDG_DATA_HOME: xdg("data"),
-        XDG_CONFIG_HOME: xdg("config"),
-        XDG_CACHE_HOME: xdg("cache"),
-        CHRYSALIS_PROJECT: "",
-      },
-    });
-    driver.on("error", (e) => console.error(`tauri-driver: ${e.message}`));
-    // Never leave a driver holding the port, even if mocha dies.
-    process.on("exit", () => stopGroup(driver));
-    await driverReady();
-    mkdirSync(SCREENSHOTS, { recursive: true });
+    driver = await e2e.startDriver(PORT, scratch);
   });
 
   after(async () => {
-    if (driver && driver.exitCode === null) {
-      const exited = new Promise((resolve) => driver.once("exit", resolve));
-      stopGroup(driver);
-      await exited;
-    }
+    await e2e.stopDriver(driver);
     if (scratch && !process.env.KEEP_E2E_TMP) {
       // The webview may still be flushing its caches for a moment after the session ends.
       // Cleaning up scratch files is not what these tests check: warn, never fail.

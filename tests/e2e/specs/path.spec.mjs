@@ -5,17 +5,12 @@
 // screenshots/<screen>.png. Run it with scripts/e2e.sh (see app.spec.mjs for the setup).
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { remote } from "webdriverio";
+import * as e2e from "./support.mjs";
+import { APP } from "./support.mjs";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SCREENSHOTS = path.resolve(HERE, "../screenshots");
-const APP = process.env.CHRYSALIS_STUDIO_BIN;
-const DRIVER = process.env.TAURI_DRIVER || "tauri-driver";
 // Not tauri-driver's default ports (4444, and 4445 for WebKitWebDriver behind it): a driver
 // of another spec file may still be letting go of them.
 const PORT = Number(process.env.TAURI_DRIVER_PATH_PORT || 4454);
@@ -27,30 +22,10 @@ let driver;
 let scratch;
 let browser;
 
-async function driverReady() {
-  for (let i = 0; i < 100; i++) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${PORT}/status`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`tauri-driver did not start on port ${PORT}`);
-}
-
-const byTestId = (id) => browser.$(`[data-testid="${id}"]`);
+const byTestId = (id) => e2e.byTestId(browser, id);
 const allByTestId = (id) => browser.$$(`[data-testid="${id}"]`);
 
-async function waitForText(id, expected, timeout = 30_000) {
-  const el = await byTestId(id);
-  await el.waitForDisplayed({ timeout });
-  await browser.waitUntil(async () => (await el.getText()).includes(expected), {
-    timeout,
-    timeoutMsg: `${id} never showed "${expected}" (it shows "${await el.getText()}")`,
-  });
-}
+const waitForText = (id, expected, timeout = 30_000) => e2e.waitForText(browser, id, expected, timeout);
 
 async function waitForAttr(id, attr, value, timeout = 30_000) {
   const el = await byTestId(id);
@@ -76,27 +51,11 @@ async function waitForStages(expected, timeout = 120_000) {
   }, { timeout, timeoutMsg: `the NFTs never all reached stage ${expected} (${(await stages()).join(",")})` });
 }
 
-async function screenshot(name) {
-  await browser.execute(() => {
-    for (const el of document.querySelectorAll("main")) el.scrollTo(0, 0);
-    window.scrollTo(0, 0);
-  });
-  await browser.pause(200);
-  await browser.saveScreenshot(path.join(SCREENSHOTS, `${name}.png`));
-}
+const screenshot = (name) => e2e.screenshot(browser, name);
 
 async function show(id) {
   await (await byTestId(`nav-${id}`)).click();
   await (await byTestId(`screen-${id}`)).waitForExist({ timeout: 15_000 });
-}
-
-function stopGroup(child) {
-  if (!child || child.exitCode !== null || child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, "SIGTERM");
-  } catch {
-    child.kill();
-  }
 }
 
 describe("the whole path: generate -> collect -> publish -> mint -> evolve -> royalties", function () {
@@ -106,33 +65,8 @@ describe("the whole path: generate -> collect -> publish -> mint -> evolve -> ro
   before(async () => {
     assert.ok(APP && existsSync(APP), `CHRYSALIS_STUDIO_BIN must name the built app (got ${APP})`);
     scratch = mkdtempSync(path.join(tmpdir(), "chrysalis-e2e-path-"));
-    const xdg = (name) => {
-      const d = path.join(scratch, name);
-      mkdirSync(d, { recursive: true });
-      return d;
-    };
-    driver = spawn(DRIVER, ["--port", String(PORT), "--native-port", String(NATIVE_PORT)], {
-      stdio: ["ignore", "inherit", "inherit"],
-      detached: true,
-      env: {
-        ...process.env,
-        XDG_DATA_HOME: xdg("data"),
-        XDG_CONFIG_HOME: xdg("config"),
-        XDG_CACHE_HOME: xdg("cache"),
-        CHRYSALIS_PROJECT: "",
-      },
-    });
-    driver.on("error", (e) => console.error(`tauri-driver: ${e.message}`));
-    process.on("exit", () => stopGroup(driver));
-    await driverReady();
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await remote({
-      hostname: "127.0.0.1",
-      port: PORT,
-      logLevel: "warn",
-      connectionRetryCount: 0,
-      capabilities: { "tauri:options": { application: APP, args: [] }, "wdio:enforceWebDriverClassic": true },
-    });
+    driver = await e2e.startDriver(PORT, scratch, ["--native-port", String(NATIVE_PORT)]);
+    browser = await e2e.launch(PORT);
     try {
       await browser.setWindowSize(1280, 880);
     } catch (e) {
@@ -147,11 +81,7 @@ describe("the whole path: generate -> collect -> publish -> mint -> evolve -> ro
 
   after(async () => {
     if (browser) await browser.deleteSession().catch(() => {});
-    if (driver && driver.exitCode === null) {
-      const exited = new Promise((resolve) => driver.once("exit", resolve));
-      stopGroup(driver);
-      await exited;
-    }
+    await e2e.stopDriver(driver);
     if (scratch && !process.env.KEEP_E2E_TMP) {
       try {
         rmSync(scratch, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });

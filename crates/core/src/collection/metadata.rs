@@ -78,38 +78,8 @@ pub fn item_json_bytes(
 /// Any JSON value with object keys sorted and no whitespace (the recipe's canonical form).
 pub fn canonical_bytes(value: &Value) -> Vec<u8> {
     let mut out = String::new();
-    write_sorted(value, &mut out);
+    crate::recipe::write_canonical(value, &mut out);
     out.into_bytes()
-}
-
-fn write_sorted(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_sorted(&map[k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_sorted(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
 }
 
 /// Basis-point shares (summing to 10 000) as whole percents summing to 100, by largest
