@@ -1,5 +1,5 @@
 //! The Mint screen's network and wallet commands, and the one open chain every chain command
-//! shares. The work is `chrysalis_cli::pipeline` and `chrysalis_chain`; this file converts
+//! shares. The work is `chrysalis_pipeline` and `chrysalis_chain`; this file converts
 //! arguments, keeps the connection and maps errors.
 //!
 //! ## One open chain, used by one command at a time
@@ -26,15 +26,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use chrysalis_chain::{Network, Signer, wallet};
-use chrysalis_cli::pipeline::PipelineError;
-use chrysalis_cli::pipeline::chain::{Chain, ChainOptions, parse_network, resolve_wallet};
 use chrysalis_core::Project;
+use chrysalis_pipeline::PipelineError;
+use chrysalis_pipeline::chain::{Chain, ChainOptions, parse_network, resolve_wallet};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use ts_rs::TS;
 
 use crate::commands::{blocking, parse_path};
-use crate::error::{CommandError, CommandResult, ErrorKind, art_error, sentence};
+use crate::error::{CommandError, CommandResult, ErrorKind, pipeline_error};
 use crate::state::{AppState, lock};
 
 /// Lamports in one SOL.
@@ -101,36 +101,8 @@ pub struct WalletInfo {
     pub balance: u64,
     pub network: NetworkInfo,
     pub explorer_url: Option<String>,
-}
-
-/// Maps a pipeline failure to what the user can do about it. Every pipeline message already
-/// names the problem and the next step; the kind lets the UI place it.
-pub fn pipeline_error(err: PipelineError) -> CommandError {
-    let err = match err {
-        PipelineError::Cancelled(_) => return CommandError::cancelled(),
-        PipelineError::Project(p) => return CommandError::from(p),
-        other => other,
-    };
-    let kind = match &err {
-        PipelineError::Art { source, .. } => {
-            let mut e = art_error(source);
-            if e.kind != ErrorKind::Cancelled {
-                e.message = sentence(&err.to_string());
-            }
-            return e;
-        }
-        PipelineError::NoSpec { .. } | PipelineError::Spec { .. } | PipelineError::Unsatisfiable(_) => ErrorKind::Spec,
-        PipelineError::NotReady(_) => ErrorKind::NotReady,
-        PipelineError::InsufficientFunds { .. }
-        | PipelineError::Chain(chrysalis_chain::ChainError::InsufficientFunds { .. }) => ErrorKind::Funds,
-        PipelineError::Invalid(_) | PipelineError::Wallet(_) | PipelineError::Network(_) => ErrorKind::InvalidInput,
-        PipelineError::Ledger(_) | PipelineError::Chain(_) => ErrorKind::Chain,
-        PipelineError::Publish { .. } | PipelineError::NotPinned { .. } => ErrorKind::Upload,
-        // The store, a backend, the database, the disk, the chain's transport: the message
-        // says which, and a rerun resumes where it stopped.
-        _ => ErrorKind::Storage,
-    };
-    CommandError::new(kind, sentence(&err.to_string()))
+    /// Said when the keypair file can be read by other users of this machine (as ssh warns).
+    pub warning: Option<String>,
 }
 
 struct OpenChain {
@@ -182,6 +154,7 @@ fn describe_wallet(
         path: options.wallet.as_ref().map(|p| p.display().to_string()),
         network: chain.network().into(),
         explorer_url: chain.network().explorer_url(&address),
+        warning: options.wallet.as_deref().and_then(chrysalis_chain::wallet::keypair_file_warning),
         address,
     })
 }

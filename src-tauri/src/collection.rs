@@ -141,7 +141,7 @@ pub fn check_text(text: &str) -> CollectionDoc {
         Ok(spec) => {
             let mut problems = spec.validate();
             if problems.is_empty() {
-                problems = spec.validate_recipes(&recipe_context(&spec), &engine_check);
+                problems = chrysalis_core::collection::validate_recipes(&spec, &recipe_context(&spec), &engine_check);
             }
             CollectionDoc {
                 text: text.to_string(),
@@ -306,8 +306,7 @@ pub fn preview_item(text: &str, index: u32, side: u32) -> CommandResult<Vec<Stag
             let mut recipe = s.recipe.clone();
             recipe.width = pw;
             recipe.height = ph;
-            let out = chrysalis_art::engine::generate(&recipe, None, None, &mut |_| {}, &cancel)
-                .map_err(|e| art_error(&e))?;
+            let out = chrysalis_art::generate(&recipe, None, None, &mut |_| {}, &cancel).map_err(|e| art_error(&e))?;
             let mut png = Cursor::new(Vec::new());
             out.image
                 .write_to(&mut png, image::ImageFormat::Png)

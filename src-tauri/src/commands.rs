@@ -127,7 +127,8 @@ pub async fn check_project(
                 tracing::debug!("progress not delivered: {e}");
             }
         };
-        let report = project.check(&mut send, &token)?;
+        let report = chrysalis_pipeline::check::check_project(&project, &mut send, &token)
+            .map_err(crate::error::pipeline_error)?;
         let _ = on_progress.send(ProgressEvent::Finished { report: report.clone() });
         Ok(report)
     })

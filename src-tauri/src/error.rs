@@ -3,6 +3,7 @@
 use chrysalis_art::ArtError;
 use chrysalis_art::gallery::GalleryError;
 use chrysalis_core::ProjectError;
+use chrysalis_pipeline::PipelineError;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -167,3 +168,33 @@ pub fn sentence(message: &str) -> String {
 }
 
 pub type CommandResult<T> = Result<T, CommandError>;
+
+/// Maps a pipeline failure to what the user can do about it. Every pipeline message already
+/// names the problem and the next step; the kind lets the UI place it.
+pub fn pipeline_error(err: PipelineError) -> CommandError {
+    let err = match err {
+        PipelineError::Cancelled(_) => return CommandError::cancelled(),
+        PipelineError::Project(p) => return CommandError::from(p),
+        other => other,
+    };
+    let kind = match &err {
+        PipelineError::Art { source, .. } => {
+            let mut e = art_error(source);
+            if e.kind != ErrorKind::Cancelled {
+                e.message = sentence(&err.to_string());
+            }
+            return e;
+        }
+        PipelineError::NoSpec { .. } | PipelineError::Spec { .. } | PipelineError::Unsatisfiable(_) => ErrorKind::Spec,
+        PipelineError::NotReady(_) => ErrorKind::NotReady,
+        PipelineError::InsufficientFunds { .. }
+        | PipelineError::Chain(chrysalis_chain::ChainError::InsufficientFunds { .. }) => ErrorKind::Funds,
+        PipelineError::Invalid(_) | PipelineError::Wallet(_) | PipelineError::Network(_) => ErrorKind::InvalidInput,
+        PipelineError::Ledger(_) | PipelineError::Chain(_) => ErrorKind::Chain,
+        PipelineError::Publish { .. } | PipelineError::NotPinned { .. } => ErrorKind::Upload,
+        // The store, a backend, the database, the disk, the chain's transport: the message
+        // says which, and a rerun resumes where it stopped.
+        _ => ErrorKind::Storage,
+    };
+    CommandError::new(kind, sentence(&err.to_string()))
+}

@@ -1,5 +1,18 @@
 //! Chrysalis Studio, the desktop face of Chrysalis: a thin Tauri 2 shell whose commands
 //! convert arguments, call the library crates and stream progress to the Svelte UI.
+//!
+//! Each module holds the `#[tauri::command]`s of one area ([`commands`]: the project; [`art`],
+//! [`collection`], [`chain`], [`pipeline`], [`credentials`]) and [`builder`] registers them.
+//! [`AppState`] is the open project and the one running job's `CancelToken`; work runs off
+//! the main thread, progress goes out through a Tauri `Channel`, and every failure becomes a
+//! [`CommandError`] (`{ kind, message }`). The types the UI sees are generated into
+//! `ui/src/lib/bindings/` with ts-rs, never written by hand; storage tokens go to the OS
+//! keyring ([`secrets`]).
+//!
+//! No business logic lives here: a rule the CLI needs too belongs in a library crate (the
+//! screens' read-only summaries are in `chrysalis_pipeline::studio`).
+//!
+//! Start reading at [`builder`], then [`pipeline`].
 
 pub mod art;
 pub mod chain;
@@ -8,6 +21,7 @@ pub mod commands;
 pub mod credentials;
 pub mod error;
 pub mod pipeline;
+pub mod secrets;
 pub mod state;
 
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 //! The Publish, Mint, Evolve and Royalties screens' commands. Each converts its arguments,
-//! calls `chrysalis_cli::pipeline` on the blocking pool (the window never waits) and maps
+//! calls `chrysalis_pipeline` on the blocking pool (the window never waits) and maps
 //! errors; progress streams through a Tauri [`Channel`] as the pipeline's own
 //! [`PipelineEvent`]s.
 //!
@@ -21,15 +21,15 @@
 use std::path::PathBuf;
 
 use chrysalis_chain::Signer;
-use chrysalis_cli::pipeline::evolve::{self, EvolveReport};
-use chrysalis_cli::pipeline::journal::Journal;
-use chrysalis_cli::pipeline::royalties::{self, RoyaltiesReport};
-use chrysalis_cli::pipeline::studio::{self, MintEstimate, MintRecord, PublishStatus, RoyaltyEvent, Timeline};
-use chrysalis_cli::pipeline::verify::{self, VerifyReport};
-use chrysalis_cli::pipeline::{
+use chrysalis_core::{CancelToken, Project};
+use chrysalis_pipeline::evolve::{self, EvolveReport};
+use chrysalis_pipeline::journal::Journal;
+use chrysalis_pipeline::royalties::{self, RoyaltiesReport};
+use chrysalis_pipeline::studio::{self, MintEstimate, MintRecord, PublishStatus, RoyaltyEvent, Timeline};
+use chrysalis_pipeline::verify::{self, VerifyReport};
+use chrysalis_pipeline::{
     Only, PipelineError, PipelineEvent, PublishOptions, PublishReport, SPEC_FILE, publish_with_chain,
 };
-use chrysalis_core::{CancelToken, Project};
 use chrysalis_storage::Layout;
 use chrysalis_storage::remote::arweave::{self, Arweave, wallet::Wallet as ArweaveWallet};
 use chrysalis_storage::remote::credentials::{self as creds, Secret};
@@ -42,14 +42,14 @@ use tauri::State;
 use tauri::ipc::Channel;
 use ts_rs::TS;
 
-use crate::chain::{ChainRequest, pipeline_error, project_root, with_chain};
+use crate::chain::{ChainRequest, project_root, with_chain};
 use crate::commands::{blocking, parse_path};
-use crate::credentials::SecretStore;
-use crate::error::{CommandError, CommandResult, ErrorKind};
+use crate::error::{CommandError, CommandResult, ErrorKind, pipeline_error};
+use crate::secrets::SecretStore;
 use crate::state::{AppState, lock};
 
 /// The demo collection (12 items, 3 stages) the app ships, for "use the demo collection".
-pub const DEMO_SPEC: &str = include_str!("../../assets/demo/collection.toml");
+pub use chrysalis_pipeline::demo::DEMO_SPEC;
 
 // ---------------------------------------------------------------------------------------
 // Types the UI sends
@@ -236,7 +236,7 @@ pub async fn publish_run(
         let options = PublishOptions { layout, only: Some(Only::Pin), ..PublishOptions::default() };
         let mut send = sender(on_event);
         let pinner: Option<&dyn Pinner> = pinner.as_deref().map(|p| p as &dyn Pinner);
-        chrysalis_cli::pipeline::publish(project, &options, pinner, &mut send, cancel)
+        chrysalis_pipeline::publish(project, &options, pinner, &mut send, cancel)
     })
     .await
 }
@@ -432,7 +432,7 @@ pub async fn royalties_distribute(state: State<'_, AppState>, chain: ChainReques
 #[tauri::command]
 pub async fn verify_nft(state: State<'_, AppState>, chain: ChainRequest, mint: String) -> CommandResult<VerifyReport> {
     let (network, _) = chain.options()?;
-    let mint = chrysalis_cli::pipeline::chain::parse_pubkey(&mint, "the mint").map_err(pipeline_error)?;
+    let mint = chrysalis_pipeline::chain::parse_pubkey(&mint, "the mint").map_err(pipeline_error)?;
     let (_, root) = project_root(&state)?;
     job(&state, move |project, cancel| {
         with_chain(&root, &network, |c| {

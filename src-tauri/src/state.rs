@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrysalis_core::{CancelToken, Project};
 
-use crate::credentials::{OsKeyring, SecretStore};
 use crate::error::{CommandError, CommandResult};
+use crate::secrets::{OsKeyring, SecretStore};
 
 /// A project shared between commands and the background job that may be using it.
 pub type SharedProject = Arc<Mutex<Project>>;

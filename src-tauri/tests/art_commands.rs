@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use chrysalis_studio::AppState;
-use chrysalis_studio::credentials::MemoryStore;
+use chrysalis_studio::secrets::MemoryStore;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use support::{CHANNEL, Studio, invoke, path_arg, studio_with};

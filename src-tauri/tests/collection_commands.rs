@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use chrysalis_studio::AppState;
-use chrysalis_studio::credentials::MemoryStore;
+use chrysalis_studio::secrets::MemoryStore;
 use serde_json::json;
 use support::{Studio, path_arg, studio_with};
 

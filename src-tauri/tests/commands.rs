@@ -119,6 +119,24 @@ fn check_streams_progress_then_the_report() {
     assert_eq!(steps.last(), Some(&total), "the last progress is complete: {steps:?}");
 }
 
+/// The app's Check runs the spec's check too: a collection.toml with a syntax error fails
+/// the report at the spec's step, naming the line.
+#[test]
+fn check_reports_a_broken_spec() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = studio();
+    app.ok("create_project", json!({ "dir": path_arg(tmp.path()) }));
+    std::fs::write(tmp.path().join("collection.toml"), "name = \"Moths\"\nsize = = 3\n").unwrap();
+    let report = app.ok("check_project", json!({ "onProgress": CHANNEL }));
+    assert_eq!(report["ok"], false, "{report}");
+    let steps = report["steps"].as_array().unwrap();
+    let spec = steps.last().unwrap();
+    assert_eq!(spec["name"], "collection.toml");
+    assert_eq!(spec["ok"], false);
+    assert!(spec["detail"].as_str().unwrap().contains("line 2"), "{spec}");
+    assert!(steps[..steps.len() - 1].iter().all(|s| s["ok"] == true), "only the spec fails: {report}");
+}
+
 #[test]
 fn cancel_stops_a_running_check() {
     let tmp = tempfile::tempdir().unwrap();

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrysalis_studio::AppState;
-use chrysalis_studio::credentials::MemoryStore;
+use chrysalis_studio::secrets::MemoryStore;
 use serde_json::{Value, json};
 use support::{CHANNEL, Studio, path_arg, studio_with};
 
@@ -255,6 +255,7 @@ fn the_whole_path_in_the_sandbox() {
     let status = s.ok("publish_status", json!({}));
     assert_eq!(status["complete"], true, "{status}");
     assert_eq!(status["files_ready"], 6);
+    assert_eq!(status["images_ready"], 6);
     let pins = status["pins"].as_array().unwrap();
     assert_eq!(pins.len(), 7, "3 stages x 2 folders + the collection JSON: {pins:?}");
     assert!(pins.iter().all(|p| p["backend"] == "local" && p["status"] == "verified"));

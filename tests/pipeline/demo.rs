@@ -11,11 +11,11 @@ use chrysalis_art::png_meta;
 use chrysalis_chain::client;
 use chrysalis_chain::program::{CollectionArgs, CreatorShare};
 use chrysalis_chain::{Keypair, Pubkey, Signer};
-use chrysalis_cli::pipeline::chain::{Chain, ChainOptions};
-use chrysalis_cli::pipeline::demo::{self, DEMO_SALE_LAMPORTS};
-use chrysalis_cli::pipeline::verify::{self, CheckStatus, Sources, VerifyReport};
-use chrysalis_cli::pipeline::{Phase, PipelineEvent};
 use chrysalis_core::{CancelToken, Recipe};
+use chrysalis_pipeline::chain::{Chain, ChainOptions};
+use chrysalis_pipeline::demo::{self, DEMO_SALE_LAMPORTS};
+use chrysalis_pipeline::verify::{self, CheckStatus, Sources, VerifyReport};
+use chrysalis_pipeline::{Phase, PipelineEvent};
 use chrysalis_storage::{Cid, Layout, LocalStore};
 use chrysalis_tests::SOL;
 use chrysalis_tests::chrysalis_bin;
@@ -214,6 +214,27 @@ fn demo_and_verify_through_the_binary() {
     assert_eq!(rows.len(), 12);
     assert!(rows.iter().all(|r| r["verified"] == true && r["stage"] == 2), "{rows:?}");
 
+    // `info --json` tells the collection: address, minted of total, each NFT's stage, and
+    // what is owed (read from the sandbox), agreeing with the demo's own report.
+    let out = std::process::Command::new(chrysalis_bin!()).args(["info", "--json"]).arg(&root).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).expect("info --json is one JSON document");
+    assert_eq!(info["name"], "chrysalis-demo", "the project's own fields stay: {info}");
+    let c = &info["collections"][0];
+    assert_eq!(c["network"], "sandbox", "{info}");
+    assert_eq!(c["minted"], 12);
+    assert_eq!(c["total"], 12);
+    let nfts = c["nfts"].as_array().unwrap();
+    assert_eq!(nfts.len(), 12);
+    assert!(nfts.iter().all(|n| n["stage"] == 2), "every NFT evolved to stage 2: {nfts:?}");
+    assert_eq!(nfts[3]["mint"], rows[3]["mint"]);
+    let owed: u64 = c["royalties"]["creators"].as_array().unwrap().iter().map(|c| c["owed"].as_u64().unwrap()).sum();
+    assert_eq!(c["royalties"]["collection"], c["collection"]);
+    assert!(c["royalties"]["vault_balance"].as_u64().unwrap() >= owed, "{c}");
+    let text = std::process::Command::new(chrysalis_bin!()).arg("info").arg(&root).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(text.contains("12 of 12") && text.contains("12 at stage 2") && text.contains("SOL to"), "{text}");
+
     let mint = rows[3]["mint"].as_str().unwrap();
     let verify = |expect: i32| {
         let out = std::process::Command::new(chrysalis_bin!())
@@ -236,4 +257,40 @@ fn demo_and_verify_through_the_binary() {
     corrupt_block(&store, &leaf);
     let bad = verify(1);
     assert!(bad.contains("✗ image CID") && bad.contains("FAILED"), "{bad}");
+}
+
+/// `chrysalis demo` warps the clock, evolves and pays without asking: it refuses a folder
+/// with files that is not a project, and a project that is not the demo's, changing nothing.
+/// A new, an empty or an existing demo folder is fine.
+#[test]
+fn demo_refuses_folders_that_are_not_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |folder: &Path| std::process::Command::new(chrysalis_bin!()).arg("demo").arg(folder).output().unwrap();
+
+    let papers = dir.path().join("papers");
+    std::fs::create_dir(&papers).unwrap();
+    std::fs::write(papers.join("taxes.txt"), "keep me").unwrap();
+    let out = run(&papers);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not empty") && stderr.contains("chrysalis demo NEW-FOLDER"), "{stderr}");
+    let names: Vec<_> = std::fs::read_dir(&papers).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, ["taxes.txt"], "nothing was added to the folder");
+
+    let mine = dir.path().join("mine");
+    let spec = chrysalis_tests::small_spec("Mine", 6, 1, 64, "0", &Pubkey::new_unique());
+    chrysalis_tests::project_with_spec(&mine, &spec);
+    let out = run(&mine);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not the demo's"), "{stderr}");
+    assert!(!mine.join("sandbox").exists() && !mine.join("build").exists(), "nothing was run in the user's project");
+    assert_eq!(std::fs::read_to_string(mine.join("collection.toml")).unwrap(), spec);
+
+    // New and empty folders become demo projects, and a demo project opens again.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    demo::demo_project(&empty).unwrap();
+    demo::demo_project(&empty).unwrap();
+    demo::demo_project(&dir.path().join("new")).unwrap();
 }

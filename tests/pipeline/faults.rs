@@ -9,11 +9,11 @@ use std::time::Duration;
 use chrysalis_chain::network::Network;
 use chrysalis_chain::testkit::{FaultyLedger, LedgerFaults};
 use chrysalis_chain::{Keypair, Ledger, Sandbox, Signer};
-use chrysalis_cli::pipeline::chain::Chain;
-use chrysalis_cli::pipeline::journal::Journal;
-use chrysalis_cli::pipeline::publish::{PublishOptions, publish_with_chain};
-use chrysalis_cli::pipeline::{Phase, PipelineEvent, royalties};
 use chrysalis_core::CancelToken;
+use chrysalis_pipeline::chain::Chain;
+use chrysalis_pipeline::journal::Journal;
+use chrysalis_pipeline::publish::{PublishOptions, publish_with_chain};
+use chrysalis_pipeline::{Phase, PipelineEvent, royalties};
 use chrysalis_tests::{SOL, artist, on_chain, project_with_spec, small_spec};
 
 const ITEMS: u32 = 6;

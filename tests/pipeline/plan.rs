@@ -5,10 +5,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use chrysalis_cli::pipeline::plan::plan_text;
-use chrysalis_cli::pipeline::publish::{PublishOptions, publish};
-use chrysalis_cli::pipeline::{PipelineError, SPEC_FILE};
 use chrysalis_core::CancelToken;
+use chrysalis_pipeline::plan::plan_text;
+use chrysalis_pipeline::publish::{PublishOptions, publish};
+use chrysalis_pipeline::{PipelineError, SPEC_FILE};
 use chrysalis_tests::chrysalis_bin;
 use chrysalis_tests::project_with_spec;
 

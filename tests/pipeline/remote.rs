@@ -53,10 +53,10 @@ fn publish_pins_every_stage_folder_to_kubo_under_the_metadata_cids() {
 /// CARs (every block checked on import); a gateway that serves altered bytes is refused.
 #[test]
 fn verify_reads_content_from_a_trustless_gateway_and_refuses_altered_bytes() {
-    use chrysalis_cli::pipeline::chain::{Chain, ChainOptions};
-    use chrysalis_cli::pipeline::publish::{PublishOptions, publish};
-    use chrysalis_cli::pipeline::verify::{self, CheckStatus, Sources};
     use chrysalis_core::CancelToken;
+    use chrysalis_pipeline::chain::{Chain, ChainOptions};
+    use chrysalis_pipeline::publish::{PublishOptions, publish};
+    use chrysalis_pipeline::verify::{self, CheckStatus, Sources};
     use chrysalis_storage::LocalStore;
     use chrysalis_storage::remote::testkit::{Response, TestServer};
     use std::sync::Arc;

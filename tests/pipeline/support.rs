@@ -1,5 +1,15 @@
 //! Helpers shared by the end-to-end pipeline tests: small specs, projects, the `chrysalis`
 //! binary, and readers of what the sandbox holds.
+//!
+//! This file is the `chrysalis_tests` library of the chrysalis-tests package; each file
+//! beside it is one test target (see tests/Cargo.toml). They test across crates only
+//! through public APIs and the `chrysalis` binary this package builds itself (no test starts
+//! cargo), on a project's sandbox, with the storage crate's contract-test Kubo server
+//! (`remote.rs`) and the chain crate's fault injectors (`faults.rs`) where needed. No test
+//! here asserts a speed: those targets are benchmarks (crates/pipeline/benches).
+//!
+//! Start reading at `demo.rs`, the whole path; then `kill9.rs` and `faults.rs`, the
+//! resumability promises.
 
 use std::path::Path;
 

@@ -45,15 +45,10 @@
 //! reads and hashes the weights), then call `generate` many times.
 //!
 //! ## Picking an engine
-//! [`engine_for`] returns the engine a recipe names: the procedural engine for
-//! `EngineSpec::Procedural`, and for `EngineSpec::Diffusion` whatever
-//! [`crate::diffusion::diffusion_engine`] loads from the model folder the caller passes
-//! (the recipe identifies a model by file hashes, not by path, so the caller must say where
-//! the weights are). [`generate`] is the one-call convenience over both.
+//! This file knows no engine: the engines import it, never the reverse. Choosing the engine a
+//! recipe names is [`crate::engines`]' job ([`crate::engine_for`], [`crate::generate`]).
 
-use std::path::Path;
-
-use chrysalis_core::recipe::{EngineSpec, ModelRef};
+use chrysalis_core::recipe::ModelRef;
 use chrysalis_core::{CancelToken, Progress, Recipe};
 use serde::{Deserialize, Serialize};
 
@@ -138,18 +133,6 @@ pub trait Engine: Send + Sync {
     ) -> Result<GeneratedImage, ArtError>;
 }
 
-/// The engine that runs `recipe`. `model_dir` is the diffusers-layout model folder, needed
-/// only for diffusion recipes ([`ArtError::ModelDirRequired`] without one).
-pub fn engine_for(recipe: &Recipe, model_dir: Option<&Path>) -> Result<Box<dyn Engine>, ArtError> {
-    match &recipe.engine {
-        EngineSpec::Procedural(_) => Ok(Box::new(crate::procedural::ProceduralEngine)),
-        EngineSpec::Diffusion(_) => {
-            let dir = model_dir.ok_or(ArtError::ModelDirRequired)?;
-            crate::diffusion::diffusion_engine(dir)
-        }
-    }
-}
-
 /// A preview-sized copy of `image` (longest side ≤ [`PREVIEW_MAX_SIDE`]; box-filtered, so
 /// deterministic and cheap). Images already small enough are copied as they are.
 pub fn preview(image: &RgbImage) -> RgbImage {
@@ -172,19 +155,4 @@ pub fn preview(image: &RgbImage) -> RgbImage {
         let n = f * f;
         image::Rgb([((sum[0] + n / 2) / n) as u8, ((sum[1] + n / 2) / n) as u8, ((sum[2] + n / 2) / n) as u8])
     })
-}
-
-/// Validates `recipe`, picks its engine and generates: the one-call path for callers that
-/// do not keep an engine loaded between images.
-pub fn generate(
-    recipe: &Recipe,
-    init: Option<&RgbImage>,
-    model_dir: Option<&Path>,
-    on_progress: &mut dyn FnMut(&GenProgress),
-    cancel: &CancelToken,
-) -> Result<GeneratedImage, ArtError> {
-    recipe.validate()?;
-    cancel.check()?;
-    let engine = engine_for(recipe, model_dir)?;
-    engine.generate(recipe, init, on_progress, cancel)
 }

@@ -32,7 +32,8 @@ use chrysalis_core::{CancelToken, Project, ProjectError, Recipe};
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use crate::engine::{self, GenProgress, RgbImage};
+use crate::engine::{GenProgress, RgbImage};
+use crate::engines;
 use crate::error::ArtError;
 use crate::png_meta;
 
@@ -305,7 +306,7 @@ pub fn render(
     on_progress: &mut dyn FnMut(&GenProgress),
     cancel: &CancelToken,
 ) -> Result<Rendered, GalleryError> {
-    let out = engine::generate(&prepared.recipe, prepared.init.as_ref(), model_dir, on_progress, cancel)?;
+    let out = engines::generate(&prepared.recipe, prepared.init.as_ref(), model_dir, on_progress, cancel)?;
     let png = png_meta::encode_png(&out.image, &prepared.recipe)?;
     let sha256 = sha256_hex(&png);
     let (width, height) = out.image.dimensions();

@@ -88,15 +88,63 @@ pub fn write_png(path: &Path, image: &RgbImage, recipe: &Recipe) -> Result<Vec<u
     Ok(bytes)
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file (`.<name>.<pid>.tmp`, hidden, so no CID
+/// ever includes it) and a rename. A failed write (a full disk) removes the temporary file;
+/// one left by a killed process is removed by [`remove_stale_temps`] on the next run.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtError> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "image.png".into());
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| ArtError::io("cannot write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    written.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         ArtError::io("cannot write", path, e)
     })
+}
+
+/// Removes from `dir` the temporary files of [`write_atomic`] whose process is gone (killed,
+/// or stopped by a full disk before it could clean up), and returns how many it removed. A
+/// file of a process still running is kept: that process may be about to rename it. A
+/// missing `dir` has nothing to clean.
+pub fn remove_stale_temps(dir: &Path) -> std::io::Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_file_pid) else { continue };
+        if !process_is_running(pid, &entry.path()) {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// The process id in a [`write_atomic`] temporary file's name (`.<name>.<pid>.tmp`).
+fn temp_file_pid(file_name: &str) -> Option<u32> {
+    let rest = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (name, pid) = rest.rsplit_once('.')?;
+    if name.is_empty() {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether the process that named a temporary file may still be writing it: on Linux, its
+/// `/proc` entry; elsewhere, a file touched in the last hour counts as in use.
+fn process_is_running(pid: u32, file: &Path) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        return Path::new(&format!("/proc/{pid}")).exists();
+    }
+    let age = std::fs::metadata(file).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+    age.is_none_or(|a| a < std::time::Duration::from_secs(3600))
 }
 
 fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
@@ -271,9 +319,44 @@ fn recipe_from_png_named(bytes: &[u8], what: &str) -> Result<Recipe, ArtError> {
     Ok(Recipe::from_json(json)?)
 }
 
+/// The bytes of the image file at `path`, refusing anything that is not a regular file first:
+/// opening a named pipe (FIFO) would wait for a writer forever, and a device could be
+/// endless.
+pub fn read_image_file(path: &Path) -> Result<Vec<u8>, ArtError> {
+    let meta = std::fs::metadata(path).map_err(|e| ArtError::io("cannot read", path, e))?;
+    if !meta.is_file() {
+        let kind = file_kind(&meta);
+        return Err(ArtError::io(
+            "cannot read",
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it is {kind}, not a regular file")),
+        ));
+    }
+    std::fs::read(path).map_err(|e| ArtError::io("cannot read", path, e))
+}
+
+/// What kind of file `meta` describes, in words, for "not a regular file" messages.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    if meta.is_dir() { "a folder" } else { "not a regular file" }
+}
+
 /// Reads `path` and returns its bytes and the recipe inside.
 pub fn recipe_from_png_file(path: &Path) -> Result<(Vec<u8>, Recipe), ArtError> {
-    let bytes = std::fs::read(path).map_err(|e| ArtError::io("cannot read", path, e))?;
+    let bytes = read_image_file(path)?;
     let recipe = recipe_from_png_named(&bytes, &path.display().to_string()).map_err(|e| match e {
         ArtError::Decode { message, .. } => ArtError::Decode { what: path.display().to_string(), message },
         other => other,
@@ -291,7 +374,7 @@ pub fn decode_rgb(bytes: &[u8], what: &str) -> Result<RgbImage, ArtError> {
 /// Reads an image file as RGB8 with the SHA-256 of its bytes (what an img2img recipe
 /// records as `init_image.sha256`).
 pub fn load_image_file(path: &Path) -> Result<(RgbImage, String), ArtError> {
-    let bytes = std::fs::read(path).map_err(|e| ArtError::io("cannot read", path, e))?;
+    let bytes = read_image_file(path)?;
     let image = decode_rgb(&bytes, &path.display().to_string())?;
     Ok((image, hex::encode(Sha256::digest(&bytes))))
 }

@@ -9,6 +9,18 @@
 //! - [`program`]: instruction builders for every instruction of the program.
 //! - [`client`]: typed, idempotent operations and readers over any [`Ledger`].
 //! - `testkit` (feature `testkit`): a fault-injecting RPC server and `FaultyLedger` for tests.
+//!
+//! The instruction and account types come from the program crate itself (`chrysalis`,
+//! feature `no-entrypoint`), so client and program cannot drift apart. The operations in
+//! [`client`] read the chain first and send only what is missing, so a rerun never creates,
+//! mints or evolves twice.
+//!
+//! Chain never reads images or the metadata files it points at: it deals in addresses,
+//! instructions, accounts and 32-byte hashes, and depends on neither chrysalis-art nor
+//! chrysalis-storage. Its I/O is the cluster (JSON-RPC over blocking HTTP), keypair files,
+//! the Solana CLI's config and the sandbox's state file.
+//!
+//! Start reading at [`ledger`], then [`client`].
 
 pub mod client;
 pub mod ledger;

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use solana_keypair::Keypair;
+use solana_signer::Signer;
 
 /// Length of a keypair file's byte array: 32 secret bytes then the 32-byte public key.
 pub const KEYPAIR_FILE_LEN: usize = 64;
@@ -23,6 +24,12 @@ pub enum WalletError {
     WrongLength { path: PathBuf, len: usize },
     #[error("keypair file {path} is not a valid ed25519 keypair: {reason}")]
     BadKey { path: PathBuf, reason: String },
+    /// The second half of the file is not the public key of the first: the file was damaged
+    /// or edited by hand.
+    #[error(
+        "keypair file {path} does not hold a matching pair: its public half is {stored}, but its secret half belongs to {derived}; the file is damaged or was edited, restore it from a backup"
+    )]
+    MismatchedHalves { path: PathBuf, stored: String, derived: String },
     #[error("refusing to overwrite existing keypair file {0}")]
     AlreadyExists(PathBuf),
     #[error("cannot write {path}: {source}")]
@@ -52,9 +59,45 @@ pub fn parse_keypair(text: &str, path: &Path) -> Result<Keypair, WalletError> {
     if bytes.len() != KEYPAIR_FILE_LEN {
         return Err(WalletError::WrongLength { path: path.to_owned(), len: bytes.len() });
     }
-    // Checks that the public half matches the secret half.
+    // The public half must be the secret half's own public key: name both when it is not.
+    let secret: [u8; 32] = bytes[..32].try_into().expect("length checked above");
+    let derived = Keypair::new_from_array(secret).pubkey();
+    if derived.as_ref() != &bytes[32..] {
+        return Err(WalletError::MismatchedHalves {
+            path: path.to_owned(),
+            stored: bs58_of(&bytes[32..]),
+            derived: derived.to_string(),
+        });
+    }
     Keypair::try_from(bytes.as_slice())
         .map_err(|e| WalletError::BadKey { path: path.to_owned(), reason: e.to_string() })
+}
+
+/// `bytes` (32 of them) as a base58 address, for messages.
+fn bs58_of(bytes: &[u8]) -> String {
+    let array: [u8; 32] = bytes.try_into().expect("a public key half is 32 bytes");
+    solana_pubkey::Pubkey::new_from_array(array).to_string()
+}
+
+/// A warning when the keypair file at `path` can be read by other users of this machine, as
+/// ssh warns about a private key: anyone who can read it can spend from the wallet. `None`
+/// when only its owner can read it (or on systems without Unix permissions).
+pub fn keypair_file_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Some(format!(
+                "keypair file {} can be read by other users (mode {mode:04o}): anyone on this machine can spend from this wallet; run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    None
 }
 
 /// Reads a Solana CLI keypair file.
@@ -68,7 +111,11 @@ pub fn read_keypair(path: &Path) -> Result<Keypair, WalletError> {
             return Err(WalletError::Read { path: path.to_owned(), source });
         }
     };
-    parse_keypair(&text, path)
+    let keypair = parse_keypair(&text, path)?;
+    if let Some(warning) = keypair_file_warning(path) {
+        tracing::warn!("{warning}");
+    }
+    Ok(keypair)
 }
 
 /// Reads the default keypair (`~/.config/solana/id.json`).
@@ -223,7 +270,29 @@ mod tests {
         bytes[40] ^= 1;
         let text = serde_json::to_string(&bytes.to_vec()).unwrap();
         let err = parse_keypair(&text, Path::new("k.json")).unwrap_err();
-        assert!(matches!(err, WalletError::BadKey { .. }), "{err}");
+        assert!(matches!(err, WalletError::MismatchedHalves { .. }), "{err}");
+        // The message names both keys and what to do, not just "signature error".
+        let real = Keypair::new_from_array([9; 32]).pubkey().to_string();
+        let msg = err.to_string();
+        assert!(
+            msg.contains(&real) && msg.contains("does not hold a matching pair") && msg.contains("backup"),
+            "{msg}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_keypair_readable_by_others_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.json");
+        create_keypair_file(&path).unwrap();
+        assert_eq!(keypair_file_warning(&path), None, "0600 as written");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let warning = keypair_file_warning(&path).expect("0644 is readable by others");
+        assert!(warning.contains("mode 0644") && warning.contains("chmod 600"), "{warning}");
+        // Still read: a warning, as ssh gives, not a refusal.
+        read_keypair(&path).unwrap();
     }
 
     #[test]

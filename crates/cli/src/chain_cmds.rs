@@ -7,12 +7,12 @@ use anyhow::{Context, bail};
 use chrysalis_chain::client::{LAMPORTS_PER_SOL, sol};
 use chrysalis_chain::network::Network;
 use chrysalis_chain::{Signer, wallet};
-use chrysalis_cli::pipeline::PipelineEvent;
-use chrysalis_cli::pipeline::chain::{Chain, parse_network};
-use chrysalis_cli::pipeline::evolve::{self, EvolveReport};
-use chrysalis_cli::pipeline::journal::Journal;
-use chrysalis_cli::pipeline::royalties;
 use chrysalis_core::CancelToken;
+use chrysalis_pipeline::PipelineEvent;
+use chrysalis_pipeline::chain::{Chain, parse_network};
+use chrysalis_pipeline::evolve::{self, EvolveReport};
+use chrysalis_pipeline::journal::Journal;
+use chrysalis_pipeline::royalties;
 use clap::{Args, Subcommand};
 
 use crate::output::Output;
@@ -109,6 +109,7 @@ fn print_evolve(out: &Output, r: &EvolveReport) -> anyhow::Result<()> {
 
 pub fn evolve(out: &Output, args: EvolveArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
     let project = open_project(args.chain.project.as_deref())?;
+    project.require_writable("evolving")?;
     let chain = Chain::open(project.root(), &args.chain.options())?;
     let wallet = chain.wallet(Some(project.root()), args.chain.wallet.as_deref())?;
     if chain.network().allows_airdrop() {
@@ -131,6 +132,7 @@ pub fn evolve(out: &Output, args: EvolveArgs, cancel: &CancelToken) -> anyhow::R
 
 pub fn warp(out: &Output, args: WarpArgs) -> anyhow::Result<ExitCode> {
     let project = open_project(args.project.as_deref())?;
+    project.require_writable("warping the sandbox clock")?;
     let chain = Chain::open(project.root(), &Default::default())?;
     let before = chain.now()?;
     let now = evolve::warp(&chain, &args.duration, &mut |_| {})?;
@@ -151,6 +153,9 @@ pub fn royalties(out: &Output, args: RoyaltiesArgs) -> anyhow::Result<ExitCode> 
         }
         None => None,
     };
+    if pay.is_some() || args.distribute {
+        project.require_writable("paying or distributing royalties")?;
+    }
     if chain.network().allows_airdrop() && (pay.is_some() || args.distribute) {
         chain.ensure_funds(&wallet.pubkey(), pay.unwrap_or(0) + LAMPORTS_PER_SOL / 10)?;
     }
@@ -232,7 +237,7 @@ pub fn wallet_cmd(out: &Output, cmd: WalletCommand) -> anyhow::Result<ExitCode> 
         _ => None,
     };
     let root = project.as_ref().map(|p| p.root().to_path_buf());
-    let key = chrysalis_cli::pipeline::chain::resolve_wallet(&network, root.as_deref(), args.wallet.as_deref())?;
+    let key = chrysalis_pipeline::chain::resolve_wallet(&network, root.as_deref(), args.wallet.as_deref())?;
     let Some(amount) = airdrop else {
         out.data(
             &serde_json::json!({ "address": key.pubkey().to_string() }),
@@ -241,12 +246,10 @@ pub fn wallet_cmd(out: &Output, cmd: WalletCommand) -> anyhow::Result<ExitCode> 
         return Ok(ExitCode::SUCCESS);
     };
     let chain = match &root {
-        Some(r) => {
-            Chain::open(r, &chrysalis_cli::pipeline::ChainOptions { network: network.to_string(), wallet: None })?
-        }
+        Some(r) => Chain::open(r, &chrysalis_pipeline::ChainOptions { network: network.to_string(), wallet: None })?,
         None => Chain::open(
             &std::env::temp_dir(),
-            &chrysalis_cli::pipeline::ChainOptions { network: network.to_string(), wallet: None },
+            &chrysalis_pipeline::ChainOptions { network: network.to_string(), wallet: None },
         )?,
     };
     if amount > 0 {

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrysalis_cli::pipeline::PipelineEvent;
-use chrysalis_cli::pipeline::demo;
 use chrysalis_core::CancelToken;
+use chrysalis_pipeline::PipelineEvent;
+use chrysalis_pipeline::demo;
 use clap::Args;
 
 use crate::output::Output;

@@ -1,5 +1,17 @@
 //! `chrysalis`: the command-line face of Chrysalis. Every command is a thin layer over the
 //! library crates, which the desktop app shares.
+//!
+//! This crate is the binary only. `main.rs` parses the command line (clap), sets up logging
+//! and turns Ctrl-C into the process's `CancelToken`; each `*_cmds.rs` turns one command's
+//! arguments into library calls and renders the result; `output.rs` owns stdout (aligned
+//! text, `--json`, indicatif progress bars that only a terminal sees). Errors are `anyhow`,
+//! printed once here with a hint where the CLI knows the next step.
+//!
+//! No business logic lives here: what the desktop app needs too belongs in a library crate,
+//! most of it in chrysalis-pipeline. tests/Cargo.toml compiles this same file as the
+//! `chrysalis-e2e` binary, so a dependency added here must be added there too.
+//!
+//! Start reading at `Command` below, then `publish_cmds.rs`.
 
 mod art_cmds;
 mod chain_cmds;
@@ -37,9 +49,11 @@ struct Cli {
 enum Command {
     /// Create a new project in DIR (created if missing).
     Init(project_cmds::InitArgs),
-    /// Show a project's name, location and schema.
-    Info(project_cmds::ProjectArgs),
-    /// Verify a project's settings and database, with progress. Ctrl-C cancels.
+    /// Show a project's name, location and schema, and its collection: address per network,
+    /// minted of total, each NFT's stage and what the vault owes.
+    Info(project_cmds::InfoArgs),
+    /// Verify a project's settings, database and collection.toml, with progress. Ctrl-C
+    /// cancels.
     Check(project_cmds::ProjectArgs),
     /// Publish a file or folder to the local store, Kubo, a pinning service, Pinata or
     /// Arweave: resumable, every upload verified and recorded in the project. Ctrl-C cancels.
@@ -90,23 +104,33 @@ fn cancel_token() -> &'static CancelToken {
 }
 
 fn init_logging(verbose: u8) {
+    let filter = log_filter(verbose, std::env::var("RUST_LOG").ok().as_deref());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// The log filter for `-v` repeated `verbose` times, or for `RUST_LOG` when it is set.
+///
+/// Two modules are capped whatever was asked: ureq-proto's TRACE output dumps raw request
+/// bytes, bearer tokens included, so it never goes past DEBUG (and below `-vv` it stays as
+/// quiet as everything else: a cap, never a raise); the sandbox's bank talks to itself over
+/// tarpc, which warns about tracing plumbing on every request (noise for a CLI user).
+fn log_filter(verbose: u8, rust_log: Option<&str>) -> tracing_subscriber::EnvFilter {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::LevelFilter;
     let default = match verbose {
         0 => "warn",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(default))
-        // ureq-proto's TRACE output dumps raw request bytes, bearer tokens included: never
-        // show it, whatever -v or RUST_LOG asks (replaces any ureq_proto directive).
-        .add_directive("ureq_proto=debug".parse().expect("static directive"))
-        // The sandbox's bank talks to itself over tarpc, which warns about tracing plumbing
-        // on every request: noise for a CLI user.
-        .add_directive("tarpc=error".parse().expect("static directive"))
-        .add_directive("solana_metrics=error".parse().expect("static directive"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = rust_log.and_then(|r| EnvFilter::try_new(r).ok()).unwrap_or_else(|| EnvFilter::new(default));
+    let asked = filter.max_level_hint().unwrap_or(LevelFilter::TRACE);
+    let ureq_cap = asked.min(LevelFilter::DEBUG);
+    let directive = |d: String| d.parse().expect("a directive made from a level name");
+    filter
+        .add_directive(directive(format!("ureq_proto={ureq_cap}")))
+        .add_directive(directive("tarpc=error".into()))
+        .add_directive(directive("solana_metrics=error".into()))
 }
 
 fn install_ctrlc() {
@@ -140,6 +164,7 @@ fn main() -> ExitCode {
             | Command::Wallet(_)
             | Command::Verify(_)
             | Command::Demo(_)
+            | Command::Info(_)
     );
     if runs_program {
         output::reserve_stdout(cli.verbose > 0);
@@ -173,8 +198,8 @@ fn main() -> ExitCode {
                     Some(chrysalis_core::ProjectError::Cancelled(_))
                 )
                 || matches!(
-                    err.downcast_ref::<chrysalis_cli::pipeline::PipelineError>(),
-                    Some(chrysalis_cli::pipeline::PipelineError::Cancelled(_))
+                    err.downcast_ref::<chrysalis_pipeline::PipelineError>(),
+                    Some(chrysalis_pipeline::PipelineError::Cancelled(_))
                 )
             {
                 eprintln!("cancelled");
@@ -198,5 +223,24 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
             Some(format!("create a project with `chrysalis init {}`", dir.display()))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    /// ureq-proto is capped at DEBUG (its TRACE carries tokens) and never raised above the
+    /// level asked for: without `-v` a remote pin prints no debug lines.
+    #[test]
+    fn ureq_proto_is_capped_never_raised() {
+        let directives = |v: u8, env: Option<&str>| log_filter(v, env).to_string();
+        assert!(directives(0, None).contains("ureq_proto=warn"), "{}", directives(0, None));
+        assert!(directives(1, None).contains("ureq_proto=info"));
+        assert!(directives(2, None).contains("ureq_proto=debug"));
+        assert!(directives(3, None).contains("ureq_proto=debug"));
+        assert!(directives(0, Some("trace")).contains("ureq_proto=debug"));
+        assert!(directives(0, Some("error")).contains("ureq_proto=error"));
+        assert!(!directives(0, None).contains("ureq_proto=trace"));
     }
 }

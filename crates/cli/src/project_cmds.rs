@@ -1,11 +1,14 @@
-//! `init`, `info` and `check`.
+//! `init`, `info` and `check` (the project's checks and the spec's, from chrysalis-pipeline).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use chrysalis_chain::client::sol;
 use chrysalis_core::{CancelToken, Project, ProjectInfo};
+use chrysalis_pipeline::info::{self, CollectionInfo};
 use clap::Args;
+use serde::Serialize;
 
 use crate::output::{self, Output};
 
@@ -22,6 +25,24 @@ pub struct InitArgs {
 pub struct ProjectArgs {
     /// The project folder; defaults to the project containing the current directory.
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The project folder; defaults to the project containing the current directory.
+    pub dir: Option<PathBuf>,
+    /// Also read what the vault owes from a real network (devnet, mainnet, an RPC URL). The
+    /// sandbox is always read; without this flag `info` never waits on an RPC node.
+    #[arg(long)]
+    pub chain: bool,
+}
+
+/// `info --json`: the project, and its collection on each network it was published to.
+#[derive(Debug, Serialize)]
+struct InfoReport {
+    #[serde(flatten)]
+    project: ProjectInfo,
+    collections: Vec<CollectionInfo>,
 }
 
 impl ProjectArgs {
@@ -63,16 +84,52 @@ pub fn init(out: &Output, args: InitArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn info(out: &Output, args: ProjectArgs) -> anyhow::Result<ExitCode> {
-    let info = args.open()?.info()?;
-    out.data(&info, &info_rows(&info))?;
+pub fn info(out: &Output, args: InfoArgs) -> anyhow::Result<ExitCode> {
+    let project = open_project(args.dir.as_deref())?;
+    let report = InfoReport { project: project.info()?, collections: info::collections(&project, args.chain)? };
+    let mut rows = info_rows(&report.project);
+    for c in &report.collections {
+        rows.extend(collection_rows(c));
+    }
+    out.data(&report, &rows)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn collection_rows(c: &CollectionInfo) -> Vec<(&'static str, String)> {
+    let mut rows = vec![
+        ("Network", c.network.clone()),
+        (
+            "Collection",
+            if c.status == "created" { c.collection.clone() } else { format!("{} ({})", c.collection, c.status) },
+        ),
+        ("Minted", format!("{} of {}", c.minted, c.total)),
+    ];
+    if !c.nfts.is_empty() {
+        let mut by_stage = std::collections::BTreeMap::<u32, u32>::new();
+        for n in &c.nfts {
+            *by_stage.entry(n.stage).or_default() += 1;
+        }
+        let stages: Vec<String> = by_stage.iter().map(|(s, n)| format!("{n} at stage {s}")).collect();
+        rows.push(("Stages", stages.join(", ")));
+    }
+    match (&c.royalties, &c.royalties_note) {
+        (Some(r), _) => {
+            let owed: u64 = r.creators.iter().map(|c| c.owed).sum();
+            rows.push((
+                "Owed",
+                format!("{} SOL to {} creator(s), {} SOL not split yet", sol(owed), r.creators.len(), sol(r.unsplit)),
+            ));
+        }
+        (None, Some(note)) => rows.push(("Owed", note.clone())),
+        (None, None) => {}
+    }
+    rows
 }
 
 pub fn check(out: &Output, args: ProjectArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
     let project = args.open()?;
     let bar = out.progress("check");
-    let report = project.check(&mut |p| bar.update(p), cancel);
+    let report = chrysalis_pipeline::check::check_project(&project, &mut |p| bar.update(p), cancel);
     bar.finish();
     let report = report?;
     let rows: Vec<(&str, String)> = report

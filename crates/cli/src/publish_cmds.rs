@@ -1,12 +1,12 @@
 //! `chrysalis publish`: the collection pipeline (plan → generate → metadata → pin →
-//! collection → mint) over `chrysalis_cli::pipeline`, with a progress bar per phase.
+//! collection → mint) over `chrysalis_pipeline`, with a progress bar per phase.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrysalis_cli::pipeline::publish::{Only, PublishOptions, PublishReport};
-use chrysalis_cli::pipeline::{ChainOptions, Phase, PipelineEvent};
 use chrysalis_core::CancelToken;
+use chrysalis_pipeline::publish::{Only, PublishOptions, PublishReport};
+use chrysalis_pipeline::{ChainOptions, Phase, PipelineEvent};
 use chrysalis_storage::Layout;
 use chrysalis_storage::remote::BackendKind;
 use chrysalis_storage::remote::credentials;
@@ -138,7 +138,7 @@ pub fn publish(out: &Output, args: PublishArgs, cancel: &CancelToken) -> anyhow:
     };
     let options = PublishOptions { chain: args.chain.options(), layout: args.layout, only: args.only };
     let mut bars = PhaseBars::new(out);
-    let result = chrysalis_cli::pipeline::publish(
+    let result = chrysalis_pipeline::publish(
         &project,
         &options,
         remote.as_deref(),

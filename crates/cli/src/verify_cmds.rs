@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use chrysalis_cli::pipeline::chain::{Chain, parse_pubkey};
-use chrysalis_cli::pipeline::verify::{self, CheckStatus, Sources, VerifyReport};
-use chrysalis_cli::pipeline::{ChainOptions, PipelineEvent};
 use chrysalis_core::CancelToken;
+use chrysalis_pipeline::chain::{Chain, parse_pubkey};
+use chrysalis_pipeline::verify::{self, CheckStatus, Sources, VerifyReport};
+use chrysalis_pipeline::{ChainOptions, PipelineEvent};
 use chrysalis_storage::LocalStore;
 use clap::Args;
 

@@ -195,3 +195,27 @@ fn tiny_diffusion_sample_regenerates_identically() {
     chrysalis_art::diffusion::testing::write_tiny_model(&other, 8).unwrap();
     chrysalis().args(["regenerate", stage0, "--model", other.to_str().unwrap(), "--check"]).assert().failure();
 }
+
+/// A named pipe would block `read` until a writer opened it: `recipe` refuses it at once,
+/// saying what it is, instead of hanging.
+#[cfg(unix)]
+#[test]
+fn recipe_refuses_a_fifo_instead_of_hanging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("pipe.png");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    chrysalis()
+        .args(["recipe", fifo.to_str().unwrap()])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("named pipe (FIFO), not a regular file"));
+    // A folder is refused the same way.
+    chrysalis()
+        .args(["recipe", tmp.path().to_str().unwrap()])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("a folder, not a regular file"));
+}

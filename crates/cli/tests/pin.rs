@@ -99,6 +99,9 @@ fn pin_folder_to_kubo_resumes_after_a_failure_without_reuploading_verified_files
     kubo.server.clear_log();
     let second = chrysalis().args(args).output().unwrap();
     assert!(second.status.success(), "stderr: {}", String::from_utf8_lossy(&second.stderr));
+    // Without -v a remote pin logs nothing below a warning (ureq's debug lines stay off).
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!stderr.contains("DEBUG") && !stderr.contains("TRACE"), "debug output without -v:\n{stderr}");
     let report = json_of(&second);
     assert_eq!(report["already_verified"], 3);
     assert_eq!(report["root"]["status"], "verified");
@@ -173,6 +176,20 @@ fn pin_to_local_records_and_second_run_sends_nothing() {
         .success()
         .stdout(predicate::str::contains("already verified"))
         .stdout(predicate::str::contains(report["root"]["cid"].as_str().unwrap()));
+}
+
+/// `chrysalis pin small.png` inside a project: a bare file name's parent is "", which once
+/// named a project folder "" that did not exist.
+#[test]
+fn pin_a_bare_file_name_inside_a_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, _) = project_with_stage(tmp.path(), 1);
+    std::fs::write(root.join("small.png"), b"not really a png, bytes are bytes").unwrap();
+    let out = chrysalis().current_dir(&root).args(["pin", "small.png", "--to", "local", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = json_of(&out);
+    let expected = chrysalis_storage::cid_of_file(&root.join("small.png"), Layout::V0).unwrap().cid.to_string();
+    assert_eq!(report["root"]["cid"], expected);
 }
 
 #[test]

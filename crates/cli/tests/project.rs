@@ -70,12 +70,41 @@ fn check_reports_each_step() {
     assert!(out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], true);
-    assert_eq!(report["steps"].as_array().unwrap().len(), 4);
+    // The project's four checks, then the spec's (a project without one passes it).
+    assert_eq!(report["steps"].as_array().unwrap().len(), 5);
+    assert_eq!(report["steps"][4]["name"], "collection.toml");
+    assert_eq!(report["steps"][4]["ok"], true);
 
     std::fs::write(tmp.path().join("chrysalis.toml"), "[project]\nname = \"renamed\"\nformat = 1\ncreated = \"x\"\n")
         .unwrap();
     // A changed settings file is still valid, so the project opens and checks clean.
     chrysalis().args(["check", dir]).assert().success().stdout(predicate::str::contains("settings"));
+}
+
+/// `check` checks the spec too, as `publish --only plan` does: a syntax error fails it,
+/// naming the line, and a good spec passes with what was planned.
+#[test]
+fn check_checks_the_collection_spec() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    chrysalis().args(["init", dir]).assert().success();
+    let demo = include_str!("../../../assets/demo/collection.toml");
+    std::fs::write(tmp.path().join("collection.toml"), demo).unwrap();
+    let out = chrysalis().args(["check", dir, "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let spec = &report["steps"][4];
+    assert_eq!(spec["ok"], true, "{report}");
+    assert!(spec["detail"].as_str().unwrap().contains("12 items"), "{spec}");
+
+    std::fs::write(tmp.path().join("collection.toml"), demo.replacen("size =", "size ==", 1)).unwrap();
+    chrysalis()
+        .args(["check", dir])
+        .assert()
+        .failure()
+        .stdout(predicate::str::contains("collection.toml"))
+        .stdout(predicate::str::contains("line "))
+        .stdout(predicate::str::contains("FAIL"));
 }
 
 #[test]
@@ -92,4 +121,65 @@ fn verbose_logs_go_to_stderr_not_stdout() {
     assert!(out.status.success());
     serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("stdout is pure JSON even with -vv");
     assert!(String::from_utf8_lossy(&out.stderr).contains("applied migration"));
+}
+
+/// Runs the `chrysalis` binary with `args` as a user who cannot write `dir`'s files. As root
+/// (CI) permission bits do not bind, so the binary is copied where anyone can run it and run
+/// as `nobody`; as anyone else, the bits suffice.
+#[cfg(unix)]
+fn run_without_write_access(scratch: &std::path::Path, args: &[&str]) -> std::process::Output {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = assert_cmd::cargo::cargo_bin("chrysalis");
+    let mut cmd = if unsafe { libc::geteuid() } == 0 {
+        let copy = scratch.join("chrysalis-bin");
+        if !copy.exists() {
+            std::fs::copy(&bin, &copy).unwrap();
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]).arg(copy);
+        c
+    } else {
+        std::process::Command::new(bin)
+    };
+    cmd.args(args).env_remove("RUST_LOG").env("HOME", scratch).output().unwrap()
+}
+
+/// A read-only project folder: `info` and `check` work (nothing is written), commands that
+/// must write say that the folder is read-only and what to do, once.
+#[cfg(unix)]
+#[test]
+fn a_read_only_project_can_still_be_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(scratch.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = scratch.path().join("gallery");
+    let d = dir.to_str().unwrap();
+    chrysalis().args(["init", d, "--name", "frozen"]).assert().success();
+    let demo = include_str!("../../../assets/demo/collection.toml");
+    std::fs::write(dir.join("collection.toml"), demo).unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        std::fs::set_permissions(entry.unwrap().path(), std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let before: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+
+    let info = run_without_write_access(scratch.path(), &["info", d, "--json"]);
+    assert!(info.status.success(), "info on a read-only project: {}", String::from_utf8_lossy(&info.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(json["name"], "frozen");
+
+    let check = run_without_write_access(scratch.path(), &["check", d]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+
+    let publish = run_without_write_access(scratch.path(), &["publish", "--project", d]);
+    assert_eq!(publish.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&publish.stderr);
+    assert!(stderr.contains("is read-only") && stderr.contains("publishing needs to write"), "{stderr}");
+    assert_eq!(stderr.matches("is read-only").count(), 1, "said once: {stderr}");
+    assert!(!stderr.contains("Error code 14"), "{stderr}");
+
+    let after: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(before, after, "nothing was written");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }

@@ -516,7 +516,7 @@ fn validate_recipes_runs_the_engine_check_on_every_stage_and_value() {
         }
         Ok(())
     };
-    let problems = spec.validate_recipes(&ctx(), &check);
+    let problems = chrysalis_core::collection::validate_recipes(&spec, &ctx(), &check);
     assert_eq!(
         problems,
         vec![

@@ -11,8 +11,8 @@
 
 use cid::Cid;
 
+use crate::dag::{LinkInfo, NodeWriter};
 use crate::error::StorageError;
-use crate::importer::{Importer, LinkInfo};
 use crate::layout::{HAMT_FANOUT, HAMT_HASH_MURMUR3};
 use crate::pb::{DataType, UnixFsOut};
 
@@ -48,19 +48,19 @@ struct Entry {
 }
 
 pub(crate) fn build(
-    importer: &mut Importer<'_>,
+    writer: &mut impl NodeWriter,
     links: Vec<(String, LinkInfo)>,
     filesize: u64,
 ) -> Result<LinkInfo, StorageError> {
     let entries: Vec<Entry> =
         links.into_iter().map(|(name, link)| Entry { hash: hash_name(name.as_bytes()), name, link }).collect();
     let refs: Vec<&Entry> = entries.iter().collect();
-    let mut root = shard(importer, &refs, 0)?;
+    let mut root = shard(writer, &refs, 0)?;
     root.filesize = filesize;
     Ok(root)
 }
 
-fn shard(importer: &mut Importer<'_>, entries: &[&Entry], depth: usize) -> Result<LinkInfo, StorageError> {
+fn shard(writer: &mut impl NodeWriter, entries: &[&Entry], depth: usize) -> Result<LinkInfo, StorageError> {
     if depth >= MAX_DEPTH {
         let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
         return Err(StorageError::Unsupported {
@@ -85,7 +85,7 @@ fn shard(importer: &mut Importer<'_>, entries: &[&Entry], depth: usize) -> Resul
                 filesize += e.link.filesize;
             }
             _ => {
-                let child = shard(importer, bucket, depth + 1)?;
+                let child = shard(writer, bucket, depth + 1)?;
                 out.push((format!("{i:02X}"), child.cid, child.tsize));
                 filesize += child.filesize;
             }
@@ -101,7 +101,7 @@ fn shard(importer: &mut Importer<'_>, entries: &[&Entry], depth: usize) -> Resul
         ..Default::default()
     }
     .to_vec();
-    importer.dag_node(out.iter().map(|(n, c, t)| (c, n.as_str(), *t)), &data, filesize)
+    writer.dag_node(out.iter().map(|(n, c, t)| (c, n.as_str(), *t)), &data, filesize)
 }
 
 #[cfg(test)]

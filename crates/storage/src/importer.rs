@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::block::{DAG_PB, RAW, cid_for, cid_from_digest};
+use crate::dag::{LinkInfo, NodeWriter};
 use crate::error::StorageError;
 use crate::layout::{HAMT_THRESHOLD_BYTES, Layout, ShardEstimation};
 use crate::pb::{self, DataType, UnixFsOut};
@@ -95,16 +96,6 @@ pub mod cid_string {
         let s = String::deserialize(d)?;
         Cid::try_from(s.as_str()).map_err(D::Error::custom)
     }
-}
-
-/// A link to a finished subtree.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LinkInfo {
-    pub cid: Cid,
-    /// Cumulative block bytes of the subtree.
-    pub tsize: u64,
-    /// File content bytes under it.
-    pub filesize: u64,
 }
 
 /// The CID of a file, as `ipfs add -Qn FILE` with `layout`'s settings.
@@ -409,25 +400,6 @@ impl<'a> Importer<'a> {
         self.dag_node(links.iter().map(|l| (&l.cid, "", l.tsize)), &data, filesize)
     }
 
-    /// Encodes, hashes and emits one dag-pb node.
-    pub(crate) fn dag_node<'l>(
-        &mut self,
-        links: impl Iterator<Item = (&'l Cid, &'l str, u64)> + Clone,
-        data: &[u8],
-        filesize: u64,
-    ) -> Result<LinkInfo, StorageError> {
-        let children: u64 = links.clone().map(|(_, _, t)| t).sum();
-        let mut block = std::mem::take(&mut self.block);
-        block.clear();
-        pb::encode_node(links, data, &mut block);
-        let cid = cid_for(self.layout.cid_version(), DAG_PB, &block);
-        let tsize = block.len() as u64 + children;
-        let r = self.put(&cid, &block);
-        self.block = block;
-        r?;
-        Ok(LinkInfo { cid, tsize, filesize })
-    }
-
     fn put(&mut self, cid: &Cid, block: &[u8]) -> Result<(), StorageError> {
         match self.sink.as_mut() {
             Some(sink) => sink.put(cid, block),
@@ -568,4 +540,24 @@ fn walk_dir(path: &Path, include_hidden: bool) -> Result<DirTree, StorageError> 
     }
     entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     Ok(DirTree { entries, bytes, files })
+}
+
+impl NodeWriter for Importer<'_> {
+    fn dag_node<'l>(
+        &mut self,
+        links: impl Iterator<Item = (&'l Cid, &'l str, u64)> + Clone,
+        data: &[u8],
+        filesize: u64,
+    ) -> Result<LinkInfo, StorageError> {
+        let children: u64 = links.clone().map(|(_, _, t)| t).sum();
+        let mut block = std::mem::take(&mut self.block);
+        block.clear();
+        pb::encode_node(links, data, &mut block);
+        let cid = cid_for(self.layout.cid_version(), DAG_PB, &block);
+        let tsize = block.len() as u64 + children;
+        let r = self.put(&cid, &block);
+        self.block = block;
+        r?;
+        Ok(LinkInfo { cid, tsize, filesize })
+    }
 }

@@ -13,15 +13,24 @@
 //!   export/import.
 //! - [`car`]: CAR v1 writer and verifying reader, usable without a store.
 //! - [`pins`]: the project database's record of stored roots (name, CID, layout, created).
+//! - [`remote`]: the backends behind one trait, [`remote::Pinner`], and a resumable publish
+//!   that trusts no receipt until it matches what was computed here.
 //!
 //! Everything a remote backend needs to check a receipt is here: compute the CID locally
 //! (same [`Layout`]), compare with what the service returned, export a CAR of the root.
+//!
+//! Storage never knows what an NFT is: it stores bytes, files and folders under CIDs, and
+//! what they mean (images, metadata, stages) is the pipeline's business. From core it takes
+//! only cancellation and progress; [`remote`] is its only network code (blocking `ureq`).
+//!
+//! Start reading at [`importer`] (how a CID is made), then [`store`], then [`remote`].
 
 // Errors carry the CIDs they are about (a CID is ~90 bytes inline); they are the cold path.
 #![allow(clippy::result_large_err)]
 
 pub mod block;
 pub mod car;
+mod dag;
 mod error;
 mod hamt;
 pub mod importer;

@@ -10,6 +10,15 @@
 //! - `errors.rs`: the program's `#[error_code]` enum.
 //!
 //! The `#[program]` module below only dispatches to the handlers.
+//!
+//! The program owns the rules no client can be trusted with: stages are locked at the first
+//! mint, an index's mint is a PDA (so it exists once), shares always sum to 10 000 bps, and a
+//! stage changes only when its unlock rule allows. It depends on anchor-lang and anchor-spl
+//! only, never on our off-chain crates, and holds no image or JSON: only URIs, 32-byte
+//! content roots and recipe hashes. It is tested natively, yet must stay valid SBF (small
+//! stack frames, big accounts boxed).
+//!
+//! Start reading at the `#[program]` module, then `instructions/mint_nft.rs` and `state.rs`.
 
 use anchor_lang::prelude::*;
 

@@ -8,10 +8,12 @@ import {
   formatDuration,
   group,
   lamportsToSol,
+  problemCount,
   problemsAt,
   problemsExactly,
   quotaGroups,
   quotaText,
+  saveStatus,
   sharesTotal,
 } from "./collection";
 
@@ -24,6 +26,19 @@ const PROBLEMS: Problem[] = [
 
 
 describe("collection logic", () => {
+  test("a saved spec with problems says how many, never just \"Saved\"", () => {
+    const saved = { exists: true, saved: true, dirty: false };
+    expect(saveStatus({ ...saved, problems: 0 })).toEqual({ text: "Saved", ok: true });
+    expect(saveStatus({ ...saved, problems: 1 })).toEqual({ text: "Saved — 1 problem to fix before publishing", ok: false });
+    expect(saveStatus({ ...saved, problems: 4 }).text).toMatch(/^Saved — 4 problems/);
+    expect(saveStatus({ ...saved, dirty: true, problems: 4 }).text).toBe("Unsaved changes");
+    expect(saveStatus({ exists: false, saved: false, dirty: true, problems: 0 }).text).toContain("demo collection");
+    // What the screen lists: the parse error alone (nothing else is checked), or every problem.
+    const parseError = { message: "expected `=`", line: 2, column: 5 };
+    expect(problemCount({ problems: PROBLEMS })).toBe(4);
+    expect(problemCount({ problems: [], parse_error: parseError })).toBe(1);
+  });
+
   test("problems at a path include those inside it, not siblings with a longer name", () => {
     expect(problemsAt(PROBLEMS, "creators").map((p) => p.path)).toEqual(["creators", "creators[0].address"]);
     expect(problemsExactly(PROBLEMS, "creators").map((p) => p.path)).toEqual(["creators"]);

@@ -179,3 +179,21 @@ export function editSpec(spec: CollectionSpec, edit: (draft: CollectionSpec) => 
   edit(draft);
   return draft;
 }
+
+/** The problems the screen shows for `doc`: a parse error is one (nothing else can be
+ *  checked until it parses), otherwise every validation problem. */
+export function problemCount(doc: Pick<CollectionDoc, "problems" | "parse_error">): number {
+  return doc.parse_error ? 1 : doc.problems.length;
+}
+
+/** The line beside Save. A spec with problems is still saved (nothing typed is lost), but
+ *  never reported as simply "Saved". */
+export function saveStatus(s: { exists: boolean; saved: boolean; dirty: boolean; problems: number }): {
+  text: string;
+  ok: boolean;
+} {
+  if (!s.exists && !s.saved) return { text: "Not saved yet: this is the demo collection to start from.", ok: true };
+  if (s.dirty) return { text: "Unsaved changes", ok: true };
+  if (s.problems === 0) return { text: "Saved", ok: true };
+  return { text: `Saved — ${s.problems} problem${s.problems === 1 ? "" : "s"} to fix before publishing`, ok: false };
+}

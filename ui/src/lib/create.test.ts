@@ -10,6 +10,7 @@ import {
   NO_PROGRESS,
   percent,
   problems,
+  promptField,
   randomSeed,
   sameModel,
   toRequest,
@@ -53,6 +54,20 @@ describe("the create form", () => {
       stage: 0,
       img2img: null,
     });
+  });
+
+  test("procedural styles ignore the prompt: the field is a title or note, with no negative prompt", () => {
+    const procedural = promptField("procedural");
+    expect(procedural.label).toBe("Title / note (optional)");
+    expect(procedural.hint).toContain("Procedural styles do not read it");
+    expect(procedural.negative).toBe(false);
+    expect(promptField("diffusion")).toMatchObject({ label: "Prompt", hint: null, negative: true });
+    // The title is kept in the recipe; a negative prompt left from a diffusion form is not
+    // sent for a procedural style (the field is hidden), but is for diffusion.
+    const form = { ...defaultForm(CATALOG, fixed(0)), prompt: "first try", negativePrompt: "blurry" };
+    expect(toRequest(form)).toMatchObject({ prompt: "first try", negative_prompt: "" });
+    const diffusion = { ...form, engine: "diffusion" as const, model: MODEL };
+    expect(toRequest(diffusion)).toMatchObject({ prompt: "first try", negative_prompt: "blurry" });
   });
 
   test("problems name the field and the allowed values", () => {

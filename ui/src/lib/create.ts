@@ -136,6 +136,36 @@ export function problems(form: CreateForm, catalog: EngineCatalog): Record<strin
   return out;
 }
 
+/** What the text field at the top of the form is for, by engine. A diffusion model draws
+ *  what the prompt says; the procedural styles draw from the style, seed and parameters
+ *  alone, so there the text is only a title or note kept in the recipe (and shown in the
+ *  gallery), and there is no negative prompt. */
+export interface PromptField {
+  label: string;
+  placeholder: string;
+  /** A line under the field; `null` for none. */
+  hint: string | null;
+  /** Whether the negative prompt field shows (and is sent). */
+  negative: boolean;
+}
+
+export function promptField(engine: CreateForm["engine"]): PromptField {
+  if (engine === "procedural") {
+    return {
+      label: "Title / note (optional)",
+      placeholder: "e.g. night garden, first try",
+      hint: "Kept in the image's recipe and shown in the gallery. Procedural styles do not read it: the style, seed and parameters make the picture.",
+      negative: false,
+    };
+  }
+  return {
+    label: "Prompt",
+    placeholder: "a luna moth made of stained glass, night garden",
+    hint: null,
+    negative: true,
+  };
+}
+
 /** The `generate` request for a form that has no problems. */
 export function toRequest(form: CreateForm): GenerateRequest {
   const engine: GenerateRequest["engine"] =
@@ -160,7 +190,8 @@ export function toRequest(form: CreateForm): GenerateRequest {
   return {
     engine,
     prompt: form.prompt,
-    negative_prompt: form.negativePrompt,
+    // Hidden for procedural styles (they ignore it): what cannot be seen is not sent.
+    negative_prompt: promptField(form.engine).negative ? form.negativePrompt : "",
     seed: form.seed,
     width: form.init?.width ?? form.width,
     height: form.init?.height ?? form.height,

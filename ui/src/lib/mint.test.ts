@@ -11,6 +11,7 @@ import {
   loadChoice,
   mintEstimate,
   mintRun,
+  networkLabel,
   openExplorer,
   parseSol,
   saveChoice,
@@ -29,6 +30,7 @@ const wallet = (balance: number, network = SANDBOX_NET): WalletInfo => ({
   balance,
   network,
   explorer_url: null,
+  warning: null,
 });
 const ESTIMATE: MintEstimate = {
   network: "sandbox",
@@ -62,6 +64,11 @@ describe("chain choice", () => {
     expect(choiceProblem({ network: "custom", customUrl: "rpc.x", wallet: "" })).toContain("https://");
     expect(choiceProblem({ network: "custom", customUrl: "http://127.0.0.1:8899", wallet: "" })).toBeNull();
     expect(choiceProblem({ network: "devnet", customUrl: "", wallet: "" })).toBeNull();
+  });
+
+  test("is named as the studio names it", () => {
+    expect(networkLabel(DEFAULT_CHOICE)).toBe("Sandbox");
+    expect(networkLabel({ network: "mainnet-beta", customUrl: "", wallet: "" })).toBe("Mainnet");
   });
 });
 

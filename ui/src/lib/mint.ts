@@ -85,6 +85,11 @@ export function chainRequest(c: ChainChoice): ChainRequest {
   return { network, wallet: c.wallet.trim() ? c.wallet.trim() : null };
 }
 
+/** The network's name as the studio shows it ("Sandbox", "Devnet"). */
+export function networkLabel(c: ChainChoice): string {
+  return NETWORKS.find((n) => n.id === c.network)?.label ?? chainRequest(c).network;
+}
+
 /** A problem with the choice the UI can see itself; `null` when it can be used. */
 export function choiceProblem(c: ChainChoice): string | null {
   if (c.network === "custom" && !/^https?:\/\/\S+$/.test(c.customUrl.trim())) {

@@ -30,6 +30,7 @@ const ev = (phase: PipelineEvent["phase"], step: number, total: number, bytes: n
 const STATUS: PublishStatus = {
   has_spec: true,
   planned: { items: 12, stages: 2, spec_sha256: "ab", current: true },
+  images_ready: 24,
   files_ready: 24,
   stages: [
     { stage: 0, images_cid: "QmI0", metadata_cid: "QmM0", base_uri: "ipfs://QmM0/" },
@@ -116,6 +117,34 @@ describe("where publishing stands", () => {
     expect(partial.state).toBe("partial");
     expect(partial.text).toContain("resume");
     expect(publishState({ ...STATUS, files_ready: 0, pins: [], planned: null }).state).toBe("not-started");
+  });
+
+  test("after a crash the journal says how far the run got, at the step where it stopped", () => {
+    const planned = { items: 12, stages: 3, spec_sha256: "ab", current: true };
+    const crashed = { ...STATUS, planned, images_ready: 21, files_ready: 0, stages: [], pins: [] };
+    expect(publishState(crashed)).toEqual({
+      state: "partial",
+      text: "Stopped at 21 of 36 images. Publish again and it resumes from there: finished images are kept.",
+      stopped: { what: "images", done: 21, total: 36 },
+    });
+    // Planned, then stopped before the first image: still not "nothing".
+    const planOnly = publishState({ ...crashed, images_ready: 0 });
+    expect(planOnly.state).toBe("partial");
+    expect(planOnly.text).toContain("Planned 12 items × 3 stages, then stopped before the first image");
+    expect(planOnly.stopped).toEqual({ what: "images", done: 0, total: 36 });
+    // Every image made, metadata part-way.
+    expect(publishState({ ...crashed, images_ready: 36, files_ready: 10 })).toMatchObject({
+      state: "partial",
+      text: expect.stringContaining("All 36 images are made; stopped at 10 of 36 metadata files"),
+      stopped: { what: "metadata files", done: 10, total: 36 },
+    });
+    // Everything made, pinning part-way: folders count once whatever the backends, and only
+    // verified ones (3 stages x 2 folders + the collection JSON = 7).
+    const pinning = publishState({ ...crashed, images_ready: 36, files_ready: 36, pins: STATUS.pins });
+    expect(pinning.text).toContain("3 of 7 folders are pinned and verified");
+    expect(pinning.stopped).toEqual({ what: "folders pinned", done: 3, total: 7 });
+    // The journal never counts past the plan.
+    expect(publishState({ ...crashed, images_ready: 99, files_ready: 0 }).stopped).toEqual({ what: "metadata files", done: 0, total: 36 });
   });
 
   test("CID rows list every folder, where it is pinned, and the newest collection JSON", () => {

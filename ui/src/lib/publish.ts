@@ -216,8 +216,36 @@ export class ProgressTracker {
 
 export type PublishState = "no-spec" | "not-started" | "partial" | "changed" | "complete";
 
-/** What the journal says, in one word for the screen and one sentence for the artist. */
-export function publishState(s: PublishStatus): { state: PublishState; text: string } {
+/** How far an interrupted run got at the step where it stopped, for a bar. */
+export interface StoppedAt {
+  /** "images", "metadata files" or "folders pinned". */
+  what: string;
+  done: number;
+  total: number;
+}
+
+export interface PublishSummary {
+  state: PublishState;
+  text: string;
+  /** Set when an earlier run stopped part-way through the current plan. */
+  stopped?: StoppedAt;
+}
+
+/** `n` of the `total` (never more than the total: the journal may hold extra rows). */
+const upTo = (n: number, total: number) => Math.min(n, total);
+
+/** Folders an earlier run pinned and verified: each stage's images and metadata and the
+ *  collection JSON, counted once whatever the backends. */
+function verifiedFolders(s: PublishStatus): number {
+  const folders = new Set(s.pins.filter((p) => p.status === "verified").map((p) => (p.folder === "collection" ? "collection" : `${p.stage}/${p.folder}`)));
+  return folders.size;
+}
+
+const RESUMES = "Publish again and it resumes from there";
+
+/** What the journal says, in one word for the screen and one sentence for the artist: after
+ *  a crash or a cancel, how far the run got (images made, metadata written, folders pinned). */
+export function publishState(s: PublishStatus): PublishSummary {
   if (!s.has_spec) {
     return {
       state: "no-spec",
@@ -233,6 +261,35 @@ export function publishState(s: PublishStatus): { state: PublishState; text: str
       text: "The collection changed since it was last published: publishing again makes and pins the new version.",
     };
   }
+  if (s.planned) {
+    const { items, stages } = s.planned;
+    const total = items * stages;
+    const images = upTo(s.images_ready, total);
+    const files = upTo(s.files_ready, total);
+    if (images < total) {
+      const text =
+        images === 0 && files === 0 && s.pins.length === 0
+          ? `Planned ${items} items × ${stages} stages, then stopped before the first image. ${RESUMES}.`
+          : `Stopped at ${images} of ${total} images. ${RESUMES}: finished images are kept.`;
+      return { state: "partial", text, stopped: { what: "images", done: images, total } };
+    }
+    if (files < total) {
+      return {
+        state: "partial",
+        text: `All ${total} images are made; stopped at ${files} of ${total} metadata files. ${RESUMES}.`,
+        stopped: { what: "metadata files", done: files, total },
+      };
+    }
+    const folders = stages * 2 + 1;
+    const pinned = upTo(verifiedFolders(s), folders);
+    return {
+      state: "partial",
+      text: `All ${total} images and metadata files are made; ${pinned} of ${folders} folders are pinned and verified. ${RESUMES}: uploads already verified are kept.`,
+      stopped: { what: "folders pinned", done: pinned, total: folders },
+    };
+  }
+  // No plan in the journal (a project from before the journal kept one): files or pins
+  // still say a run got somewhere.
   if (s.files_ready > 0 || s.pins.length > 0) {
     return {
       state: "partial",

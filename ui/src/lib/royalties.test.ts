@@ -1,7 +1,9 @@
 import { describe, expect, test } from "vitest";
 import type { RoyaltiesReport, RoyaltyEvent } from "./bindings";
 import {
+  canDistribute,
   creatorRows,
+  distributeTotal,
   historyText,
   percent,
   royaltiesDistribute,
@@ -54,13 +56,47 @@ describe("royalties logic", () => {
 
   test("the vault and the history in words", () => {
     expect(vaultText(REPORT)).toContain("1 SOL came in");
-    expect(vaultText({ ...REPORT, unsplit: 0 })).toContain("Nothing new");
+    // Bob is still owed 0.015 SOL: that is something to distribute (item 1 changed this).
+    expect(vaultText({ ...REPORT, unsplit: 0 })).toContain("owed 0.015 SOL");
     expect(historyText(event("payment", "done"))).toBe("Sale royalty of 0.05 SOL paid into the vault");
     expect(historyText(event("distribution", "done"))).toBe("Vault distributed to the creators");
     expect(historyText(event("distribution", "failed", { error: "vault empty" }))).toBe(
       "Vault distributed to the creators: failed (vault empty)",
     );
     expect(historyText(event("payment", "sending"))).toContain("not confirmed yet");
+  });
+
+  test("distributing pays what is owed plus each creator's rounded-down share of the unsplit lamports", () => {
+    // Right after minting 12 at 0.1 SOL: the mint proceeds are owed, nothing is unsplit.
+    const minted: RoyaltiesReport = {
+      ...REPORT,
+      unsplit: 0,
+      creators: [{ address: "Ada", share_bps: 10_000, owed: 1_200_000_000, balance: 0 }],
+    };
+    expect(distributeTotal(minted)).toBe(1_200_000_000);
+    expect(canDistribute(minted)).toBe(true);
+    expect(vaultText(minted)).toBe(
+      "The creators are owed 1.2 SOL (mint proceeds and earlier splits, kept in the vault): distribute to pay them 1.2 SOL.",
+    );
+    // Then a simulated sale's 0.05 SOL royalty: distributing pays both, 1.25 SOL.
+    const sold = { ...minted, unsplit: 50_000_000 };
+    expect(distributeTotal(sold)).toBe(1_250_000_000);
+    expect(vaultText(sold)).toContain("owed 1.2 SOL");
+    expect(vaultText(sold)).toContain("0.05 SOL came in since the last split");
+    expect(vaultText(sold)).toContain("pay them 1.25 SOL in all");
+    // Two creators: owed 0.015 + floor(1 SOL x 70 %) + floor(1 SOL x 30 %).
+    expect(distributeTotal(REPORT)).toBe(1_015_000_000);
+    // Each share rounds down, as the program does: 7 lamports at 70/30 pay 4 + 2.
+    expect(distributeTotal({ ...REPORT, unsplit: 7, creators: REPORT.creators.map((c) => ({ ...c, owed: 0 })) })).toBe(6);
+    // Dust that rounds to nothing for everyone pays nothing: the button stays off.
+    const dust = { ...REPORT, unsplit: 1, creators: REPORT.creators.map((c) => ({ ...c, owed: 0 })) };
+    expect(distributeTotal(dust)).toBe(0);
+    expect(canDistribute(dust)).toBe(false);
+    expect(vaultText(dust)).toContain("too little to split");
+    // Nothing owed, nothing unsplit.
+    const empty = { ...dust, unsplit: 0 };
+    expect(canDistribute(empty)).toBe(false);
+    expect(vaultText(empty)).toContain("Nothing new to distribute");
   });
 
   test("a sale's royalty", () => {

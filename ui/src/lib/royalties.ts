@@ -36,15 +36,50 @@ export function creatorRows(r: RoyaltiesReport): CreatorRow[] {
     address: c.address,
     share: percent(c.share_bps),
     owed: formatSol(c.owed),
-    next: formatSol(Math.floor((r.unsplit * c.share_bps) / 10_000)),
+    next: formatSol(shareOfUnsplit(r, c.share_bps)),
     balance: formatSol(c.balance),
   }));
 }
 
-/** The vault in one sentence. */
+/** A creator's part of the vault's not-yet-split lamports, rounded down as the program does. */
+function shareOfUnsplit(r: RoyaltiesReport, shareBps: number): number {
+  return Math.floor((r.unsplit * shareBps) / 10_000);
+}
+
+/** Lamports already split to the creators (mint proceeds, earlier splits), still in the vault. */
+export function owedTotal(r: RoyaltiesReport): number {
+  return r.creators.reduce((sum, c) => sum + c.owed, 0);
+}
+
+/** Exactly what distributing now pays out, as the program computes it: every creator gets
+ *  what they are owed plus their share of the unsplit lamports, rounded down (the rest of
+ *  the unsplit lamports stays in the vault for the next split). */
+export function distributeTotal(r: RoyaltiesReport): number {
+  return r.creators.reduce((sum, c) => sum + c.owed + shareOfUnsplit(r, c.share_bps), 0);
+}
+
+/** Whether distributing now pays anyone anything: something is owed, or enough came in
+ *  that a share of it rounds to at least one lamport. */
+export function canDistribute(r: RoyaltiesReport): boolean {
+  return distributeTotal(r) > 0;
+}
+
+/** The vault in one sentence: what the creators are already owed, what came in since the
+ *  last split, and what distributing pays. */
 export function vaultText(r: RoyaltiesReport): string {
-  if (r.unsplit === 0) return "Nothing new to distribute: every lamport that came in has been split.";
-  return `${formatSol(r.unsplit)} came in since the last split: distribute to pay every creator their share.`;
+  const owed = owedTotal(r);
+  const total = distributeTotal(r);
+  if (owed === 0 && r.unsplit === 0) {
+    return "Nothing new to distribute: every lamport that came in has been split and paid out.";
+  }
+  const owedPart = `The creators are owed ${formatSol(owed)} (mint proceeds and earlier splits, kept in the vault)`;
+  const unsplitPart = `${formatSol(r.unsplit)} came in since the last split`;
+  if (total === 0) {
+    return `${unsplitPart}: too little to split by share yet; it stays in the vault until more comes in.`;
+  }
+  if (r.unsplit === 0) return `${owedPart}: distribute to pay them ${formatSol(total)}.`;
+  if (owed === 0) return `${unsplitPart}: distribute to pay every creator their share, ${formatSol(total)} in all.`;
+  return `${owedPart}, and ${unsplitPart}: distribute to pay them ${formatSol(total)} in all.`;
 }
 
 /** A history line in words. */

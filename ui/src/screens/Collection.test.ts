@@ -102,6 +102,39 @@ describe("Collection", () => {
     expect(screen.getByTestId("save")).toBeDisabled();
   });
 
+  test("an invalid spec is saved, and the status says how many problems it has", async () => {
+    const problems = [
+      { path: "creators", message: "shares sum to 9 500 bps, they must sum to 10 000 (100 %)" },
+      { path: "size", message: "must be at least 1" },
+    ];
+    const calls = backend({
+      collection_load: () => doc({ exists: false }),
+      collection_check: (args) => doc({ text: args.text as string, problems }),
+      collection_save: (args) => doc({ text: args.text as string, problems }),
+    });
+    const user = userEvent.setup();
+    render(Collection, { project: MOTHS });
+    await user.type(await screen.findByTestId("toml-editor"), "size = 0");
+    await vi.waitFor(() => expect(screen.getByTestId("problem-list")).toHaveTextContent("2 problems"), { timeout: 2000 });
+    await user.click(screen.getByTestId("save"));
+    await vi.waitFor(() => expect(screen.getByTestId("save-status")).toHaveTextContent("Saved — 2 problems"));
+    expect(calls.filter((c) => c.cmd === "collection_save")).toHaveLength(1);
+    expect(screen.getByTestId("save-status")).toHaveClass("warn");
+  });
+
+  test("the heading is the path's step, and cards have their own padding", async () => {
+    backend({ collection_load: () => doc(), collection_plan: () => REPORT });
+    const user = userEvent.setup();
+    render(Collection, { project: MOTHS });
+    expect(await screen.findByRole("heading", { level: 1, name: "Collection" })).toBeInTheDocument();
+    expect(screen.getByText("Step 3")).toBeInTheDocument();
+    await user.click(await screen.findByTestId("plan"));
+    // Card (lib/components/Card.svelte) pads its content: the plan and the form are cards.
+    expect(await screen.findByTestId("plan-report")).toHaveClass("card", "box");
+    expect(screen.getByTestId("spec-form")).toHaveClass("card", "box");
+    expect(screen.getByRole("heading", { name: "Stage previews" }).closest(".card")).toHaveClass("box");
+  });
+
   test("the plan shows quotas asked vs got and the stages", async () => {
     backend({ collection_load: () => doc(), collection_plan: () => REPORT });
     const user = userEvent.setup();

@@ -96,6 +96,22 @@ describe("Create", () => {
     expect(calls.some((c) => c.cmd === "generate")).toBe(false);
   });
 
+  test("for a procedural style the text field is a title or note; a diffusion model gets a prompt", async () => {
+    generating();
+    const user = userEvent.setup();
+    render(Create, { project: MOTHS });
+    const field = await screen.findByTestId("prompt");
+    expect(screen.getByTestId("prompt-label")).toHaveTextContent("Title / note (optional)");
+    expect(field).toHaveAccessibleDescription(/Procedural styles do not read it/);
+    expect(field).toHaveAttribute("placeholder", "e.g. night garden, first try");
+    expect(screen.queryByTestId("negative-prompt")).toBeNull();
+
+    await user.click(screen.getByTestId("engine-diffusion"));
+    expect(screen.getByTestId("prompt-label")).toHaveTextContent(/^Prompt$/);
+    expect(screen.queryByTestId("prompt-hint")).toBeNull();
+    expect(screen.getByTestId("negative-prompt")).toBeInTheDocument();
+  });
+
   test("a folder that is not a model is explained where it was chosen", async () => {
     generating();
     const user = userEvent.setup();
@@ -174,6 +190,17 @@ describe("Create", () => {
     expect(screen.getByTestId("model-dir")).toHaveValue("/models/sd15");
     expect(calls.filter((c) => c.cmd === "model_info").map((c) => c.args)).toEqual([{ dir: "/models/sd15" }]);
     expect(studio.modelDir).toBe("/models/sd15");
+  });
+
+  test("a history thumbnail that cannot be read says why on its placeholder", async () => {
+    backend({
+      engine_catalog: () => CATALOG,
+      list_generations: () => [generation(1)],
+      generation_image: fail(commandError("storage", "images/1.png is missing.")),
+    });
+    render(Create, { project: MOTHS });
+    const placeholder = await screen.findByTestId("thumb-error");
+    expect(placeholder).toHaveAttribute("title", "No thumbnail: images/1.png is missing.");
   });
 
   test("use these settings fills the form from a recipe, seed locked", async () => {

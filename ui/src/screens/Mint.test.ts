@@ -8,7 +8,7 @@ import { commandError, MOTHS } from "../test/fixtures";
 import Mint from "./Mint.svelte";
 
 const NET = { name: "sandbox", rpc_url: null, allows_airdrop: true, is_mainnet: false, has_explorer: false };
-const WALLET: WalletInfo = { address: "Art1st", path: null, balance: 5_000_000_000, network: NET, explorer_url: null };
+const WALLET: WalletInfo = { address: "Art1st", path: null, balance: 5_000_000_000, network: NET, explorer_url: null, warning: null };
 const EST: MintEstimate = { network: "sandbox", items: 2, minted: 0, price: 0, collection: 50_000_000, per_item: 12_000_000, total: 74_000_000, exact: false };
 const minted = (i: number): MintRecord => ({ index: i, mint: `Mint${i}xxxxxxxxxx`, owner: "Art1st", status: "minted", signature: "s", explorer_url: null });
 
@@ -32,6 +32,14 @@ describe("Mint", () => {
     expect(await screen.findByTestId("mint-done")).toHaveTextContent("2 minted now, 2 in all on sandbox");
     await vi.waitFor(() => expect(screen.getAllByTestId("mint-row")).toHaveLength(2));
     expect(calls.find((c) => c.cmd === "mint_run")!.args.chain).toEqual({ network: "sandbox", wallet: null });
+  });
+
+  test("a keypair file readable by others is warned about beside the wallet", async () => {
+    const warning = "keypair file /home/me/id.json can be read by other users (mode 0644): run `chmod 600 /home/me/id.json`";
+    backend({ wallet_info: () => ({ ...WALLET, path: "/home/me/id.json", warning }), mint_estimate: () => EST, mint_list: () => [] });
+    render(Mint, { project: MOTHS });
+    expect(await screen.findByTestId("wallet-warning")).toHaveTextContent("mode 0644");
+    expect(screen.getByTestId("wallet-balance")).toHaveTextContent("5 SOL");
   });
 
   test("switching network re-reads and is remembered; mainnet asks before spending", async () => {

@@ -8,11 +8,12 @@ import { backend, fail } from "../test/backend";
 import { channelSender, commandError, deferred, MOTHS } from "../test/fixtures";
 import Publish from "./Publish.svelte";
 
-const EMPTY: PublishStatus = { has_spec: false, planned: null, files_ready: 0, stages: [], pins: [], complete: false };
+const EMPTY: PublishStatus = { has_spec: false, planned: null, images_ready: 0, files_ready: 0, stages: [], pins: [], complete: false };
 const READY: PublishStatus = { ...EMPTY, has_spec: true };
 const DONE: PublishStatus = {
   has_spec: true,
   planned: { items: 12, stages: 1, spec_sha256: "ab", current: true },
+  images_ready: 12,
   files_ready: 12,
   stages: [{ stage: 0, images_cid: "QmImages", metadata_cid: "QmMeta", base_uri: "ipfs://QmMeta/" }],
   pins: [
@@ -87,5 +88,87 @@ describe("Publish", () => {
     await user.type(screen.getByTestId("endpoint"), "https://psa.example");
     await user.click(screen.getByTestId("publish-run"));
     expect(await screen.findByTestId("error-message")).toHaveTextContent("not reachable");
+  });
+
+  test("after a crash the screen says how far the journal got, and offers to resume", async () => {
+    const crashed: PublishStatus = {
+      ...READY,
+      planned: { items: 12, stages: 3, spec_sha256: "ab", current: true },
+      images_ready: 21,
+    };
+    backend({ publish_status: () => crashed });
+    render(Publish, { project: MOTHS });
+    const state = await screen.findByTestId("publish-state");
+    await vi.waitFor(() => expect(state).toHaveAttribute("data-state", "partial"));
+    expect(state).toHaveTextContent("Stopped at 21 of 36 images. Publish again and it resumes from there");
+    expect(state).not.toHaveTextContent("Nothing is published yet");
+    const bar = screen.getByTestId("publish-stopped").querySelector('[role="progressbar"]')!;
+    expect(bar).toHaveAttribute("aria-valuenow", "58");
+    expect(screen.getByTestId("publish-stopped")).toHaveTextContent("21 of 36 images");
+    expect(screen.getByTestId("publish-run")).toHaveTextContent("Resume publishing");
+  });
+
+  test("a spec error shows at the top, and the step that failed shows as failed", async () => {
+    let send: ((e: PipelineEvent) => void) | undefined;
+    const job = deferred<unknown>();
+    backend({
+      publish_status: () => READY,
+      publish_run: (args) => {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        send = channelSender(args.onEvent as Channel<any>) as unknown as (e: PipelineEvent) => void;
+        return job.promise;
+      },
+    });
+    const user = userEvent.setup();
+    render(Publish, { project: MOTHS });
+    await user.click(await screen.findByTestId("publish-run"));
+    send!({ phase: "plan", step: 0, total: 1, message: "planning collection.toml", index: null, stage: null, bytes: null });
+    const progress = await screen.findByTestId("publish-progress");
+    await vi.waitFor(() => expect(progress).toHaveTextContent("0 of 1"));
+    expect(progress).toHaveAttribute("data-state", "running");
+    job.reject(commandError("spec", "`traits[0].values`: quotas add up to 13, the collection has 12 items"));
+
+    const error = await screen.findByTestId("publish-error");
+    expect(error).toHaveTextContent("quotas add up to 13");
+    // Above everything else: the state card, the progress card and the form.
+    const before = (a: Element, b: Element) => !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+    expect(before(error, screen.getByTestId("publish-state"))).toBe(true);
+    expect(before(error, progress)).toBe(true);
+    expect(before(error, screen.getByTestId("publish-run"))).toBe(true);
+    // The failed step: not a full bar, and it says it failed.
+    await vi.waitFor(() => expect(progress).toHaveAttribute("data-state", "failed"));
+    expect(progress).toHaveTextContent("Planning: failed");
+    expect(progress).toHaveTextContent("stopped at 0 of 1");
+    const bar = progress.querySelector('[role="progressbar"]')!;
+    expect(bar).toHaveAttribute("aria-valuenow", "0");
+    expect(bar).toHaveAttribute("data-failed", "true");
+    // The way to fix it is one click; dismissing the error keeps the step's failed state.
+    await user.click(screen.getByTestId("fix-spec"));
+    expect(studio.screen).toBe("collection");
+    await user.click(screen.getByRole("button", { name: "Dismiss" }));
+    expect(screen.queryByTestId("publish-error")).toBeNull();
+    expect(progress).toHaveAttribute("data-state", "failed");
+  });
+
+  test("a run that succeeds shows a full bar", async () => {
+    let send: ((e: PipelineEvent) => void) | undefined;
+    const job = deferred<unknown>();
+    backend({
+      publish_status: () => READY,
+      publish_run: (args) => {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        send = channelSender(args.onEvent as Channel<any>) as unknown as (e: PipelineEvent) => void;
+        return job.promise;
+      },
+    });
+    const user = userEvent.setup();
+    render(Publish, { project: MOTHS });
+    await user.click(await screen.findByTestId("publish-run"));
+    send!({ phase: "pin", step: 1, total: 3, message: "pinning", index: null, stage: 0, bytes: null });
+    const progress = await screen.findByTestId("publish-progress");
+    await vi.waitFor(() => expect(progress).toHaveTextContent("1 of 3"));
+    job.resolve({ plan: { items: 12, stages: 1 }, generate: null });
+    await vi.waitFor(() => expect(progress).toHaveAttribute("data-state", "done"));
+    expect(progress.querySelector('[role="progressbar"]')).toHaveAttribute("aria-valuenow", "100");
   });
 });

@@ -53,6 +53,36 @@ describe("Royalties", () => {
     expect(screen.getAllByTestId("creator-row")[0]).toHaveTextContent("100 %");
   });
 
+  test("mint proceeds owed to the creators can be distributed; the button names exactly what it pays", async () => {
+    const owed = (lamports: number) => [{ address: "Art1stAddressxxxxxxx", share_bps: 10_000, owed: lamports, balance: 0 }];
+    let view: RoyaltiesView = { report: report(0, { creators: owed(1_200_000_000) }), history: [] };
+    const calls = backend({
+      royalties_show: () => view,
+      royalties_pay: (args) => {
+        view = { report: report(args.lamports as number, { creators: owed(1_200_000_000), paid_in: args.lamports as number }), history: [] };
+        return view;
+      },
+      royalties_distribute: () => {
+        view = { report: report(0, { distributed: 1_250_000_000 }), history: [] };
+        return view;
+      },
+    });
+    const user = userEvent.setup();
+    render(Royalties, { project: MOTHS });
+    expect(await screen.findByTestId("vault-text")).toHaveTextContent("The creators are owed 1.2 SOL");
+    expect(screen.getByTestId("distribute")).toBeEnabled();
+    expect(screen.getByTestId("distribute")).toHaveTextContent("Distribute 1.2 SOL");
+    // A 1 SOL sale at 5 % adds 0.05 SOL: the button now pays both.
+    await user.click(screen.getByTestId("pay"));
+    await vi.waitFor(() => expect(screen.getByTestId("distribute")).toHaveTextContent("Distribute 1.25 SOL"));
+    expect(screen.getByTestId("vault-text")).toHaveTextContent("0.05 SOL came in since the last split");
+    await user.click(screen.getByTestId("distribute"));
+    await vi.waitFor(() => expect(screen.getByTestId("royalties-note")).toHaveTextContent("Paid 1.25 SOL to the creators."));
+    expect(calls.filter((c) => c.cmd === "royalties_distribute")).toHaveLength(1);
+    expect(screen.getByTestId("vault-text")).toHaveTextContent("Nothing new to distribute");
+    expect(screen.getByTestId("distribute")).toBeDisabled();
+  });
+
   test("off the Sandbox there is no simulated sale", async () => {
     saveChoice(MOTHS.root, { network: "devnet", customUrl: "", wallet: "" });
     const calls = backend({ royalties_show: () => ({ report: report(5), history: [] }) });

@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Nothing here knows an engine: procedural styles and parameter ranges are checked by the
-//! art crate through [`CollectionSpec::validate_recipes`]' hook, and engine versions come in
+//! art crate through [`plan::validate_recipes`]' hook, and engine versions come in
 //! through [`RecipeContext`].
 
 pub mod check;
@@ -29,7 +29,7 @@ pub use check::{Conflict, ConflictKind, check};
 pub use metadata::{item_json, item_json_bytes};
 pub use plan::{
     ITEM_SEED_DOMAIN, Plan, PlanError, PlannedItem, PlannedStage, QuotaLine, RecipeContext, StagePlan, TraitPick,
-    UnlockPlan, item_name, item_seed, plan, stage_plans,
+    UnlockPlan, item_name, item_seed, plan, stage_plans, validate_recipes,
 };
 pub use spec::{
     ArtSpec, CollectionSpec, CreatorSpec, DiffusionArt, Growth, ParseError, Price, Problem, ProceduralArt, RuleKind,

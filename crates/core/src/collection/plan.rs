@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::check::{self, Conflict};
 use super::solver;
-use super::spec::{ArtSpec, CollectionSpec, Growth, Problem, TraitValueSpec, Unlock, join_problems};
+use super::spec::{ArtSpec, CollectionSpec, Growth, Problem, TraitValueSpec, Unlock, format_problems};
 use crate::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelRef, ProceduralSpec, RECIPE_FORMAT, Recipe};
 
 /// Domain tag of the item seed hash.
@@ -168,7 +168,7 @@ pub enum UnlockPlan {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PlanError {
     /// The spec has problems (fix the fields named).
-    #[error("the collection spec has {} problem(s): {}", .0.len(), join_problems(.0))]
+    #[error("the collection spec has {}", format_problems(.0))]
     Invalid(Vec<Problem>),
     /// Quotas and rules cannot all hold (each conflict names the constraints involved).
     #[error("the collection cannot be planned: {}", .0.iter().map(|c| c.message.as_str()).collect::<Vec<_>>().join("; "))]
@@ -277,6 +277,44 @@ pub fn stage_plans(spec: &CollectionSpec) -> Vec<StagePlan> {
             },
         })
         .collect()
+}
+
+/// Runs the engine's own check (`check(recipe)`) on a sample recipe of every stage with the
+/// base parameters and of every trait value's parameter overrides, and returns the problems
+/// at the field they come from. The samples use seed 0 and `ctx`'s versions.
+///
+/// This is the engine half of validation: [`CollectionSpec::validate`] checks what any spec
+/// must meet, this checks what the chosen engine accepts (style names, parameter ranges),
+/// through recipes built exactly as the planner builds them.
+pub fn validate_recipes(
+    spec: &CollectionSpec,
+    ctx: &RecipeContext,
+    check: &dyn Fn(&Recipe) -> Result<(), String>,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let no_traits: Vec<Option<&TraitValueSpec>> = Vec::new();
+    for si in 0..spec.stages.len() {
+        if let Some(r) = build_recipe(spec, ctx, 0, &no_traits, si)
+            && let Err(e) = check(&r)
+        {
+            let path = if si == 0 { "art".to_string() } else { format!("stages[{si}].growth") };
+            problems.push(Problem::new(path, e));
+        }
+    }
+    for (ti, t) in spec.traits.iter().enumerate() {
+        for (vi, v) in t.values.iter().enumerate() {
+            if v.params.is_empty() {
+                continue;
+            }
+            let picks = vec![Some(v)];
+            if let Some(r) = build_recipe(spec, ctx, 0, &picks, 0)
+                && let Err(e) = check(&r)
+            {
+                problems.push(Problem::new(format!("traits[{ti}].values[{vi}].params"), e));
+            }
+        }
+    }
+    problems
 }
 
 /// The recipe of an item with trait values `picks` (`None` = trait not applied) at stage

@@ -124,7 +124,7 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "pipeline journal",
         sql: r#"
-        -- The collection pipeline (crates/cli/src/pipeline): what `chrysalis publish` planned,
+        -- The collection pipeline (crates/pipeline): what `chrysalis publish` planned,
         -- generated, pinned and did on chain. Rows are written before and after each step;
         -- a rerun reconciles them with the files, the store and the chain instead of trusting
         -- them alone. Keys (the group mint keypair, the sandbox wallet) are never stored here:

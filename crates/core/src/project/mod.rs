@@ -151,6 +151,14 @@ pub enum ProjectError {
         source: std::io::Error,
     },
 
+    /// The project folder cannot be written (a read-only mount, a folder of another user).
+    /// Reading commands (info, verify) still work; this one needs to write.
+    #[error(
+        "the project folder `{}` is read-only, and {action} needs to write to it: copy the project somewhere writable, or fix the folder's permissions (reading commands such as `chrysalis info` and `chrysalis verify` work as it is)",
+        dir.display()
+    )]
+    ReadOnly { dir: PathBuf, action: String },
+
     #[error("project database `{}`: {source}", path.display())]
     Database {
         path: PathBuf,
@@ -178,6 +186,7 @@ impl ProjectError {
             Self::SchemaTooNew { .. } => "schema_too_new",
             Self::Migration { .. } => "migration",
             Self::Io { .. } => "io",
+            Self::ReadOnly { .. } => "read_only",
             Self::Database { .. } => "database",
             Self::Cancelled(_) => "cancelled",
         }
@@ -194,6 +203,9 @@ pub struct Project {
     root: PathBuf,
     config: ProjectConfig,
     conn: Connection,
+    /// Opened from a folder this process cannot write: the database is read as an immutable
+    /// snapshot and every write is refused with [`ProjectError::ReadOnly`].
+    read_only: bool,
 }
 
 impl Project {
@@ -229,7 +241,7 @@ impl Project {
             project: ProjectSection { name, format: CONFIG_FORMAT, created: timefmt::rfc3339_utc(now_unix()) },
         };
         write_config_atomically(&root.join(CONFIG_FILE), &config)?;
-        let project = Self { root, config, conn };
+        let project = Self { root, config, conn, read_only: false };
         project.journal("project.created", &serde_json::json!({ "name": project.name() }))?;
         Ok(project)
     }
@@ -253,6 +265,9 @@ impl Project {
         if !db_path.is_file() {
             return Err(ProjectError::MissingDatabase { path: db_path });
         }
+        if !folder_is_writable(&root) {
+            return Self::open_read_only(root, config, db_path);
+        }
         // No SQLITE_OPEN_CREATE: a missing database must never be silently recreated empty.
         let mut conn =
             Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -267,11 +282,52 @@ impl Project {
         configure(&conn, &db_path)?;
         let applied = migrations::migrate(&mut conn, now_unix())
             .map_err(|source| ProjectError::Migration { path: db_path.clone(), source })?;
-        let project = Self { root, config, conn };
+        let project = Self { root, config, conn, read_only: false };
         if !applied.is_empty() {
             project.journal("project.migrated", &serde_json::json!({ "from": found, "applied": applied }))?;
         }
         Ok(project)
+    }
+
+    /// A project in a folder this process cannot write. SQLite's WAL mode needs to create
+    /// files beside the database, which a read-only folder forbids ("unable to open database
+    /// file"), so the database is opened as an immutable snapshot instead: every read works,
+    /// nothing is ever written, and a schema older than this build (which would need a
+    /// migration) is refused with what to do.
+    fn open_read_only(root: PathBuf, config: ProjectConfig, db_path: PathBuf) -> Result<Self, ProjectError> {
+        let uri = format!("file:{}?immutable=1", uri_path(&db_path));
+        let conn = Connection::open_with_flags(
+            &uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db_err(&db_path))?;
+        check_not_corrupt(&conn, &db_path)?;
+        let found = migrations::current_version(&conn).map_err(db_err(&db_path))?;
+        let supported = migrations::latest_version();
+        if found > supported {
+            return Err(ProjectError::SchemaTooNew { path: db_path, found, supported });
+        }
+        if found < supported {
+            return Err(ProjectError::ReadOnly {
+                dir: root,
+                action: format!("upgrading its database from schema {found} to {supported}"),
+            });
+        }
+        conn.pragma_update(None, "foreign_keys", true).map_err(db_err(&db_path))?;
+        Ok(Self { root, config, conn, read_only: true })
+    }
+
+    /// Whether the project was opened from a folder this process cannot write.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Refuses, naming `action`, when the project is read-only: for work that must write.
+    pub fn require_writable(&self, action: &str) -> Result<(), ProjectError> {
+        if self.read_only {
+            return Err(ProjectError::ReadOnly { dir: self.root.clone(), action: action.to_string() });
+        }
+        Ok(())
     }
 
     /// The project folder (absolute).
@@ -298,6 +354,10 @@ impl Project {
 
     /// Appends an entry to the project's journal.
     pub fn journal(&self, kind: &str, detail: &serde_json::Value) -> Result<(), ProjectError> {
+        // A read-only project keeps no log of what was only read.
+        if self.read_only {
+            return Ok(());
+        }
         self.conn
             .execute(
                 "INSERT INTO journal (at, kind, detail) VALUES (?1, ?2, ?3)",
@@ -404,6 +464,10 @@ impl Project {
 /// The project folder containing `start`: `start` itself or its nearest ancestor that holds
 /// a `chrysalis.toml`, as git finds its repository.
 pub fn find_root(start: &Path) -> Option<PathBuf> {
+    // The parent of a bare file name (`small.png`) is the empty path, which means the
+    // current directory; made absolute, every ancestor is a real folder.
+    let start = if start.as_os_str().is_empty() { Path::new(".") } else { start };
+    let start = std::path::absolute(start).ok()?;
     start.ancestors().find(|dir| dir.join(CONFIG_FILE).is_file()).map(Path::to_path_buf)
 }
 
@@ -428,6 +492,38 @@ fn validate_name(name: &str) -> Result<(), ProjectError> {
 }
 
 /// Per-connection settings, plus WAL (persistent in the file; a no-op once set).
+/// Whether this process can create files in `dir`: tried, since permission bits do not tell
+/// (root ignores them; a read-only mount overrides them).
+fn folder_is_writable(dir: &Path) -> bool {
+    let probe = dir.join(format!(".chrysalis-write-probe-{}", std::process::id()));
+    match fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe);
+            true
+        }
+        // A probe left by a killed process of the same id: the folder is writable.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let _ = fs::remove_file(&probe);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// `path` for an SQLite `file:` URI: `%`, `?` and `#` escaped.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn configure(conn: &Connection, db_path: &Path) -> Result<(), ProjectError> {
     conn.busy_timeout(Duration::from_secs(10)).map_err(db_err(db_path))?;
     conn.pragma_update(None, "foreign_keys", true).map_err(db_err(db_path))?;

@@ -12,6 +12,11 @@ export type PublishStatus = {
  */
 has_spec: boolean, planned: PlannedStatus | null, 
 /**
+ * Images generated and journaled, summed over stages: how far an interrupted run got
+ * (out of `planned.items * planned.stages`).
+ */
+images_ready: number, 
+/**
  * Items whose metadata JSON is written, summed over stages.
  */
 files_ready: number, stages: Array<StageCids>, pins: Array<PinRecord>, 

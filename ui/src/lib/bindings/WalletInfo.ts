@@ -9,4 +9,8 @@ export type WalletInfo = { address: string,
  * The keypair file, when one was named (`None`: the project's Sandbox wallet or the
  * Solana CLI default).
  */
-path: string | null, balance: number, network: NetworkInfo, explorer_url: string | null, };
+path: string | null, balance: number, network: NetworkInfo, explorer_url: string | null, 
+/**
+ * Said when the keypair file can be read by other users of this machine (as ssh warns).
+ */
+warning: string | null, };

@@ -1,4 +1,4 @@
-//! Pipeline benchmark (`cargo bench -p chrysalis-cli --bench pipeline`; prints figures).
+//! Pipeline benchmark (`cargo bench -p chrysalis-pipeline --bench pipeline`; prints figures).
 //!
 //! 1. **Items per second** for plan + generate + metadata + CID of a procedural collection
 //!    (default 1 000 items, one stage, 512², style `growth`), each phase timed on its own.
@@ -15,11 +15,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use chrysalis_chain::Signer;
-use chrysalis_cli::pipeline::chain::{Chain, ChainOptions};
-use chrysalis_cli::pipeline::journal::Journal;
-use chrysalis_cli::pipeline::publish::{PublishOptions, publish_with_chain};
-use chrysalis_cli::pipeline::{Phase, PipelineEvent, generate, plan};
 use chrysalis_core::{CancelToken, Project};
+use chrysalis_pipeline::chain::{Chain, ChainOptions};
+use chrysalis_pipeline::journal::Journal;
+use chrysalis_pipeline::publish::{PublishOptions, publish_with_chain};
+use chrysalis_pipeline::{Phase, PipelineEvent, generate, plan};
 use chrysalis_storage::Layout;
 
 fn arg(name: &str) -> Option<String> {

@@ -202,6 +202,18 @@ fn rel(root: &Path, path: &Path) -> String {
     path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned()
 }
 
+/// Removes what a killed run (or a full disk) left half-written in a stage's folders: the
+/// temporary files of `png_meta::write_atomic`, which never became an image or a JSON file.
+fn remove_stale_temps(project_root: &Path, stage: u32) -> Result<(), PipelineError> {
+    for dir in [stage_dir(project_root, stage).join("images"), stage_dir(project_root, stage).join("metadata")] {
+        let removed = png_meta::remove_stale_temps(&dir).map_err(PipelineError::io(&dir))?;
+        if removed > 0 {
+            tracing::info!("removed {removed} unfinished temporary file(s) from {}", dir.display());
+        }
+    }
+    Ok(())
+}
+
 /// Step 2: every image of every stage.
 pub fn generate_images(
     project_root: &Path,
@@ -218,6 +230,9 @@ pub fn generate_images(
     let engine = load_engine(&planned.spec, project_root, &first.stages[0].recipe)?;
     let mut step = 0u64;
     on_event(&PipelineEvent::new(Phase::Generate, 0, total, "generating"));
+    for stage in 0..stages {
+        remove_stale_temps(project_root, stage as u32)?;
+    }
     for stage in 0..stages {
         for item in items {
             cancel.check()?;

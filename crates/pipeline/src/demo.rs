@@ -23,7 +23,7 @@ use super::verify::{self, VerifyReport};
 use super::{OnEvent, Phase, PipelineError, PipelineEvent, SPEC_FILE};
 
 /// The demo collection's spec, as shipped.
-pub const DEMO_SPEC: &str = include_str!("../../../../assets/demo/collection.toml");
+pub const DEMO_SPEC: &str = include_str!("../../../assets/demo/collection.toml");
 
 /// A secondary sale the demo pretends happened: its royalty (the spec's 5 %) is paid in.
 pub const DEMO_SALE_LAMPORTS: u64 = 2_000_000_000;
@@ -59,26 +59,62 @@ pub struct DemoReport {
 /// The warps the demo makes (the demo stages unlock 1 day and 7 days after mint).
 pub const DEMO_WARPS: [&str; 2] = ["1d", "7d"];
 
-/// Opens `dir` as the demo project (creating it, with the demo spec, when it is not one yet).
+/// Opens `dir` as the demo project, creating it (with the demo spec) in a folder that does
+/// not exist or is empty.
+///
+/// The demo warps the sandbox clock, evolves every NFT and distributes SOL without asking,
+/// so it refuses any other folder: one with files in it that is not a project, and a project
+/// that is not the demo's (its `collection.toml` is not the demo spec). A demo project whose
+/// creation was interrupted before its spec was written (named `chrysalis-demo`, nothing
+/// planned yet) is finished, not refused.
 pub fn demo_project(dir: &Path) -> Result<Project, PipelineError> {
     let project = match Project::open(dir) {
         Ok(p) => p,
-        Err(ProjectError::NotFound { .. } | ProjectError::NotAProject { .. }) => {
-            Project::create(dir, Some("chrysalis-demo"))?
+        Err(ProjectError::NotFound { .. }) => Project::create(dir, Some(DEMO_NAME))?,
+        Err(ProjectError::NotAProject { .. }) => {
+            let empty = std::fs::read_dir(dir).map_err(PipelineError::io(dir))?.next().is_none();
+            if !empty {
+                return Err(PipelineError::Invalid(format!(
+                    "`{}` is not empty and is not a Chrysalis project: the demo makes a project of its own, so it only runs in a new or empty folder. Run `chrysalis demo NEW-FOLDER`",
+                    dir.display()
+                )));
+            }
+            Project::create(dir, Some(DEMO_NAME))?
         }
         Err(e) => return Err(e.into()),
     };
     let spec = project.root().join(SPEC_FILE);
-    if !spec.exists() {
-        std::fs::write(&spec, DEMO_SPEC).map_err(PipelineError::io(&spec))?;
+    match std::fs::read(&spec) {
+        Ok(bytes) if bytes == DEMO_SPEC.as_bytes() => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_unfinished_demo(&project)? => {
+            std::fs::write(&spec, DEMO_SPEC).map_err(PipelineError::io(&spec))?;
+        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(PipelineError::io(&spec)(e)),
+        _ => {
+            return Err(PipelineError::Invalid(format!(
+                "`{}` is a project of its own, not the demo's (its collection.toml is not the demo collection): the demo would warp its sandbox clock, evolve its NFTs and distribute its SOL. Run `chrysalis demo NEW-FOLDER` instead",
+                project.root().display()
+            )));
+        }
     }
     Ok(project)
+}
+
+/// The name the demo gives its project.
+pub const DEMO_NAME: &str = "chrysalis-demo";
+
+/// A project the demo created but was stopped before writing its spec: demo-named, and
+/// nothing planned in it.
+fn is_unfinished_demo(project: &Project) -> Result<bool, PipelineError> {
+    let planned: u32 = project.db().query_row("SELECT count(*) FROM pipeline_plan", [], |r| r.get(0))?;
+    Ok(project.name() == DEMO_NAME && planned == 0)
 }
 
 /// Runs the demo in `dir` (see the module docs).
 pub fn demo(dir: &Path, on_event: OnEvent<'_>, cancel: &CancelToken) -> Result<DemoReport, PipelineError> {
     let started = Instant::now();
     let project = demo_project(dir)?;
+    project.require_writable("the demo")?;
     let root: PathBuf = project.root().to_path_buf();
     let options = PublishOptions::default();
     let chain = Chain::open(&root, &ChainOptions::default())?;

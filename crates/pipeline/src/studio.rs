@@ -75,6 +75,9 @@ pub struct PublishStatus {
     /// The project has a `collection.toml`.
     pub has_spec: bool,
     pub planned: Option<PlannedStatus>,
+    /// Images generated and journaled, summed over stages: how far an interrupted run got
+    /// (out of `planned.items * planned.stages`).
+    pub images_ready: u32,
     /// Items whose metadata JSON is written, summed over stages.
     pub files_ready: u32,
     pub stages: Vec<StageCids>,
@@ -101,6 +104,8 @@ pub fn publish_status(project: &Project) -> Result<PublishStatus, PipelineError>
             current: spec_sha.as_deref() == Some(sha.as_str()),
             spec_sha256: sha,
         });
+    let images_ready: u32 =
+        conn.query_row("SELECT count(*) FROM pipeline_items WHERE image_sha256 IS NOT NULL", [], |r| r.get(0))?;
     let files_ready: u32 =
         conn.query_row("SELECT count(*) FROM pipeline_items WHERE metadata_cid IS NOT NULL", [], |r| r.get(0))?;
     let stages: Vec<StageCids> = Journal::new(conn)
@@ -130,7 +135,7 @@ pub fn publish_status(project: &Project) -> Result<PublishStatus, PipelineError>
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let complete = is_complete(planned.as_ref(), &stages, &pins);
-    Ok(PublishStatus { has_spec: spec.is_some(), planned, files_ready, stages, pins, complete })
+    Ok(PublishStatus { has_spec: spec.is_some(), planned, images_ready, files_ready, stages, pins, complete })
 }
 
 /// Every planned stage has both folders verified in the local store under the CIDs the

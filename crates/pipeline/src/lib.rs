@@ -1,5 +1,13 @@
 //! The collection pipeline: from `collection.toml` to minted, evolving, verifiable NFTs.
 //!
+//! This crate owns the path that needs art, storage and chain at once. The `chrysalis`
+//! binary (crates/cli) and the desktop app (src-tauri) are two faces over it: both call the
+//! same functions. It never prints, reports progress through a callback ([`PipelineEvent`])
+//! and stops at the next checkpoint when its [`chrysalis_core::CancelToken`] is cancelled.
+//! It never depends on clap, a terminal or Tauri.
+//!
+//! Start reading at [`publish::publish`]; the steps below are its outline.
+//!
 //! # Steps
 //! `chrysalis publish` (and the desktop app's Publish screen) runs [`publish::publish`]:
 //!
@@ -46,11 +54,17 @@
 //! <project>/store/                          (the local content-addressed store)
 //! ```
 
+// Pipeline errors carry storage errors (which carry CIDs) and chain errors (addresses,
+// signatures); they are the cold path, as in chrysalis-storage.
+#![allow(clippy::result_large_err)]
+
 pub mod chain;
+pub mod check;
 pub mod demo;
 pub mod error;
 pub mod evolve;
 pub mod generate;
+pub mod info;
 pub mod journal;
 pub mod keys;
 pub mod mint;

@@ -155,6 +155,11 @@ pub fn royalties(
     Ok(r)
 }
 
+/// The vault and what it owes each creator, read from the chain; nothing is sent.
+pub fn status(project_root: &Path, chain: &Chain) -> Result<RoyaltiesReport, PipelineError> {
+    report(chain, &project_collection(project_root, chain)?)
+}
+
 /// The collection's royalty in basis points, as on chain.
 pub fn royalty_bps_of(project_root: &Path, chain: &Chain) -> Result<u16, PipelineError> {
     Ok(project_collection(project_root, chain)?.account.royalty_bps)

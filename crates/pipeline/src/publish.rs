@@ -148,6 +148,7 @@ fn run(
     on_event: OnEvent<'_>,
     cancel: &CancelToken,
 ) -> Result<PublishReport, PipelineError> {
+    project.require_writable("publishing")?;
     let root = project.root();
     let journal = Journal::new(project.db());
     let only = options.only.unwrap_or(Only::Mint);

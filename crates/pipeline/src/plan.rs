@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use chrysalis_core::collection::plan::{Plan, PlanError, RecipeContext, plan};
-use chrysalis_core::collection::spec::{ArtSpec, CollectionSpec};
+use chrysalis_core::collection::plan::{Plan, PlanError, RecipeContext, plan, validate_recipes};
+use chrysalis_core::collection::spec::{ArtSpec, CollectionSpec, format_problems};
 use serde::{Deserialize, Serialize};
 
 use super::journal::Journal;
@@ -77,9 +77,9 @@ pub fn plan_text(text: &str, path: &Path, project_root: &Path) -> Result<Planned
         let check = |r: &chrysalis_core::Recipe| {
             chrysalis_art::procedural::ProceduralEngine::check(r).map(|_| ()).map_err(|e| e.to_string())
         };
-        let problems = spec.validate_recipes(&ctx, &check);
+        let problems = validate_recipes(&spec, &ctx, &check);
         if !problems.is_empty() {
-            let message = problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
+            let message = format!("the spec has {}", format_problems(&problems));
             return Err(PipelineError::Spec { path: path.to_path_buf(), message });
         }
     }
