@@ -185,7 +185,10 @@ pub fn pipeline_error(err: PipelineError) -> CommandError {
             }
             return e;
         }
-        PipelineError::NoSpec { .. } | PipelineError::Spec { .. } | PipelineError::Unsatisfiable(_) => ErrorKind::Spec,
+        PipelineError::NoSpec { .. }
+        | PipelineError::Spec { .. }
+        | PipelineError::SpecChanged { .. }
+        | PipelineError::Unsatisfiable(_) => ErrorKind::Spec,
         PipelineError::NotReady(_) => ErrorKind::NotReady,
         PipelineError::InsufficientFunds { .. }
         | PipelineError::Chain(chrysalis_chain::ChainError::InsufficientFunds { .. }) => ErrorKind::Funds,

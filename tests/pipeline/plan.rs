@@ -186,3 +186,52 @@ fn a_project_without_a_spec_says_what_to_do() {
     assert_eq!(err.kind(), "no_spec");
     assert!(err.to_string().contains("collection.toml"), "{err}");
 }
+
+/// A spec edited after its collection was created on chain is refused at once, before
+/// anything is regenerated, naming the fields that changed and keeping the spec the
+/// collection was made from beside the build. A change of comments alone is no change.
+#[test]
+fn a_spec_edited_after_minting_is_refused_before_regenerating() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = chrysalis_tests::small_spec("Fixed", 6, 2, 256, "0", &chrysalis_chain::Pubkey::new_unique());
+    let project = project_with_spec(dir.path(), &spec);
+    let cancel = CancelToken::new();
+    let first = publish(&project, &PublishOptions::default(), None, &mut |_| {}, &cancel).unwrap();
+    assert_eq!(first.minted_now, 6);
+
+    // Comments and formatting are not values: publishing again does nothing new.
+    std::fs::write(dir.path().join(SPEC_FILE), format!("# my notes\n{spec}\n\n")).unwrap();
+    let again = publish(&project, &PublishOptions::default(), None, &mut |_| {}, &cancel).unwrap();
+    assert_eq!(again.minted_now, 0);
+
+    let image = dir.path().join("build/stage-0/images/0.png");
+    let before = std::fs::metadata(&image).unwrap().modified().unwrap();
+    let edited = spec.replace("royalty_bps = ", "royalty_bps = 1").replace("name = \"Fixed\"", "name = \"Moved\"");
+    assert_ne!(edited, spec);
+    std::fs::write(dir.path().join(SPEC_FILE), &edited).unwrap();
+    let started = std::time::Instant::now();
+    let err = publish(&project, &PublishOptions::default(), None, &mut |_| {}, &cancel).unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, PipelineError::SpecChanged { .. }), "{err:?}");
+    assert_eq!(err.kind(), "spec_changed");
+    let msg = err.to_string();
+    assert!(msg.contains("name, royalty_bps differ") && msg.contains("new project folder"), "{msg}");
+    assert!(took < std::time::Duration::from_secs(5), "refused in {took:?}: it must not regenerate first");
+    assert_eq!(std::fs::metadata(&image).unwrap().modified().unwrap(), before, "nothing was regenerated");
+    let saved = dir.path().join("build/collection.sandbox.toml");
+    assert_eq!(std::fs::read_to_string(&saved).unwrap(), spec, "the spec the collection was made from is kept");
+    assert!(msg.contains(&saved.display().to_string()), "{msg}");
+
+    // `publish --only plan` refuses the same way, through the binary.
+    let out = std::process::Command::new(chrysalis_bin!())
+        .args(["publish", "--only", "plan", "--project"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("royalty_bps"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Reverting it publishes again, with nothing left to do.
+    std::fs::write(dir.path().join(SPEC_FILE), &spec).unwrap();
+    assert_eq!(publish(&project, &PublishOptions::default(), None, &mut |_| {}, &cancel).unwrap().minted_now, 0);
+}

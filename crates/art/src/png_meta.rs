@@ -500,9 +500,16 @@ pub fn procedural_model_hash(engine_version: u32, style: &str) -> String {
     hex::encode(Sha256::digest(format!("chrysalis-procedural:v{engine_version}:{style}")))[..10].to_string()
 }
 
+/// The recipe format from which a PNG's `parameters` text uses A1111's keys only for what
+/// A1111 knows (a procedural image has a seed and a size, but no sampler, steps, CFG scale
+/// or model) and puts everything of ours under `Chrysalis …` keys. Older recipes keep the
+/// layout they were published with, so their PNGs regenerate to the same bytes.
+pub const OWN_KEYS_FORMAT: u32 = 2;
+
 /// The A1111 fields for `recipe`.
 pub fn a1111_for(recipe: &Recipe) -> A1111Parameters {
     let size = format!("{}x{}", recipe.width, recipe.height);
+    let own_keys = recipe.format >= OWN_KEYS_FORMAT;
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut f = |k: &str, v: String| fields.push((k.to_string(), v));
     match &recipe.engine {
@@ -518,6 +525,17 @@ pub fn a1111_for(recipe: &Recipe) -> A1111Parameters {
                 f("Denoising strength", init.strength.to_string());
             }
         }
+        EngineSpec::Procedural(p) if own_keys => {
+            f("Seed", recipe.seed.to_string());
+            f("Size", size);
+            f("Chrysalis engine", format!("procedural v{}", p.engine_version));
+            f("Chrysalis style", p.style.clone());
+            if !p.params.is_empty() {
+                let params = p.params.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ");
+                f("Chrysalis params", params);
+            }
+        }
+        // Recipe format 1: the layout its PNGs were published with (kept byte for byte).
         EngineSpec::Procedural(p) => {
             f("Steps", "1".into());
             f("Sampler", p.style.clone());
@@ -532,7 +550,7 @@ pub fn a1111_for(recipe: &Recipe) -> A1111Parameters {
             }
         }
     }
-    f("Stage", recipe.stage.to_string());
+    f(if own_keys { "Chrysalis stage" } else { "Stage" }, recipe.stage.to_string());
     f(RECIPE_HASH_FIELD, recipe.hash().to_string());
     A1111Parameters { prompt: recipe.prompt.clone(), negative_prompt: recipe.negative_prompt.clone(), fields }
 }

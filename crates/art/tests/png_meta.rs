@@ -49,7 +49,7 @@ fn a1111_text_is_exactly_what_a1111_writes() {
         format!(
             "a moth at night, ink on paper\nsoft light\nNegative prompt: blurry, text\n\
              Steps: 20, Sampler: DDIM, CFG scale: 7.5, Seed: 42, Size: 512x512, Model hash: {hash}, Model: sd15, \
-             Stage: 0, Chrysalis recipe: {}",
+             Chrysalis stage: 0, Chrysalis recipe: {}",
             r.hash()
         )
     );
@@ -93,9 +93,16 @@ fn a1111_round_trip() {
     let p =
         procedural::recipe("growth", 1, 256, 256, 0, BTreeMap::from([("density".into(), 1.5), ("roots".into(), 3.0)]));
     let text = png_meta::a1111_parameters(&p);
+    assert!(text.contains(r#"Chrysalis params: "density: 1.5, roots: 3""#), "{text}");
+    assert_eq!(A1111Parameters::parse(&text).unwrap().get("Chrysalis params"), Some("density: 1.5, roots: 3"));
+    assert!(text.contains("Chrysalis style: growth,") && !text.contains("Sampler"), "{text}");
+    // A recipe of format 1 keeps the text it was published with (its PNG regenerates to the
+    // same bytes): the procedural style under A1111's `Sampler`, the stage under `Stage`.
+    let mut v1 = p.clone();
+    v1.format = 1;
+    let text = png_meta::a1111_parameters(&v1);
     assert!(text.contains(r#"Style params: "density: 1.5, roots: 3""#), "{text}");
-    assert_eq!(A1111Parameters::parse(&text).unwrap().get("Style params"), Some("density: 1.5, roots: 3"));
-    assert!(text.contains("Sampler: growth,"), "{text}");
+    assert!(text.contains("Sampler: growth,") && text.contains("Stage: 0,"), "{text}");
 }
 
 #[test]

@@ -23,17 +23,32 @@ fn png_sha256(recipe: &Recipe) -> String {
     hex::encode(Sha256::digest(png_meta::encode_png(&out.image, recipe).unwrap()))
 }
 
-/// The fixed recipes the golden hashes pin, one per style.
-fn golden_recipes() -> Vec<(Recipe, &'static str)> {
+/// The fixed recipes the golden hashes pin, one per style, at recipe format `format`.
+fn golden_recipes(format: u32) -> Vec<(Recipe, &'static str)> {
+    let at = |mut r: Recipe| {
+        r.format = format;
+        r
+    };
+    let v1 = format < png_meta::OWN_KEYS_FORMAT;
     vec![
         (
-            procedural::recipe("flow-field", 2024, 256, 256, 2, params(&[("palette", 0.0), ("turbulence", 1.2)])),
-            GOLDEN_FLOW_FIELD,
+            at(procedural::recipe("flow-field", 2024, 256, 256, 2, params(&[("palette", 0.0), ("turbulence", 1.2)]))),
+            if v1 { GOLDEN_FLOW_FIELD } else { GOLDEN_FLOW_FIELD_V2 },
         ),
-        (procedural::recipe("growth", 2024, 256, 256, 2, params(&[("palette", 1.0), ("roots", 3.0)])), GOLDEN_GROWTH),
         (
-            procedural::recipe("reaction-diffusion", 2024, 256, 256, 0, params(&[("palette", 4.0), ("pattern", 2.0)])),
-            GOLDEN_REACTION_DIFFUSION,
+            at(procedural::recipe("growth", 2024, 256, 256, 2, params(&[("palette", 1.0), ("roots", 3.0)]))),
+            if v1 { GOLDEN_GROWTH } else { GOLDEN_GROWTH_V2 },
+        ),
+        (
+            at(procedural::recipe(
+                "reaction-diffusion",
+                2024,
+                256,
+                256,
+                0,
+                params(&[("palette", 4.0), ("pattern", 2.0)]),
+            )),
+            if v1 { GOLDEN_REACTION_DIFFUSION } else { GOLDEN_REACTION_DIFFUSION_V2 },
         ),
     ]
 }
@@ -41,24 +56,56 @@ fn golden_recipes() -> Vec<(Recipe, &'static str)> {
 // SHA-256 of the PNG bytes (pixels and provenance chunks) of each golden recipe. If one of
 // these changes, output changed: if that was intended, bump procedural::ENGINE_VERSION
 // (old recipes would otherwise silently regenerate differently) and update the hash.
+// Recipe format 1: what was published before format 2; these must never change.
 const GOLDEN_FLOW_FIELD: &str = "d55c7951990d9a74fd1cd2a34c904eee88b5f53ceef07601cfe87733df5017bc";
 const GOLDEN_GROWTH: &str = "d5883187f8b02a514b579cb03686f6c56eb6686c678017e8e7b8c8fb88e6429b";
 const GOLDEN_REACTION_DIFFUSION: &str = "6b4514d9a43a172f10a4bf599fe7ea924e52d651d71b0c96258bf6e12e5c49ac";
+// Recipe format 2: the same pixels, our own keys in the A1111 text.
+const GOLDEN_FLOW_FIELD_V2: &str = "b5827a7e4f886941594d88cda21af9dc390deaf8750ac6a8d9b6c769c99e7b90";
+const GOLDEN_GROWTH_V2: &str = "1d6c44cd32b0c473f5d56531e27567b1ec89a4fffc60f18806bb356608e9fa10";
+const GOLDEN_REACTION_DIFFUSION_V2: &str = "eae01434be3da4b35ddcf8f93d52e5dae77ab7906047b4426dbc8f6f49ad29a1";
 
 #[test]
 fn golden_hashes() {
     let mut wrong = Vec::new();
-    for (recipe, want) in golden_recipes() {
-        let got = png_sha256(&recipe);
-        let style = match &recipe.engine {
-            EngineSpec::Procedural(p) => p.style.clone(),
-            EngineSpec::Diffusion(_) => unreachable!(),
-        };
-        if got != want {
-            wrong.push(format!("{style}: got {got}, pinned {want}"));
+    for format in 1..=chrysalis_core::recipe::RECIPE_FORMAT {
+        for (recipe, want) in golden_recipes(format) {
+            let got = png_sha256(&recipe);
+            let style = match &recipe.engine {
+                EngineSpec::Procedural(p) => p.style.clone(),
+                EngineSpec::Diffusion(_) => unreachable!(),
+            };
+            if got != want {
+                wrong.push(format!("{style} (recipe format {format}): got {got}, pinned {want}"));
+            }
         }
     }
     assert!(wrong.is_empty(), "procedural output changed:\n{}", wrong.join("\n"));
+}
+
+/// A procedural PNG's A1111 text names only what A1111 knows with A1111's keys: no
+/// sampler, steps, CFG scale or model for an engine that has none.
+#[test]
+fn procedural_a1111_text_uses_our_own_keys() {
+    let r = procedural::recipe("growth", 7, 64, 64, 1, params(&[("roots", 2.0)]));
+    let text = png_meta::a1111_parameters(&r);
+    let parsed = png_meta::A1111Parameters::parse(&text).unwrap();
+    let keys: Vec<&str> = parsed.fields.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "Seed",
+            "Size",
+            "Chrysalis engine",
+            "Chrysalis style",
+            "Chrysalis params",
+            "Chrysalis stage",
+            "Chrysalis recipe"
+        ]
+    );
+    for a1111_only in ["Sampler", "Steps", "CFG scale", "Model hash", "Model"] {
+        assert!(!keys.contains(&a1111_only), "{a1111_only} in {text}");
+    }
 }
 
 #[test]

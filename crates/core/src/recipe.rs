@@ -16,7 +16,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Version of the recipe format itself. A newer one is refused rather than misread.
-pub const RECIPE_FORMAT: u32 = 1;
+///
+/// - 1: the first format.
+/// - 2: the same fields; the PNG's A1111 `parameters` text names only what A1111 knows
+///   with A1111's keys and the rest with `Chrysalis …` keys (`chrysalis_art::png_meta`).
+///   Format 1 recipes keep their layout, so their PNGs regenerate byte for byte.
+pub const RECIPE_FORMAT: u32 = 2;
 
 /// How to make one image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -289,7 +294,7 @@ mod tests {
         let json = procedural().canonical_json();
         assert_eq!(
             json,
-            r#"{"engine":{"engine_version":1,"kind":"procedural","params":{"density":0.5,"palette":3.0},"style":"flow-field"},"format":1,"height":512,"negative_prompt":"","prompt":"moth","seed":42,"stage":0,"width":512}"#
+            r#"{"engine":{"engine_version":1,"kind":"procedural","params":{"density":0.5,"palette":3.0},"style":"flow-field"},"format":2,"height":512,"negative_prompt":"","prompt":"moth","seed":42,"stage":0,"width":512}"#
         );
     }
 
@@ -313,8 +318,9 @@ mod tests {
     #[test]
     fn newer_format_and_bad_values_are_refused() {
         let mut v = serde_json::to_value(procedural()).unwrap();
-        v["format"] = 2.into();
-        assert!(matches!(Recipe::from_json(&v.to_string()), Err(RecipeError::TooNew { found: 2, .. })));
+        v["format"] = (RECIPE_FORMAT + 1).into();
+        let found = RECIPE_FORMAT + 1;
+        assert!(matches!(Recipe::from_json(&v.to_string()), Err(RecipeError::TooNew { found: f, .. }) if f == found));
         let mut r = procedural();
         r.width = 0;
         assert!(Recipe::from_json(&serde_json::to_string(&r).unwrap()).is_err());

@@ -62,7 +62,7 @@ fn throughput(items: u32, side: u32) {
     let journal = Journal::new(p.db());
     let cancel = CancelToken::new();
     let t = Instant::now();
-    let planned = plan::plan_project(p.root(), &journal, &mut |_| {}).expect("plan");
+    let planned = plan::plan_project(p.root(), &journal, "sandbox", &mut |_| {}).expect("plan");
     let t_plan = t.elapsed();
     let t = Instant::now();
     generate::generate_images(p.root(), &planned, &journal, &mut |_| {}, &cancel).expect("generate");

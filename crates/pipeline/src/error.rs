@@ -20,6 +20,10 @@ pub enum PipelineError {
     #[error("`{}`: {message}", path.display())]
     Spec { path: PathBuf, message: String },
 
+    /// `collection.toml` differs from the spec the collection on `network` was created from.
+    #[error("{}", spec_changed_message(network, collection, fields, saved.as_deref()))]
+    SpecChanged { network: String, collection: String, fields: Vec<String>, saved: Option<PathBuf> },
+
     /// The spec's quotas and rules cannot all be satisfied: refused before generating.
     #[error("the collection cannot be planned: {0}. Nothing was generated; fix collection.toml and run again")]
     Unsatisfiable(String),
@@ -94,6 +98,7 @@ impl PipelineError {
         match self {
             Self::Project(e) => e.kind(),
             Self::NoSpec { .. } => "no_spec",
+            Self::SpecChanged { .. } => "spec_changed",
             Self::Spec { .. } => "bad_spec",
             Self::Unsatisfiable(_) => "unsatisfiable",
             Self::Art { .. } => "art",
@@ -119,4 +124,19 @@ impl PipelineError {
         let path = path.into();
         move |source| PipelineError::Io { path, source }
     }
+}
+
+fn spec_changed_message(network: &str, collection: &str, fields: &[String], saved: Option<&std::path::Path>) -> String {
+    let what = if fields.is_empty() {
+        "collection.toml changed".to_string()
+    } else {
+        format!("collection.toml changed ({} differ{})", fields.join(", "), if fields.len() == 1 { "s" } else { "" })
+    };
+    let kept = match saved {
+        Some(path) => format!(" (it is saved as {})", path.display()),
+        None => String::new(),
+    };
+    format!(
+        "{what} since the collection {collection} was created on {network} from it. A collection on chain is fixed, so nothing was generated: revert collection.toml to the spec it was made from{kept}, or start a new collection in a new project folder"
+    )
 }

@@ -247,6 +247,24 @@ impl<'c> Journal<'c> {
         Ok(())
     }
 
+    /// Keeps the `collection.toml` text the collection on `network` is created from.
+    pub fn record_collection_spec(&self, network: &str, spec_toml: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE chain_collections SET spec_toml = ?2 WHERE network = ?1 AND spec_toml IS NULL",
+            params![network, spec_toml],
+        )?;
+        Ok(())
+    }
+
+    /// The `collection.toml` text the collection on `network` was created from (`None` for a
+    /// collection created before the project kept it).
+    pub fn collection_spec(&self, network: &str) -> rusqlite::Result<Option<String>> {
+        self.conn
+            .query_row("SELECT spec_toml FROM chain_collections WHERE network = ?1", params![network], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+    }
+
     pub fn finish_collection(&self, network: &str, signature: Option<&str>) -> rusqlite::Result<()> {
         self.conn.execute(
             "UPDATE chain_collections SET status = 'created', signature = COALESCE(?2, signature), updated_at = ?3 WHERE network = ?1",

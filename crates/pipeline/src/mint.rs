@@ -134,6 +134,7 @@ pub fn ensure_collection(
         status: "sending".into(),
         signature: None,
     })?;
+    journal.record_collection_spec(&label, &planned.spec_text)?;
     cancel.check()?;
     let created = chain.op("creating the collection", |l| client::create_collection(l, wallet, &group, &args))?;
     journal.finish_collection(&label, created.signature.map(|s| s.to_string()).as_deref())?;

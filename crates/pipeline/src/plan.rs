@@ -19,6 +19,8 @@ pub struct Planned {
     /// SHA-256 (hex) of the `collection.toml` bytes: a collection on chain remembers it, and
     /// a changed spec is refused rather than minted against an older collection.
     pub spec_sha256: String,
+    /// The `collection.toml` text itself (kept with the collection when it is created).
+    pub spec_text: String,
 }
 
 /// What `publish --only plan` reports.
@@ -89,13 +91,64 @@ pub fn plan_text(text: &str, path: &Path, project_root: &Path) -> Result<Planned
         ),
         other => PipelineError::Spec { path: path.to_path_buf(), message: other.to_string() },
     })?;
-    Ok(Planned { spec, plan, spec_sha256: sha256_hex(text.as_bytes()) })
+    Ok(Planned { spec, plan, spec_sha256: sha256_hex(text.as_bytes()), spec_text: text.to_string() })
 }
 
-/// Step 1 for a project: reads `<project>/collection.toml`, plans it and records the plan.
+/// Refuses a spec that differs, in any value, from the one the collection on `network` was
+/// created from: a collection on chain is fixed (its name, creators, price and every stage's
+/// content root), so regenerating from a changed spec would only put `build/` out of step
+/// with it. This runs right after planning, before anything is generated, and names the
+/// fields that changed. A change of comments or formatting alone is not refused.
+///
+/// The spec the collection was made from is written to `build/collection.<network>.toml`
+/// so the artist can compare and revert.
+pub fn check_against_collection(
+    project_root: &Path,
+    journal: &Journal<'_>,
+    network: &str,
+    planned: &Planned,
+) -> Result<(), PipelineError> {
+    let Some(row) = journal.collection(network)? else { return Ok(()) };
+    if row.spec_sha256 == planned.spec_sha256 {
+        return Ok(());
+    }
+    let minted_text = journal.collection_spec(network)?;
+    let fields: Vec<String> = match minted_text.as_deref().map(CollectionSpec::from_toml) {
+        Some(Ok(minted)) => {
+            let fields = minted.changed_fields(&planned.spec);
+            if fields.is_empty() {
+                return Ok(());
+            }
+            fields.into_iter().map(String::from).collect()
+        }
+        _ => Vec::new(),
+    };
+    let saved = match &minted_text {
+        Some(text) => {
+            let path = project_root.join(super::BUILD_DIR).join(format!("collection.{}.toml", file_safe(network)));
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(PipelineError::io(dir))?;
+            }
+            std::fs::write(&path, text).map_err(PipelineError::io(&path))?;
+            Some(path)
+        }
+        None => None,
+    };
+    Err(PipelineError::SpecChanged { network: network.to_string(), collection: row.collection, fields, saved })
+}
+
+/// `network` as part of a file name (an RPC URL has slashes and colons).
+fn file_safe(network: &str) -> String {
+    network.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect()
+}
+
+/// Step 1 for a project: reads `<project>/collection.toml`, plans it, refuses it when it
+/// differs from the spec of the collection already on `network`
+/// ([`check_against_collection`]), and records the plan.
 pub fn plan_project(
     project_root: &Path,
     journal: &Journal<'_>,
+    network: &str,
     on_event: OnEvent<'_>,
 ) -> Result<Planned, PipelineError> {
     let path = project_root.join(SPEC_FILE);
@@ -106,6 +159,7 @@ pub fn plan_project(
         Err(e) => return Err(PipelineError::io(&path)(e)),
     };
     let planned = plan_text(&text, &path, project_root)?;
+    check_against_collection(project_root, journal, network, &planned)?;
     let summary = serde_json::to_value(planned.summary()).unwrap_or_default();
     journal.record_plan(
         &planned.spec_sha256,

@@ -5,7 +5,8 @@ use std::fs;
 use std::path::Path;
 use std::str::FromStr;
 
-use chrysalis_chain::{Keypair, Pubkey, Signer};
+use chrysalis_chain::{Keypair, Signer};
+use chrysalis_core::collection::metadata;
 use chrysalis_core::{CancelToken, Progress, Project};
 use chrysalis_storage::remote::local::Local;
 use chrysalis_storage::remote::{Pinner, PublishOptions as StoreOptions, Publisher, UploadStatus};
@@ -157,7 +158,7 @@ fn run(
         None => parse_network(&options.chain.network)?,
     };
     // Plan first: an unsatisfiable spec is refused before anything else is touched.
-    let planned = plan::plan_project(root, &journal, on_event)?;
+    let planned = plan::plan_project(root, &journal, &network.to_string(), on_event)?;
     if only == Only::Plan {
         // Nothing else is written, not even a wallet key: report the wallet only if it exists.
         let wallet = match &options.chain.wallet {
@@ -201,7 +202,7 @@ fn run(
     if only == Only::Generate {
         return Ok(report);
     }
-    let collection_json = write_collection_json(root, &planned, &report.stages, &creators)?;
+    let collection_json = write_collection_json(root, &planned, &report.stages)?;
     report.pins =
         pin_all(project, &report.stages, &collection_json, options.layout, remote, &journal, on_event, cancel)?;
     if only == Only::Pin {
@@ -253,56 +254,15 @@ fn run(
     Ok(report)
 }
 
-#[derive(Serialize)]
-struct CollectionCreator {
-    address: String,
-    share: u16,
-}
-
-#[derive(Serialize)]
-struct CollectionJson<'a> {
-    name: &'a str,
-    symbol: &'a str,
-    description: &'a str,
-    image: String,
-    seller_fee_basis_points: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    external_url: Option<&'a str>,
-    properties: CollectionProps,
-}
-
-#[derive(Serialize)]
-struct CollectionProps {
-    category: &'static str,
-    creators: Vec<CollectionCreator>,
-}
-
 /// `build/collection.json`: the collection's own metadata (the group mint's URI), whose image
-/// is item 0 at stage 0.
+/// is item 0 at stage 0 (`chrysalis_core::collection::metadata::collection_json`).
 fn write_collection_json(
     root: &Path,
     planned: &Planned,
     stages: &[StageOutput],
-    creators: &[(Pubkey, u16)],
 ) -> Result<std::path::PathBuf, PipelineError> {
     let image = stages.first().map(|s| format!("ipfs://{}/0.png", s.images_cid)).unwrap_or_default();
-    let json = CollectionJson {
-        name: &planned.spec.name,
-        symbol: &planned.spec.symbol,
-        description: &planned.spec.description,
-        image,
-        seller_fee_basis_points: planned.spec.royalty_bps,
-        external_url: planned.spec.external_url.as_deref(),
-        properties: CollectionProps {
-            category: "image",
-            creators: creators
-                .iter()
-                .map(|(a, s)| CollectionCreator { address: a.to_string(), share: s / 100 })
-                .collect(),
-        },
-    };
-    let mut bytes = serde_json::to_vec_pretty(&json).expect("collection JSON serializes");
-    bytes.push(b'\n');
+    let bytes = metadata::canonical_bytes(&metadata::collection_json(&planned.spec, &image));
     let path = root.join(BUILD_DIR).join("collection.json");
     if fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
         chrysalis_art::png_meta::write_atomic(&path, &bytes)

@@ -75,6 +75,33 @@ pub fn item_json_bytes(
     canonical_bytes(&item_json(spec, item, stage, image_uri, recipe))
 }
 
+/// The collection's own Metaplex JSON (the URI of its group mint): name, symbol,
+/// description, `image` (conventionally item 0 at stage 0), royalty, creators (the same
+/// percent shares as every item) and `properties.files`, so wallets and marketplaces read it
+/// as they read an item. It has no traits of its own, so `attributes` is empty.
+pub fn collection_json(spec: &CollectionSpec, image_uri: &str) -> Value {
+    let shares = percent_shares(&spec.creators.iter().map(|c| c.share_bps).collect::<Vec<_>>());
+    let creators: Vec<Value> =
+        spec.creators.iter().zip(shares).map(|(c, share)| json!({"address": c.address, "share": share})).collect();
+    let mut v = json!({
+        "name": spec.name,
+        "symbol": spec.symbol,
+        "description": spec.description,
+        "image": image_uri,
+        "seller_fee_basis_points": spec.royalty_bps,
+        "attributes": [],
+        "properties": {
+            "files": [{"uri": image_uri, "type": "image/png"}],
+            "category": "image",
+            "creators": creators,
+        },
+    });
+    if let Some(url) = &spec.external_url {
+        v["external_url"] = Value::String(url.clone());
+    }
+    v
+}
+
 /// Any JSON value with object keys sorted and no whitespace (the recipe's canonical form).
 pub fn canonical_bytes(value: &Value) -> Vec<u8> {
     let mut out = String::new();
@@ -107,5 +134,29 @@ mod tests {
         assert_eq!(percent_shares(&[3333, 3333, 3334]), vec![33, 33, 34]);
         assert_eq!(percent_shares(&[5050, 4950]), vec![51, 49]);
         assert_eq!(percent_shares(&[10_000]), vec![100]);
+    }
+
+    /// The collection JSON has what Metaplex's standard asks of any token's JSON, as the item
+    /// JSON does: `properties.files` naming the image, `attributes`, and creators whose
+    /// percent shares sum to 100 (3 333/3 333/3 334 bps once came out as 33/33/33).
+    #[test]
+    fn collection_json_is_complete_metaplex_json() {
+        let text = include_str!("../../../../assets/demo/collection.toml");
+        let mut spec = crate::collection::CollectionSpec::from_toml(text).unwrap();
+        spec.creators = ["A", "B", "C"]
+            .iter()
+            .zip([3333, 3333, 3334])
+            .map(|(a, s)| crate::collection::CreatorSpec { address: a.to_string(), share_bps: s })
+            .collect();
+        let v = collection_json(&spec, "ipfs://bafyimages/0.png");
+        assert_eq!(v["name"], spec.name.as_str());
+        assert_eq!(v["image"], "ipfs://bafyimages/0.png");
+        assert_eq!(v["properties"]["files"], json!([{"uri": "ipfs://bafyimages/0.png", "type": "image/png"}]));
+        assert_eq!(v["properties"]["category"], "image");
+        assert!(v["attributes"].is_array());
+        let shares: Vec<u64> =
+            v["properties"]["creators"].as_array().unwrap().iter().map(|c| c["share"].as_u64().unwrap()).collect();
+        assert_eq!(shares.iter().sum::<u64>(), 100, "{shares:?}");
+        assert_eq!(v["seller_fee_basis_points"], spec.royalty_bps);
     }
 }

@@ -237,6 +237,15 @@ pub const MIGRATIONS: &[Migration] = &[
         );
     "#,
     },
+    Migration {
+        version: 6,
+        name: "collection spec text",
+        sql: r#"
+        -- The collection.toml a collection was created from, so a later publish can name the
+        -- fields that changed since (a collection on chain is fixed) before regenerating.
+        ALTER TABLE chain_collections ADD COLUMN spec_toml TEXT;
+    "#,
+    },
 ];
 
 /// The newest schema version this build understands.

@@ -485,6 +485,31 @@ impl CollectionSpec {
             .collect()
     }
 
+    /// The top-level keys of `collection.toml` whose values differ between `self` and
+    /// `other`, in file order (comments and formatting are not values: they never count).
+    pub fn changed_fields(&self, other: &CollectionSpec) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut diff = |name: &'static str, differs: bool| {
+            if differs {
+                out.push(name);
+            }
+        };
+        diff("name", self.name != other.name);
+        diff("symbol", self.symbol != other.symbol);
+        diff("description", self.description != other.description);
+        diff("size", self.size != other.size);
+        diff("seed", self.seed != other.seed);
+        diff("external_url", self.external_url != other.external_url);
+        diff("creators", self.creators != other.creators);
+        diff("royalty_bps", self.royalty_bps != other.royalty_bps);
+        diff("price", self.price_lamports().ok() != other.price_lamports().ok() || self.price != other.price);
+        diff("art", self.art != other.art);
+        diff("traits", self.traits != other.traits);
+        diff("rules", self.rules != other.rules);
+        diff("stages", self.stages != other.stages);
+        out
+    }
+
     /// The stage growth of stage `index`, with the procedural default applied.
     pub fn growth_of(&self, index: usize) -> Option<Growth> {
         let s = self.stages.get(index)?;
