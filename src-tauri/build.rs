@@ -36,6 +36,8 @@ fn main() {
         "open_explorer",
         "publish_status",
         "use_demo_collection",
+        "creators_status",
+        "confirm_creator",
         "publish_run",
         "mint_estimate",
         "mint_run",

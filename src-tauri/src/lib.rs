@@ -79,6 +79,8 @@ pub fn builder_with_state<R: Runtime>(builder: tauri::Builder<R>, state: AppStat
             chain::open_explorer,
             pipeline::publish_status,
             pipeline::use_demo_collection,
+            pipeline::creators_status,
+            pipeline::confirm_creator,
             pipeline::publish_run,
             pipeline::mint_estimate,
             pipeline::mint_run,

@@ -21,7 +21,9 @@
 use std::path::PathBuf;
 
 use chrysalis_chain::Signer;
+use chrysalis_core::collection::CollectionSpec;
 use chrysalis_core::{CancelToken, Project};
+use chrysalis_pipeline::creators::{self, CreatorStatus};
 use chrysalis_pipeline::evolve::{self, EvolveReport};
 use chrysalis_pipeline::journal::Journal;
 use chrysalis_pipeline::royalties::{self, RoyaltiesReport};
@@ -44,12 +46,9 @@ use ts_rs::TS;
 
 use crate::chain::{ChainRequest, project_root, with_chain};
 use crate::commands::{blocking, parse_path};
-use crate::error::{CommandError, CommandResult, ErrorKind, pipeline_error};
+use crate::error::{CommandError, CommandResult, ErrorKind, pipeline_error, sentence};
 use crate::secrets::SecretStore;
 use crate::state::{AppState, lock};
-
-/// The demo collection (12 items, 3 stages) the app ships, for "use the demo collection".
-pub use chrysalis_pipeline::demo::DEMO_SPEC;
 
 // ---------------------------------------------------------------------------------------
 // Types the UI sends
@@ -201,22 +200,41 @@ pub async fn publish_status(state: State<'_, AppState>) -> CommandResult<Publish
     blocking(move || studio::publish_status(&lock(&project)).map_err(pipeline_error)).await
 }
 
-/// Writes the demo collection spec (12 items, 3 stages) into the project, unless it already
-/// has a `collection.toml` (never overwritten). Returns whether it was written.
+/// Writes the demo collection spec (12 items, 3 stages) into the project, paying the
+/// artist's own wallet (never the demo's address), unless it already has a `collection.toml`
+/// (never overwritten). Returns whether it was written.
 #[tauri::command]
 pub async fn use_demo_collection(state: State<'_, AppState>) -> CommandResult<bool> {
     let project = state.project()?;
     state.ensure_idle()?;
     blocking(move || {
-        let path = lock(&project).root().join(SPEC_FILE);
-        if path.exists() {
-            return Ok(false);
-        }
-        std::fs::write(&path, DEMO_SPEC)
-            .map_err(|e| CommandError::new(ErrorKind::Storage, format!("Could not write {}: {e}.", path.display())))?;
-        Ok(true)
+        let written = creators::write_starter_spec(&lock(&project), None).map_err(pipeline_error)?;
+        Ok(written.is_some())
     })
     .await
+}
+
+/// Who collection.toml pays, and whether the artist confirmed each address (the Mint screen
+/// warns about any that is not).
+#[tauri::command]
+pub async fn creators_status(state: State<'_, AppState>) -> CommandResult<Vec<CreatorStatus>> {
+    let project = state.project()?;
+    blocking(move || {
+        let project = lock(&project);
+        let path = project.root().join(SPEC_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|_| pipeline_error(PipelineError::NoSpec { path }))?;
+        let spec = CollectionSpec::from_toml(&text)
+            .map_err(|e| CommandError::new(ErrorKind::Spec, sentence(&e.to_string())))?;
+        creators::status(&project, &spec).map_err(pipeline_error)
+    })
+    .await
+}
+
+/// Confirms `address` as the artist's or a collaborator's: it is no longer warned about.
+#[tauri::command]
+pub async fn confirm_creator(state: State<'_, AppState>, address: String) -> CommandResult<()> {
+    let project = state.project()?;
+    blocking(move || creators::confirm(&lock(&project), &address, "confirmed").map_err(pipeline_error)).await
 }
 
 /// Plans, generates, writes metadata and pins every stage folder to the local store and the

@@ -67,6 +67,7 @@ fn rendered() -> BTreeMap<PathBuf, String> {
     collect.visit::<chrysalis_studio::chain::WalletInfo>();
     collect.visit::<chrysalis_pipeline::PipelineEvent>();
     collect.visit::<chrysalis_pipeline::PublishReport>();
+    collect.visit::<chrysalis_pipeline::creators::CreatorStatus>();
     collect.visit::<chrysalis_pipeline::studio::PublishStatus>();
     collect.visit::<chrysalis_pipeline::studio::MintEstimate>();
     collect.visit::<chrysalis_pipeline::studio::MintRecord>();

@@ -224,6 +224,19 @@ fn use_demo_collection_writes_the_demo_spec_once_and_never_overwrites() {
     assert_eq!(s.ok("use_demo_collection", json!({})), json!(true));
     let spec = std::fs::read_to_string(dir.join("collection.toml")).unwrap();
     assert!(spec.contains("Chrysalis Demo"));
+    // It pays the artist's own (Sandbox) wallet, confirmed; never the demo's stranger.
+    let creators = s.ok("creators_status", json!({}));
+    assert_eq!(creators.as_array().unwrap().len(), 1, "{creators}");
+    assert_eq!(creators[0]["confirmed"], true, "{creators}");
+    assert_eq!(creators[0]["how"], "own wallet (Sandbox)", "{creators}");
+    let stranger = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf";
+    assert!(!spec.contains(stranger));
+    let theirs = spec.replace(creators[0]["address"].as_str().unwrap(), stranger);
+    std::fs::write(dir.join("collection.toml"), &theirs).unwrap();
+    assert_eq!(s.ok("creators_status", json!({}))[0]["confirmed"], false);
+    assert_eq!(s.ok("confirm_creator", json!({ "address": stranger })), json!(null));
+    assert_eq!(s.ok("creators_status", json!({}))[0]["how"], "confirmed");
+    assert_eq!(s.err("confirm_creator", json!({ "address": "nope" })).0, "invalidInput");
     std::fs::write(dir.join("collection.toml"), TINY_SPEC).unwrap();
     assert_eq!(s.ok("use_demo_collection", json!({})), json!(false));
     assert_eq!(std::fs::read_to_string(dir.join("collection.toml")).unwrap(), TINY_SPEC, "the artist's spec is kept");
@@ -316,6 +329,11 @@ fn the_whole_path_in_the_sandbox() {
     assert_eq!(nfts.len(), 2);
     assert!(nfts.iter().all(|n| n["stage"] == 0 && n["next"]["due"] == false));
     assert_eq!(nfts[0]["next"]["rule"], json!({ "kind": "after_mint", "seconds": 86_400 }));
+    // Each row names its image now and at the next stage; stage_image draws them small.
+    assert_eq!(nfts[1]["image"], json!({ "stage": 0, "path": "build/stage-0/images/1.png", "exists": true }));
+    assert_eq!(nfts[1]["next_image"], json!({ "stage": 1, "path": "build/stage-1/images/1.png", "exists": true }));
+    let thumb = s.ok("stage_image", json!({ "stage": 1, "index": 1 }));
+    assert!(thumb.as_str().unwrap().starts_with("data:image/png;base64,"), "{thumb}");
     let due_at = nfts[0]["next"]["due_at"].as_i64().unwrap();
     assert_eq!(due_at, nfts[0]["minted_at"].as_i64().unwrap() + 86_400);
     let (_, message) = s.err("warp_clock", json!({ "chain": sandbox(), "duration": "soon" }));
@@ -339,10 +357,16 @@ fn the_whole_path_in_the_sandbox() {
     assert!(message.contains("does not exist"), "{message}");
     let trig = s.ok("evolve_trigger", json!({ "chain": sandbox(), "index": 0, "toStage": 2 }));
     assert_eq!(trig["evolved"][0]["to_stage"], 2);
+    std::fs::remove_file(dir.join("build/stage-2/images/1.png")).unwrap();
     let t = s.ok("evolve_timeline", json!({ "chain": sandbox() }));
     assert_eq!(t["nfts"][0]["stage"], 2);
     assert_eq!(t["nfts"][0]["next"], Value::Null, "the last stage");
+    assert_eq!(t["nfts"][0]["image"]["path"], "build/stage-2/images/0.png");
+    assert_eq!(t["nfts"][0]["next_image"], Value::Null, "no stage after the last");
     assert_eq!(t["nfts"][1]["stage"], 1);
+    // An image that is not on this computer says so, in the row and from stage_image.
+    assert_eq!(t["nfts"][1]["next_image"]["exists"], false);
+    assert_eq!(s.err("stage_image", json!({ "stage": 2, "index": 1 })).0, "notFound");
 
     // Royalties: a simulated sale pays the vault, distribution pays the creator.
     let shown = s.ok("royalties_show", json!({ "chain": sandbox() }));

@@ -175,6 +175,22 @@ describe("project check", () => {
     expect(result).toHaveTextContent("dangling references: item row 3");
   });
 
+  test("a passing step with a warning shows the warning", async () => {
+    const { job } = checkingBackend();
+    const user = userEvent.setup();
+    render(App);
+    await user.click(await screen.findByTestId("check-button"));
+    const warned: CheckReport = {
+      ok: true,
+      steps: [
+        REPORT.steps[0],
+        { name: "collection.toml", ok: true, detail: "12 items x 3 stage(s) planned", warning: "1 creator address in collection.toml is not confirmed" },
+      ],
+    };
+    job.resolve(warned);
+    expect(await screen.findByTestId("check-warning")).toHaveTextContent("not confirmed");
+  });
+
   test("cancel stops the check and says so", async () => {
     const { send, cancel } = checkingBackend();
     const user = userEvent.setup();

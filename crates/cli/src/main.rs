@@ -55,6 +55,9 @@ enum Command {
     /// Verify a project's settings, database and collection.toml, with progress. Ctrl-C
     /// cancels.
     Check(project_cmds::ProjectArgs),
+    /// List who collection.toml pays and whether each address is confirmed as yours or a
+    /// collaborator's; --confirm ADDRESS confirms one.
+    Creators(project_cmds::CreatorsArgs),
     /// Publish a file or folder to the local store, Kubo, a pinning service, Pinata or
     /// Arweave: resumable, every upload verified and recorded in the project. Ctrl-C cancels.
     Pin(pin_cmds::PinArgs),
@@ -174,6 +177,7 @@ fn main() -> ExitCode {
         Command::Init(args) => project_cmds::init(&out, args),
         Command::Info(args) => project_cmds::info(&out, args),
         Command::Check(args) => project_cmds::check(&out, args, cancel_token()),
+        Command::Creators(args) => project_cmds::creators(&out, args),
         Command::Pin(args) => pin_cmds::pin(&out, args, cancel_token()),
         Command::Cid(args) => storage_cmds::cid(&out, args, cancel_token()),
         Command::Car(cmd) => storage_cmds::car(&out, cmd, cancel_token()),

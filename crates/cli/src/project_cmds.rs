@@ -19,6 +19,13 @@ pub struct InitArgs {
     /// Project name; defaults to the folder's name.
     #[arg(long)]
     pub name: Option<String>,
+    /// The creator paid by the starter collection.toml: defaults to your own wallet (the
+    /// Solana CLI's default keypair, else a new Sandbox wallet in the project).
+    #[arg(long, value_name = "ADDRESS")]
+    pub creator: Option<String>,
+    /// Do not write a starter collection.toml.
+    #[arg(long, conflicts_with = "creator")]
+    pub no_collection: bool,
 }
 
 #[derive(Debug, Args)]
@@ -76,9 +83,19 @@ fn info_rows(info: &ProjectInfo) -> Vec<(&'static str, String)> {
 
 pub fn init(out: &Output, args: InitArgs) -> anyhow::Result<ExitCode> {
     let project = Project::create(&args.dir, args.name.as_deref())?;
+    let creator = if args.no_collection {
+        None
+    } else {
+        chrysalis_pipeline::creators::write_starter_spec(&project, args.creator.as_deref())?
+    };
     let info = project.info()?;
     if !out.is_json() {
         println!("Created project {:?} in {}", info.name, info.root);
+        if let Some(c) = creator {
+            println!(
+                "Wrote collection.toml (the demo collection: 12 items, 3 stages), paying {c}: edit it to make it yours"
+            );
+        }
     }
     out.data(&info, &info_rows(&info))?;
     Ok(ExitCode::SUCCESS)
@@ -135,8 +152,52 @@ pub fn check(out: &Output, args: ProjectArgs, cancel: &CancelToken) -> anyhow::R
     let rows: Vec<(&str, String)> = report
         .steps
         .iter()
-        .map(|s| (s.name.as_str(), format!("{}  {}", if s.ok { "ok  " } else { "FAIL" }, s.detail)))
+        .map(|s| {
+            let mark = match (s.ok, &s.warning) {
+                (false, _) => "FAIL",
+                (true, Some(_)) => "WARN",
+                (true, None) => "ok  ",
+            };
+            let warning = s.warning.as_deref().map(|w| format!("\n      warning: {w}")).unwrap_or_default();
+            (s.name.as_str(), format!("{mark}  {}{warning}", s.detail))
+        })
         .collect();
     out.data(&report, &rows)?;
     Ok(if report.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+#[derive(Debug, Args)]
+pub struct CreatorsArgs {
+    /// The project folder; defaults to the project containing the current directory.
+    pub dir: Option<PathBuf>,
+    /// Confirm ADDRESS as yours or a collaborator's: proceeds and royalties are paid to it
+    /// (repeatable). Your own wallets count as confirmed without this.
+    #[arg(long = "confirm", value_name = "ADDRESS")]
+    pub confirm: Vec<String>,
+}
+
+/// `chrysalis creators`: who collection.toml pays, and whether each address is confirmed.
+pub fn creators(out: &Output, args: CreatorsArgs) -> anyhow::Result<ExitCode> {
+    use chrysalis_pipeline::creators;
+    let project = open_project(args.dir.as_deref())?;
+    for address in &args.confirm {
+        creators::confirm(&project, address, "confirmed")?;
+    }
+    let path = project.root().join(chrysalis_pipeline::SPEC_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let spec = chrysalis_core::collection::CollectionSpec::from_toml(&text)?;
+    let statuses = creators::status(&project, &spec)?;
+    let rows: Vec<(&str, String)> = statuses
+        .iter()
+        .map(|c| {
+            let share = format!("{} %", f64::from(c.share_bps) / 100.0);
+            let state = match &c.how {
+                Some(how) => format!("confirmed: {how}"),
+                None => "NOT CONFIRMED: paid on chain; confirm with --confirm if it is yours".to_string(),
+            };
+            (c.address.as_str(), format!("{share:>7}  {state}"))
+        })
+        .collect();
+    out.data(&statuses, &rows)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -183,3 +183,62 @@ fn a_read_only_project_can_still_be_read() {
     assert_eq!(before, after, "nothing was written");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// `init` writes a starter collection.toml that pays the artist's own wallet, never a
+/// stranger; `check` warns about a creator address nobody confirmed, and `creators
+/// --confirm` settles it.
+#[test]
+fn init_pays_the_artist_and_unconfirmed_creators_are_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("mine");
+    let d = dir.to_str().unwrap();
+    chrysalis()
+        .env("HOME", tmp.path())
+        .args(["init", d])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Wrote collection.toml"));
+    let spec = std::fs::read_to_string(dir.join("collection.toml")).unwrap();
+    let artist = chrysalis_chain::wallet::read_keypair(&dir.join("keys/artist.json")).unwrap();
+    use chrysalis_chain::Signer;
+    let me = artist.pubkey().to_string();
+    assert!(spec.contains(&format!("address = \"{me}\"")), "the starter spec pays the project's own wallet");
+    let out = chrysalis().env("HOME", tmp.path()).args(["check", d, "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["steps"][4]["warning"].is_null(), "own wallet: no warning: {report}");
+
+    // A stranger's address (here: the one the demo spec ships with) is pointed out.
+    let stranger = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf";
+    std::fs::write(dir.join("collection.toml"), spec.replace(&me, stranger)).unwrap();
+    chrysalis()
+        .env("HOME", tmp.path())
+        .args(["check", d])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("WARN"))
+        .stdout(predicate::str::contains(stranger))
+        .stdout(predicate::str::contains("not confirmed"));
+    chrysalis()
+        .env("HOME", tmp.path())
+        .args(["creators", d])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("NOT CONFIRMED"));
+    chrysalis()
+        .env("HOME", tmp.path())
+        .args(["creators", d, "--confirm", stranger])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("confirmed: confirmed"));
+    let out = chrysalis().env("HOME", tmp.path()).args(["check", d, "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["steps"][4]["warning"].is_null(), "confirmed: {report}");
+    // --creator names it explicitly; --no-collection writes none.
+    let other = tmp.path().join("other");
+    chrysalis().args(["init", other.to_str().unwrap(), "--creator", stranger]).assert().success();
+    assert!(std::fs::read_to_string(other.join("collection.toml")).unwrap().contains(stranger));
+    let bare = tmp.path().join("bare");
+    chrysalis().args(["init", bare.to_str().unwrap(), "--no-collection"]).assert().success();
+    assert!(!bare.join("collection.toml").exists());
+}

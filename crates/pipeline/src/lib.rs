@@ -60,6 +60,7 @@
 
 pub mod chain;
 pub mod check;
+pub mod creators;
 pub mod demo;
 pub mod error;
 pub mod evolve;

@@ -194,6 +194,11 @@ fn run(
     let _ =
         project.journal("pipeline.publish.started", &serde_json::json!({ "network": report.network, "only": only }));
     let creators = generate::resolved_creators(&planned.spec)?;
+    if !matches!(network, chrysalis_chain::Network::Sandbox)
+        && let Some(warning) = super::creators::warning(project, &planned.spec)?
+    {
+        tracing::warn!("{warning}");
+    }
     let mut summary = generate::generate_images(root, &planned, &journal, on_event, cancel)?;
     let (stages, written) = generate::write_metadata(root, &planned, options.layout, &journal, on_event, cancel)?;
     summary.metadata_written = written;

@@ -5,6 +5,7 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   ChainRequest,
+  CreatorStatus,
   MintEstimate,
   MintRecord,
   NetworkInfo,
@@ -178,6 +179,24 @@ export function mintEstimate(chain: ChainRequest): Promise<MintEstimate> {
 
 export function mintRun(chain: ChainRequest, onEvent: (e: PipelineEvent) => void): Promise<PublishReport> {
   return call("mint_run", { chain, onEvent: new Channel<PipelineEvent>(onEvent) });
+}
+
+/** Who collection.toml pays, and whether each address is confirmed as the artist's own or a
+ *  collaborator's. */
+export function creatorsStatus(): Promise<CreatorStatus[]> {
+  return call("creators_status");
+}
+
+export function confirmCreator(address: string): Promise<void> {
+  return call("confirm_creator", { address });
+}
+
+/** A creator's line: its share, and how it was confirmed or that it was not. */
+export function creatorLine(c: CreatorStatus): { share: string; state: string; confirmed: boolean } {
+  const share = `${Number((c.share_bps / 100).toFixed(2))} %`;
+  return c.confirmed
+    ? { share, state: c.how ?? "confirmed", confirmed: true }
+    : { share, state: "not confirmed: proceeds and royalties are paid to this address on chain", confirmed: false };
 }
 
 export function mintList(chain: ChainRequest): Promise<MintRecord[]> {

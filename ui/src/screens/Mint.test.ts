@@ -42,6 +42,32 @@ describe("Mint", () => {
     expect(screen.getByTestId("wallet-balance")).toHaveTextContent("5 SOL");
   });
 
+  test("an unconfirmed creator is pointed out and confirmed with one click", async () => {
+    let confirmed = false;
+    const calls = backend({
+      wallet_info: () => WALLET,
+      mint_estimate: () => EST,
+      mint_list: () => [],
+      creators_status: () => [
+        { address: "Art1st", share_bps: 7000, confirmed: true, how: "own wallet (Sandbox)" },
+        { address: "Str4nger", share_bps: 3000, confirmed, how: confirmed ? "confirmed" : undefined },
+      ],
+      confirm_creator: () => {
+        confirmed = true;
+        return null;
+      },
+    });
+    const user = userEvent.setup();
+    render(Mint, { project: MOTHS });
+    expect(await screen.findByTestId("creators-warning")).toHaveTextContent("One creator address is not confirmed");
+    const rows = screen.getAllByTestId("creator");
+    expect(rows[0]).toHaveTextContent("70 %");
+    expect(rows[1]).toHaveTextContent("not confirmed");
+    await user.click(screen.getByTestId("confirm-creator"));
+    await vi.waitFor(() => expect(screen.queryByTestId("creators-warning")).toBeNull());
+    expect(calls.find((c) => c.cmd === "confirm_creator")!.args).toEqual({ address: "Str4nger" });
+  });
+
   test("switching network re-reads and is remembered; mainnet asks before spending", async () => {
     const calls = backend({
       wallet_info: () => WALLET,

@@ -246,6 +246,20 @@ pub const MIGRATIONS: &[Migration] = &[
         ALTER TABLE chain_collections ADD COLUMN spec_toml TEXT;
     "#,
     },
+    Migration {
+        version: 7,
+        name: "confirmed creators",
+        sql: r#"
+        -- Creator addresses the artist confirmed as theirs or their collaborators' (their own
+        -- wallets count without asking). `check`, publishing and the app warn about any
+        -- other address in collection.toml: mint proceeds and royalties go to it.
+        CREATE TABLE confirmed_creators (
+            address      TEXT    PRIMARY KEY,
+            how          TEXT    NOT NULL,
+            confirmed_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+    "#,
+    },
 ];
 
 /// The newest schema version this build understands.

@@ -86,6 +86,11 @@ pub struct CheckStep {
     pub name: String,
     pub ok: bool,
     pub detail: String,
+    /// Something that does not fail the check but that the user should look at (a creator
+    /// address they never confirmed, for example).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub warning: Option<String>,
 }
 
 /// Everything that can go wrong opening or using a project. Each message names the file and
@@ -409,7 +414,7 @@ impl Project {
             cancel.check()?;
             on_progress(&Progress::new(i as u64, total, format!("checking {name}")));
             let (ok, detail) = run(self)?;
-            steps.push(CheckStep { name: (*name).to_string(), ok, detail });
+            steps.push(CheckStep { name: (*name).to_string(), ok, detail, warning: None });
         }
         on_progress(&Progress::new(total, total, "done"));
         let ok = steps.iter().all(|s| s.ok);

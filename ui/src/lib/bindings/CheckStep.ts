@@ -3,4 +3,9 @@
 /**
  * One check and what it found.
  */
-export type CheckStep = { name: string, ok: boolean, detail: string, };
+export type CheckStep = { name: string, ok: boolean, detail: string, 
+/**
+ * Something that does not fail the check but that the user should look at (a creator
+ * address they never confirmed, for example).
+ */
+warning?: string, };

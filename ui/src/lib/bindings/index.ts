@@ -12,6 +12,7 @@ export type { Conflict } from "./Conflict";
 export type { ConflictKind } from "./ConflictKind";
 export type { CreatorLine } from "./CreatorLine";
 export type { CreatorSpec } from "./CreatorSpec";
+export type { CreatorStatus } from "./CreatorStatus";
 export type { CredentialStatus } from "./CredentialStatus";
 export type { DType } from "./DType";
 export type { DiffusionArt } from "./DiffusionArt";
