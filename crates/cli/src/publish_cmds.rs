@@ -48,6 +48,11 @@ pub struct PublishArgs {
     #[arg(long, value_name = "PHASE")]
     pub only: Option<Only>,
 
+    /// Images generated at once (default: one per core). The images are the same whatever
+    /// the number; diffusion always makes one at a time, with every core inside it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub jobs: Option<u32>,
+
     /// Also pin every folder to: kubo, psa, pinata or arweave (the local store always gets
     /// them). The flags below are `chrysalis pin`'s.
     #[arg(long, default_value = "local", value_name = "BACKEND")]
@@ -136,7 +141,7 @@ pub fn publish(out: &Output, args: PublishArgs, cancel: &CancelToken) -> anyhow:
         BackendKind::Local => None,
         _ => Some(pin_cmds::backend(&remote_pin_args(&args), &project)?),
     };
-    let options = PublishOptions { chain: args.chain.options(), layout: args.layout, only: args.only };
+    let options = PublishOptions { chain: args.chain.options(), layout: args.layout, only: args.only, jobs: args.jobs };
     let mut bars = PhaseBars::new(out);
     let result = chrysalis_pipeline::publish(
         &project,

@@ -15,6 +15,8 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use chrysalis_art::{Engine, RgbImage, png_meta};
 use chrysalis_chain::Pubkey;
@@ -74,6 +76,9 @@ impl StageOutput {
 pub struct GenerateSummary {
     /// Images made in this run.
     pub generated: u32,
+    /// Items generated at once (worker threads) in this run.
+    #[serde(default)]
+    pub jobs: u32,
     /// Images already on disk with the planned recipe (kept).
     pub reused: u32,
     /// Metadata files written (new or changed) in this run.
@@ -144,30 +149,48 @@ pub fn load_engine(
     })
 }
 
-/// Generates (or keeps) the PNG of one item at one stage; returns its bytes and whether it
-/// was generated now.
-pub fn ensure_image(
+/// One image made or kept by [`produce_image`], for the journal.
+#[derive(Debug)]
+pub struct ImageOutcome {
+    pub stage: u32,
+    pub index: u32,
+    pub recipe_hash: String,
+    /// Relative to the project root.
+    pub path: String,
+    pub sha256: String,
+    /// Generated now (`false`: the file on disk was kept).
+    pub made: bool,
+    pub bytes: Vec<u8>,
+}
+
+/// Generates (or keeps) the PNG of one item at one stage. `journaled_sha256` is what the
+/// journal recorded for it, if anything: a file on disk is kept only when its recipe is the
+/// planned one and it matches the journal. Writes the file (atomically) but not the journal:
+/// the caller's thread does that, so workers never share the database connection.
+pub fn produce_image(
     engine: &dyn Engine,
     project_root: &Path,
     item: &PlannedItem,
     stage: usize,
-    journal: Option<&Journal<'_>>,
+    journaled_sha256: Option<&str>,
     cancel: &CancelToken,
-) -> Result<(Vec<u8>, bool), PipelineError> {
+) -> Result<ImageOutcome, PipelineError> {
     let s = stage as u32;
     let recipe = stage_recipe(project_root, item, stage)?;
     let path = image_path(project_root, s, item.index);
+    let outcome = |bytes: Vec<u8>, made: bool| ImageOutcome {
+        stage: s,
+        index: item.index,
+        recipe_hash: recipe.hash().to_string(),
+        path: rel(project_root, &path),
+        sha256: sha256_hex(&bytes),
+        made,
+        bytes,
+    };
     if let Ok(bytes) = fs::read(&path) {
-        let sha = sha256_hex(&bytes);
-        let journal_ok = match journal.map(|j| j.item(s, item.index)).transpose()?.flatten() {
-            Some(row) => row.image_sha256.as_deref().is_none_or(|j| j == sha),
-            None => true,
-        };
+        let journal_ok = journaled_sha256.is_none_or(|j| j == sha256_hex(&bytes));
         if journal_ok && png_meta::recipe_from_png(&bytes).ok().as_ref() == Some(&recipe) {
-            if let Some(j) = journal {
-                j.record_image(s, item.index, &recipe.hash().to_string(), &rel(project_root, &path), &sha)?;
-            }
-            return Ok((bytes, false));
+            return Ok(outcome(bytes, false));
         }
         tracing::info!(path = %path.display(), "image on disk does not match its plan: generating it again");
     }
@@ -192,10 +215,33 @@ pub fn ensure_image(
         fs::create_dir_all(dir).map_err(PipelineError::io(dir))?;
     }
     let bytes = png_meta::write_png(&path, &image.image, &recipe).map_err(art)?;
+    Ok(outcome(bytes, true))
+}
+
+/// Generates (or keeps) the PNG of one item at one stage on this thread, journaling it when
+/// a journal is given; returns its bytes and whether it was generated now.
+pub fn ensure_image(
+    engine: &dyn Engine,
+    project_root: &Path,
+    item: &PlannedItem,
+    stage: usize,
+    journal: Option<&Journal<'_>>,
+    cancel: &CancelToken,
+) -> Result<(Vec<u8>, bool), PipelineError> {
+    let journaled = match journal {
+        Some(j) => j.item(stage as u32, item.index)?.and_then(|row| row.image_sha256),
+        None => None,
+    };
+    let o = produce_image(engine, project_root, item, stage, journaled.as_deref(), cancel)?;
     if let Some(j) = journal {
-        j.record_image(s, item.index, &recipe.hash().to_string(), &rel(project_root, &path), &sha256_hex(&bytes))?;
+        j.record_image(o.stage, o.index, &o.recipe_hash, &o.path, &o.sha256)?;
     }
-    Ok((bytes, true))
+    Ok((o.bytes, o.made))
+}
+
+/// Images at once when the caller does not say: one per core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(1)
 }
 
 fn rel(root: &Path, path: &Path) -> String {
@@ -214,11 +260,20 @@ fn remove_stale_temps(project_root: &Path, stage: u32) -> Result<(), PipelineErr
     Ok(())
 }
 
-/// Step 2: every image of every stage.
+/// Step 2: every image of every stage, `jobs` items at a time.
+///
+/// A stage grows out of the stage before it, so the unit of work is an item: each worker
+/// takes the next item and makes its stages in order. Workers only write image files (each
+/// atomically); this thread journals every image and reports progress as results arrive,
+/// so the journal and the kill -9 guarantees are those of a single thread. Every image's
+/// bytes depend on its recipe alone, never on `jobs` or on which worker made it.
+///
+/// The diffusion engine runs one image at a time (it uses every core inside an image).
 pub fn generate_images(
     project_root: &Path,
     planned: &Planned,
     journal: &Journal<'_>,
+    jobs: usize,
     on_event: OnEvent<'_>,
     cancel: &CancelToken,
 ) -> Result<GenerateSummary, PipelineError> {
@@ -228,30 +283,88 @@ pub fn generate_images(
     let total = (items.len() * stages) as u64;
     let Some(first) = items.first() else { return Ok(summary) };
     let engine = load_engine(&planned.spec, project_root, &first.stages[0].recipe)?;
-    let mut step = 0u64;
-    on_event(&PipelineEvent::new(Phase::Generate, 0, total, "generating"));
+    let jobs = match planned.spec.art {
+        ArtSpec::Diffusion(_) => 1,
+        ArtSpec::Procedural(_) => jobs.clamp(1, items.len()),
+    };
+    summary.jobs = jobs as u32;
     for stage in 0..stages {
         remove_stale_temps(project_root, stage as u32)?;
     }
-    for stage in 0..stages {
-        for item in items {
-            cancel.check()?;
-            let (_, made) = ensure_image(engine.as_ref(), project_root, item, stage, Some(journal), cancel)?;
-            if made {
-                summary.generated += 1;
-            } else {
-                summary.reused += 1;
-            }
-            step += 1;
-            let verb = if made { "generated" } else { "kept" };
-            on_event(
-                &PipelineEvent::new(Phase::Generate, step, total, format!("{verb} #{} stage {stage}", item.index))
-                    .item(item.index)
-                    .stage(stage as u32),
-            );
+    let journaled = journal.image_shas()?;
+    on_event(&PipelineEvent::new(Phase::Generate, 0, total, "generating"));
+
+    let next = AtomicUsize::new(0);
+    // Set when a worker or this thread fails: the others stop before their next image.
+    let failed = AtomicBool::new(false);
+    let (tx, rx) = mpsc::channel::<Result<ImageOutcome, PipelineError>>();
+    let mut first_error: Option<PipelineError> = None;
+    let mut step = 0u64;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (engine, next, failed, journaled) = (engine.as_ref(), &next, &failed, &journaled);
+            scope.spawn(move || {
+                'items: while !failed.load(Ordering::Relaxed) {
+                    let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+                    for stage in 0..stages {
+                        if failed.load(Ordering::Relaxed) {
+                            break 'items;
+                        }
+                        let known = journaled.get(&(stage as u32, item.index)).map(String::as_str);
+                        let result = cancel
+                            .check()
+                            .map_err(PipelineError::from)
+                            .and_then(|()| produce_image(engine, project_root, item, stage, known, cancel));
+                        let stop = result.is_err();
+                        if tx.send(result).is_err() || stop {
+                            failed.store(true, Ordering::Relaxed);
+                            break 'items;
+                        }
+                    }
+                }
+            });
         }
+        drop(tx);
+        for result in rx {
+            let recorded = result.and_then(|o| {
+                journal.record_image(o.stage, o.index, &o.recipe_hash, &o.path, &o.sha256)?;
+                Ok(o)
+            });
+            match recorded {
+                Ok(o) => {
+                    if o.made {
+                        summary.generated += 1;
+                    } else {
+                        summary.reused += 1;
+                    }
+                    step += 1;
+                    let verb = if o.made { "generated" } else { "kept" };
+                    on_event(
+                        &PipelineEvent::new(
+                            Phase::Generate,
+                            step,
+                            total,
+                            format!("{verb} #{} stage {}", o.index, o.stage),
+                        )
+                        .item(o.index)
+                        .stage(o.stage),
+                    );
+                }
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    // A cancel seen by several workers is one cancel; a real failure wins.
+                    if first_error.as_ref().is_none_or(|f| matches!(f, PipelineError::Cancelled(_))) {
+                        first_error = Some(e);
+                    }
+                }
+            }
+        }
+    });
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(summary),
     }
-    Ok(summary)
 }
 
 /// Step 3: for each stage, the images folder's CID, then every metadata file, then the

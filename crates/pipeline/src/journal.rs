@@ -130,6 +130,15 @@ impl<'c> Journal<'c> {
 
     /// Records a generated (or re-checked) image; clears the item's later columns when the
     /// recipe changed.
+    /// The journaled SHA-256 of every image, by (stage, item): read once before a parallel
+    /// run, whose workers cannot share the connection.
+    pub fn image_shas(&self) -> rusqlite::Result<std::collections::HashMap<(u32, u32), String>> {
+        let mut stmt =
+            self.conn.prepare("SELECT stage, item, image_sha256 FROM pipeline_items WHERE image_sha256 IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+        rows.collect()
+    }
+
     pub fn record_image(
         &self,
         stage: u32,

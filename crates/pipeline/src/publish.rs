@@ -59,11 +59,15 @@ pub struct PublishOptions {
     pub layout: Layout,
     /// Stop after this phase (default: everything).
     pub only: Option<Only>,
+    /// Images generated at once (default: one per core). The bytes never depend on it.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub jobs: Option<u32>,
 }
 
 impl Default for PublishOptions {
     fn default() -> Self {
-        PublishOptions { chain: ChainOptions::default(), layout: Layout::V0, only: None }
+        PublishOptions { chain: ChainOptions::default(), layout: Layout::V0, only: None, jobs: None }
     }
 }
 
@@ -199,7 +203,8 @@ fn run(
     {
         tracing::warn!("{warning}");
     }
-    let mut summary = generate::generate_images(root, &planned, &journal, on_event, cancel)?;
+    let jobs = options.jobs.map(|j| j as usize).unwrap_or_else(generate::default_jobs);
+    let mut summary = generate::generate_images(root, &planned, &journal, jobs, on_event, cancel)?;
     let (stages, written) = generate::write_metadata(root, &planned, options.layout, &journal, on_event, cancel)?;
     summary.metadata_written = written;
     report.generate = Some(summary);
