@@ -94,6 +94,9 @@ enum Command {
     Wallet(chain_cmds::WalletCommand),
     /// Verify an NFT: chain → metadata → bytes by CID → content root → regenerate → identical.
     Verify(verify_cmds::VerifyArgs),
+    /// Merge the images of a shard (`publish --only generate --shard K/N` on another
+    /// machine) into this project, each checked against the recipe planned for it.
+    ImportShard(publish_cmds::ImportShardArgs),
     /// The whole path in a new project on embedded defaults: 12 items × 3 stages, generated,
     /// published, minted in the sandbox, warped, evolved, royalties paid and distributed,
     /// every NFT verified.
@@ -186,6 +189,7 @@ fn main() -> ExitCode {
         Command::Recipe(args) => art_cmds::recipe(&out, args),
         Command::Regenerate(args) => art_cmds::regenerate(&out, args, cancel_token()),
         Command::Publish(args) => publish_cmds::publish(&out, *args, cancel_token()),
+        Command::ImportShard(args) => publish_cmds::import_shard(&out, args, cancel_token()),
         Command::Evolve(args) => chain_cmds::evolve(&out, args, cancel_token()),
         Command::Warp(args) => chain_cmds::warp(&out, args),
         Command::Royalties(args) => chain_cmds::royalties(&out, args),

@@ -53,6 +53,11 @@ pub struct PublishArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub jobs: Option<u32>,
 
+    /// Make only shard K of N (items i with i mod N = K) on this machine, with --only
+    /// generate; merge the shards into one project with `chrysalis import-shard`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<chrysalis_pipeline::shard::Shard>,
+
     /// Also pin every folder to: kubo, psa, pinata or arweave (the local store always gets
     /// them). The flags below are `chrysalis pin`'s.
     #[arg(long, default_value = "local", value_name = "BACKEND")]
@@ -141,7 +146,13 @@ pub fn publish(out: &Output, args: PublishArgs, cancel: &CancelToken) -> anyhow:
         BackendKind::Local => None,
         _ => Some(pin_cmds::backend(&remote_pin_args(&args), &project)?),
     };
-    let options = PublishOptions { chain: args.chain.options(), layout: args.layout, only: args.only, jobs: args.jobs };
+    let options = PublishOptions {
+        chain: args.chain.options(),
+        layout: args.layout,
+        only: args.only,
+        jobs: args.jobs,
+        shard: args.shard,
+    };
     let mut bars = PhaseBars::new(out);
     let result = chrysalis_pipeline::publish(
         &project,
@@ -187,4 +198,31 @@ pub fn print_publish(out: &Output, r: &PublishReport) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ImportShardArgs {
+    /// The shard's project folder (where `publish --only generate --shard K/N` ran).
+    pub from: PathBuf,
+    /// The project to merge into; defaults to the project containing the current directory.
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+}
+
+/// `chrysalis import-shard DIR`: merges a shard's images, each checked against its recipe.
+pub fn import_shard(out: &Output, args: ImportShardArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
+    let project = crate::project_cmds::open_project(args.project.as_deref())?;
+    let mut bars = PhaseBars::new(out);
+    let report = chrysalis_pipeline::shard::import(&project, &args.from, &mut |e| bars.on_event(e), cancel);
+    bars.finish();
+    let report = report?;
+    let mut rows = vec![
+        ("Imported", format!("{} image(s)", report.imported)),
+        ("Already here", format!("{} image(s)", report.already)),
+    ];
+    for r in &report.refused {
+        rows.push(("Refused", r.clone()));
+    }
+    out.data(&report, &rows)?;
+    Ok(if report.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

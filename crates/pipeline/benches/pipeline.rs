@@ -67,7 +67,7 @@ fn run(items: u32, side: u32, jobs: usize) -> [f64; 3] {
     let planned = plan::plan_project(p.root(), &journal, "sandbox", &mut |_| {}).expect("plan");
     let t_plan = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    generate::generate_images(p.root(), &planned, &journal, jobs, &mut |_| {}, &cancel).expect("generate");
+    generate::generate_images(p.root(), &planned, &journal, jobs, None, &mut |_| {}, &cancel).expect("generate");
     let t_gen = t.elapsed().as_secs_f64();
     let t = Instant::now();
     generate::write_metadata(p.root(), &planned, Layout::V0, &journal, &mut |_| {}, &cancel).expect("metadata");

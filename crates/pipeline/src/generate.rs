@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::journal::{Journal, StageRow};
 use super::plan::Planned;
+use super::shard::Shard;
 use super::{BUILD_DIR, OnEvent, Phase, PipelineError, PipelineEvent, sha256_hex};
 
 /// `<project>/build/stage-<s>`.
@@ -260,7 +261,8 @@ fn remove_stale_temps(project_root: &Path, stage: u32) -> Result<(), PipelineErr
     Ok(())
 }
 
-/// Step 2: every image of every stage, `jobs` items at a time.
+/// Step 2: every image of every stage (of the items in `shard`, when given), `jobs` items at
+/// a time.
 ///
 /// A stage grows out of the stage before it, so the unit of work is an item: each worker
 /// takes the next item and makes its stages in order. Workers only write image files (each
@@ -274,11 +276,14 @@ pub fn generate_images(
     planned: &Planned,
     journal: &Journal<'_>,
     jobs: usize,
+    shard: Option<Shard>,
     on_event: OnEvent<'_>,
     cancel: &CancelToken,
 ) -> Result<GenerateSummary, PipelineError> {
     let mut summary = GenerateSummary::default();
-    let items = &planned.plan.items;
+    let items: Vec<&PlannedItem> =
+        planned.plan.items.iter().filter(|i| shard.is_none_or(|s| s.includes(i.index))).collect();
+    let items = items.as_slice();
     let stages = planned.plan.stages.len();
     let total = (items.len() * stages) as u64;
     let Some(first) = items.first() else { return Ok(summary) };
@@ -306,7 +311,7 @@ pub fn generate_images(
             let (engine, next, failed, journaled) = (engine.as_ref(), &next, &failed, &journaled);
             scope.spawn(move || {
                 'items: while !failed.load(Ordering::Relaxed) {
-                    let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+                    let Some(&item) = items.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
                     for stage in 0..stages {
                         if failed.load(Ordering::Relaxed) {
                             break 'items;

@@ -72,6 +72,7 @@ pub mod mint;
 pub mod plan;
 pub mod publish;
 pub mod royalties;
+pub mod shard;
 pub mod studio;
 pub mod verify;
 

@@ -18,6 +18,7 @@ use super::generate::{self, GenerateSummary, StageOutput};
 use super::journal::Journal;
 use super::mint::{self, CollectionReport, MintLine};
 use super::plan::{self, PlanSummary, Planned};
+use super::shard::Shard;
 use super::{BUILD_DIR, OnEvent, Phase, PipelineError, PipelineEvent};
 
 /// Where to stop (`--only`): each phase runs the ones before it too, which skip work already
@@ -63,11 +64,16 @@ pub struct PublishOptions {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub jobs: Option<u32>,
+    /// Make only this shard's images (items `i` with `i mod N = K`) and stop: the metadata
+    /// needs every image, so it waits until the shards are imported (see [`crate::shard`]).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub shard: Option<Shard>,
 }
 
 impl Default for PublishOptions {
     fn default() -> Self {
-        PublishOptions { chain: ChainOptions::default(), layout: Layout::V0, only: None, jobs: None }
+        PublishOptions { chain: ChainOptions::default(), layout: Layout::V0, only: None, jobs: None, shard: None }
     }
 }
 
@@ -161,6 +167,13 @@ fn run(
         Some(c) => c.network().clone(),
         None => parse_network(&options.chain.network)?,
     };
+    if let Some(shard) = options.shard
+        && only != Only::Generate
+    {
+        return Err(PipelineError::Invalid(format!(
+            "--shard {shard} makes images only: use it with --only generate, then import every shard into one project (`chrysalis import-shard`) and publish there"
+        )));
+    }
     // Plan first: an unsatisfiable spec is refused before anything else is touched.
     let planned = plan::plan_project(root, &journal, &network.to_string(), on_event)?;
     if only == Only::Plan {
@@ -204,7 +217,11 @@ fn run(
         tracing::warn!("{warning}");
     }
     let jobs = options.jobs.map(|j| j as usize).unwrap_or_else(generate::default_jobs);
-    let mut summary = generate::generate_images(root, &planned, &journal, jobs, on_event, cancel)?;
+    let mut summary = generate::generate_images(root, &planned, &journal, jobs, options.shard, on_event, cancel)?;
+    if options.shard.is_some() {
+        report.generate = Some(summary);
+        return Ok(report);
+    }
     let (stages, written) = generate::write_metadata(root, &planned, options.layout, &journal, on_event, cancel)?;
     summary.metadata_written = written;
     report.generate = Some(summary);
