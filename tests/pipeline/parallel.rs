@@ -72,7 +72,8 @@ fn cancelling_stops_every_worker_and_a_rerun_finishes() {
 /// recipe plans (or a shard of another spec) is refused.
 #[test]
 fn three_shards_merge_to_the_single_machine_cids() {
-    use chrysalis_pipeline::shard::{self, Shard};
+    use chrysalis_pipeline::merge;
+    use chrysalis_pipeline::shard::Shard;
     let spec = small_spec("Shards", 6, 3, 256, "0", &chrysalis_chain::Pubkey::new_from_array([7; 32]));
     let single = tempfile::tempdir().unwrap();
     project_with_spec(single.path(), &spec);
@@ -98,10 +99,10 @@ fn three_shards_merge_to_the_single_machine_cids() {
     let merged = tempfile::tempdir().unwrap();
     let project = project_with_spec(merged.path(), &spec);
     for (k, dir) in shards.iter().enumerate() {
-        let r = shard::import(&project, dir.path(), &mut |_| {}, &CancelToken::new()).unwrap();
+        let r = merge::import(&project, dir.path(), &mut |_| {}, &CancelToken::new()).unwrap();
         assert_eq!((r.imported, r.already, r.refused.len()), (6, 0, 0), "shard {k}: {r:?}");
     }
-    let again = shard::import(&project, shards[1].path(), &mut |_| {}, &CancelToken::new()).unwrap();
+    let again = merge::import(&project, shards[1].path(), &mut |_| {}, &CancelToken::new()).unwrap();
     assert_eq!((again.imported, again.already), (0, 6), "a rerun copies nothing");
     let report = generate(merged.path(), 2);
     assert_eq!(report.generate.as_ref().unwrap().generated, 0, "every image came from a shard");
@@ -118,12 +119,12 @@ fn three_shards_merge_to_the_single_machine_cids() {
     std::fs::copy(single.path().join("build/stage-0/images/1.png"), dir.join("0.png")).unwrap();
     let fresh = tempfile::tempdir().unwrap();
     let target = project_with_spec(fresh.path(), &spec);
-    let r = shard::import(&target, forged.path(), &mut |_| {}, &CancelToken::new()).unwrap();
+    let r = merge::import(&target, forged.path(), &mut |_| {}, &CancelToken::new()).unwrap();
     assert_eq!(r.imported, 0);
     assert!(r.refused[0].contains("not the one planned for item 0 stage 0"), "{r:?}");
     assert!(!fresh.path().join("build/stage-0/images/0.png").exists());
     // A shard of another collection.toml is refused whole.
     std::fs::write(forged.path().join("collection.toml"), spec.replace("Shards", "Other")).unwrap();
-    let err = shard::import(&target, forged.path(), &mut |_| {}, &CancelToken::new()).unwrap_err();
+    let err = merge::import(&target, forged.path(), &mut |_| {}, &CancelToken::new()).unwrap_err();
     assert!(err.to_string().contains("another collection.toml"), "{err}");
 }

@@ -213,7 +213,7 @@ pub struct ImportShardArgs {
 pub fn import_shard(out: &Output, args: ImportShardArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
     let project = crate::project_cmds::open_project(args.project.as_deref())?;
     let mut bars = PhaseBars::new(out);
-    let report = chrysalis_pipeline::shard::import(&project, &args.from, &mut |e| bars.on_event(e), cancel);
+    let report = chrysalis_pipeline::merge::import(&project, &args.from, &mut |e| bars.on_event(e), cancel);
     bars.finish();
     let report = report?;
     let mut rows = vec![

@@ -21,8 +21,8 @@ use chrysalis_core::collection::spec::CollectionSpec;
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use super::assets::DEMO_SPEC;
 use super::chain::parse_pubkey;
-use super::demo::DEMO_SPEC;
 use super::{PipelineError, SPEC_FILE, keys};
 
 /// One creator of the spec, and whether the artist confirmed the address.

@@ -22,8 +22,7 @@ use super::royalties::{self, RoyaltiesReport};
 use super::verify::{self, VerifyReport};
 use super::{OnEvent, Phase, PipelineError, PipelineEvent, SPEC_FILE};
 
-/// The demo collection's spec, as shipped.
-pub const DEMO_SPEC: &str = include_str!("../../../assets/demo/collection.toml");
+pub use super::assets::DEMO_SPEC;
 
 /// A secondary sale the demo pretends happened: its royalty (the spec's 5 %) is paid in.
 pub const DEMO_SALE_LAMPORTS: u64 = 2_000_000_000;

@@ -58,6 +58,7 @@
 // signatures); they are the cold path, as in chrysalis-storage.
 #![allow(clippy::result_large_err)]
 
+pub mod assets;
 pub mod chain;
 pub mod check;
 pub mod creators;
@@ -68,6 +69,7 @@ pub mod generate;
 pub mod info;
 pub mod journal;
 pub mod keys;
+pub mod merge;
 pub mod mint;
 pub mod plan;
 pub mod publish;
