@@ -235,3 +235,18 @@ fn a_spec_edited_after_minting_is_refused_before_regenerating() {
     std::fs::write(dir.path().join(SPEC_FILE), &spec).unwrap();
     assert_eq!(publish(&project, &PublishOptions::default(), None, &mut |_| {}, &cancel).unwrap().minted_now, 0);
 }
+
+/// A creator that is a program (or owned by one) could never spend its share: publishing
+/// refuses it, naming it, before the collection is created.
+#[test]
+fn a_program_as_creator_is_refused_before_the_collection_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_2022 = chrysalis_chain::program::TOKEN_2022_ID;
+    let spec = chrysalis_tests::small_spec("Locked", 6, 1, 256, "0", &token_2022);
+    let project = project_with_spec(dir.path(), &spec);
+    let err = publish(&project, &PublishOptions::default(), None, &mut |_| {}, &CancelToken::new()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains(&token_2022.to_string()) && msg.contains("is a program"), "{msg}");
+    let journal = chrysalis_pipeline::journal::Journal::new(project.db());
+    assert!(journal.collection("sandbox").unwrap().is_none(), "no collection was created");
+}

@@ -95,6 +95,30 @@ pub fn budget(items: u64, price: u64) -> u64 {
     COLLECTION + items * (PER_MINT + price)
 }
 
+/// Refuses, before the collection is created, a creator whose address is a program or an
+/// account some program owns: lamports sent there are locked (a program's cannot even be
+/// credited), so such a creator would never see their share. The program itself refuses
+/// the runtime's reserved addresses; these two it cannot tell from the address alone.
+fn check_creators_are_wallets(chain: &Chain, creators: &[(Pubkey, u16)]) -> Result<(), PipelineError> {
+    for (address, _) in creators {
+        if let Some(account) = chain.account(address)? {
+            let why = if account.executable {
+                Some("is a program".to_string())
+            } else if account.owner != chrysalis_chain::program::SYSTEM_PROGRAM_ID {
+                Some(format!("is an account owned by the program {}", account.owner))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(PipelineError::Invalid(format!(
+                    "creator {address} {why}: mint proceeds and royalties sent there could never be spent. Put a wallet's address in collection.toml"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Step 5: the collection and its stages, created where missing.
 #[allow(clippy::too_many_arguments)]
 pub fn ensure_collection(
@@ -110,6 +134,7 @@ pub fn ensure_collection(
     cancel: &CancelToken,
 ) -> Result<(CollectionReport, CollectionState), PipelineError> {
     let label = chain.label();
+    check_creators_are_wallets(chain, creators)?;
     let group = keys::load_or_create(&keys::key_path(project_root, &keys::group_mint_file(&label)))?;
     let collection = program::collection_pda(&group.pubkey());
     let args = CollectionArgs {

@@ -67,4 +67,8 @@ pub enum ChrysalisError {
     InvalidRule,
     #[msg("A creator cannot be the collection or its vault")]
     InvalidCreator,
+    #[msg(
+        "A creator is a reserved address (the system program, a sysvar or a built-in program) that can never be paid: use a wallet"
+    )]
+    ReservedCreator,
 }

@@ -26,6 +26,7 @@ pub mod errors;
 pub mod events;
 pub mod instructions;
 pub mod payout;
+pub mod reserved;
 pub mod split;
 pub mod state;
 pub mod token_utils;

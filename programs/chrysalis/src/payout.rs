@@ -11,9 +11,10 @@ use crate::{
 };
 
 /// Pays every creator their whole `owed` from the vault. `wallets` must be the creators'
-/// wallets, writable, in the collection's order. A creator whose wallet would stay below its
+/// wallets, in the collection's order. A creator whose wallet cannot be paid now is skipped
+/// and stays owed: one passed read-only or executable, or one that would stay below its
 /// rent-exempt minimum after the payment (a fresh wallet receiving a small amount: the
-/// transfer would fail with InsufficientFundsForRent) is skipped and stays owed.
+/// transfer would fail with InsufficientFundsForRent).
 /// Returns the lamports paid.
 pub fn pay_owed<'info>(
     collection: &mut Collection,
@@ -28,9 +29,11 @@ pub fn pay_owed<'info>(
     let mut paid: u64 = 0;
     for (creator, wallet) in collection.creators.iter_mut().zip(wallets) {
         require_keys_eq!(wallet.key(), creator.address, ChrysalisError::CreatorMismatch);
-        require!(wallet.is_writable, ChrysalisError::CreatorNotWritable);
         let amount = creator.owed;
-        if amount == 0 {
+        // A wallet that cannot take the payment (passed read-only, or demoted to read-only by
+        // the runtime, or since turned into a program) must never block the others: its
+        // share stays owed for a later call.
+        if amount == 0 || !wallet.is_writable || wallet.executable {
             continue;
         }
         let after = wallet.lamports().checked_add(amount).ok_or(ChrysalisError::ArithmeticOverflow)?;

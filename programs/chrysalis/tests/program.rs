@@ -706,13 +706,73 @@ async fn distribute_refuses_wrong_missing_or_reordered_creators() {
     sb.fails(&[distribute_ix(&c, &[c.creators[0]])], &[], code(E::CreatorMismatch)).await;
     // A creator listed twice (duplicate mutable account) is refused too.
     sb.fails(&[distribute_ix(&c, &[c.creators[0], c.creators[0]])], &[], code(E::CreatorMismatch)).await;
+    // A creator passed read-only cannot be paid in this call: it is skipped and stays owed,
+    // and the others are paid (a caller cannot block anyone's payout this way).
     let mut readonly = distribute_ix(&c, &c.creators);
     let n = readonly.accounts.len();
     readonly.accounts[n - 1].is_writable = false;
-    sb.fails(&[readonly], &[], code(E::CreatorNotWritable)).await;
+    sb.send(&[readonly], &[]).await.unwrap();
+    assert_eq!(sb.lamports(&c.creators[0]).await, 500_000_000);
+    assert_eq!(sb.lamports(&c.creators[1]).await, 0);
+    assert_eq!(sb.collection(&c.collection).await.creators[1].owed, 500_000_000);
     sb.send(&[distribute_ix(&c, &c.creators)], &[]).await.unwrap();
     assert_eq!(sb.lamports(&c.creators[0]).await, 500_000_000);
     assert_eq!(sb.lamports(&c.creators[1]).await, 500_000_000);
+}
+
+/// The attack: a creator list with an address the runtime reserves (the all-zero key, a
+/// sysvar, a built-in program) would make every payout to it fail, and with it, the
+/// distribution. Such creators are refused at creation, naming the reason.
+#[tokio::test]
+async fn reserved_creator_addresses_are_refused() {
+    let mut sb = start().await;
+    let authority = sb.funded(LAMPORTS_PER_SOL).await;
+    let me = Keypair::new().pubkey();
+    for reserved in [
+        Pubkey::default(),
+        anchor_lang::pubkey!("SysvarRent111111111111111111111111111111111"),
+        anchor_lang::pubkey!("Vote111111111111111111111111111111111111111"),
+        anchor_lang::pubkey!("BPFLoaderUpgradeab1e11111111111111111111111"),
+    ] {
+        let group = Keypair::new();
+        let ix =
+            create_collection_ix(authority.pubkey(), group.pubkey(), args(&[(me, 5_000), (reserved, 5_000)], 1, 10));
+        sb.fails(&[ix], &[&authority, &group], code(E::ReservedCreator)).await;
+    }
+}
+
+/// The attack: an executable creator (here the Token-2022 program, not a reserved address)
+/// can never receive lamports. It must not block the other creators: its share stays owed,
+/// everyone else is paid.
+#[tokio::test]
+async fn an_unpayable_creator_never_blocks_the_others() {
+    let mut sb = start().await;
+    let authority = sb.funded(LAMPORTS_PER_SOL).await;
+    let group = Keypair::new();
+    let me = Keypair::new().pubkey();
+    let create = create_collection_ix(
+        authority.pubkey(),
+        group.pubkey(),
+        args(&[(me, 6_000), (TOKEN_2022, 4_000)], 1_000_000_000, 10),
+    );
+    sb.send(&[create], &[&authority, &group]).await.unwrap();
+    let collection = collection_pda(&group.pubkey());
+    let add = add_stage_ix(authority.pubkey(), collection, basic_stages()[0].clone());
+    sb.send(&[add], &[&authority]).await.unwrap();
+    let c = Coll {
+        authority,
+        group_mint: group.pubkey(),
+        collection,
+        vault: vault_pda(&collection),
+        creators: vec![me, TOKEN_2022],
+    };
+    let buyer = sb.funded(2 * LAMPORTS_PER_SOL).await;
+    sb.mint(&buyer, &c, 0).await.unwrap();
+    sb.send(&[distribute_ix(&c, &c.creators)], &[]).await.unwrap();
+    assert_eq!(sb.lamports(&me).await, 600_000_000, "the payable creator is paid");
+    let col = sb.collection(&c.collection).await;
+    assert_eq!(col.creators[0].owed, 0);
+    assert_eq!(col.creators[1].owed, 400_000_000, "the program's share stays owed, in the vault");
 }
 
 #[tokio::test]
@@ -1068,16 +1128,27 @@ async fn duplicate_mutable_accounts_are_refused() {
     // create_collection refuses a creator listed twice (DuplicateCreator).
 }
 
+/// The attack: before any mint, a stranger sends dust to the vault and calls the
+/// permissionless distribute, hoping to leave each fresh creator wallet "owed" a few lamports
+/// it cannot receive (below its rent minimum), so that close_collection fails with VaultOwes
+/// for good. Nothing is split before the first mint: the dust stays unassigned, nobody is
+/// owed anything, and closing refunds it to the authority.
 #[tokio::test]
-async fn close_collection_refuses_while_the_vault_owes_creators() {
+async fn a_strangers_dust_cannot_block_close_collection() {
     let mut sb = start().await;
-    let c = sb.make_collection(&[10_000], 0, 10, &[]).await;
-    // Someone pays the vault; the creator's wallet is fresh and 10k lamports cannot reach it.
-    sb.fund(&c.vault, 10_000).await;
-    sb.send(&[distribute_ix(&c, &c.creators)], &[]).await.unwrap();
-    assert_eq!(sb.collection(&c.collection).await.creators[0].owed, 10_000);
+    let c = sb.make_collection(&[5_000, 3_000, 2_000], 0, 10, &[]).await;
+    sb.fund(&c.vault, 16).await;
+    // Anyone may call distribute: the bank's payer stands for the stranger.
+    let ix = distribute_ix(&c, &c.creators);
+    sb.send(&[ix], &[]).await.unwrap();
+    assert!(sb.collection(&c.collection).await.creators.iter().all(|cr| cr.owed == 0), "nothing is owed before a mint");
     let auth = c.authority.insecure_clone();
-    sb.fails(&[close_ix(auth.pubkey(), &c)], &[&auth], code(E::VaultOwes)).await;
+    let before = sb.lamports(&auth.pubkey()).await;
+    let vault = sb.lamports(&c.vault).await;
+    sb.send(&[close_ix(auth.pubkey(), &c)], &[&auth]).await.unwrap();
+    let after = sb.lamports(&auth.pubkey()).await;
+    assert!(after + 10_000 >= before + vault, "the vault, dust included, went back to the authority (minus the fee)");
+    assert!(sb.banks.get_account(c.vault).await.unwrap().is_none_or(|a| a.lamports == 0));
 }
 
 /// Wire size of a signed transaction (Solana's packet limit is 1 232 bytes).

@@ -79,6 +79,8 @@ fn validate(args: &CollectionArgs) -> Result<()> {
     for (i, c) in args.creators.iter().enumerate() {
         require!(c.share_bps > 0, ChrysalisError::ZeroShare);
         require!(args.creators[..i].iter().all(|o| o.address != c.address), ChrysalisError::DuplicateCreator);
+        // The runtime demotes reserved addresses to read-only: every payout to one would fail.
+        require!(!crate::reserved::is_reserved(&c.address), ChrysalisError::ReservedCreator);
         total = total.checked_add(u32::from(c.share_bps)).ok_or(ChrysalisError::ArithmeticOverflow)?;
     }
     require!(total == u32::from(TOTAL_SHARES_BPS), ChrysalisError::SharesMustSumTo10000);

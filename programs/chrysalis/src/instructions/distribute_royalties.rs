@@ -20,8 +20,8 @@ pub struct DistributeRoyalties<'info> {
     pub system_program: Program<'info, System>,
 }
 
-/// Callable by anyone. Splits the vault's new lamports (balance above its rent-exempt minimum
-/// and above what it already owes) by share, then pays every creator what they are owed,
+/// Callable by anyone. Once anything is minted, splits the vault's new lamports (balance above
+/// its rent-exempt minimum and above what it already owes) by share, then pays every creator what they are owed,
 /// except a creator whose wallet would stay below its rent-exempt minimum (a fresh wallet
 /// receiving a small amount): that creator's part stays owed, in the vault, until a later
 /// call can pay it. Dust (the split's rounding remainder) stays unassigned for the next call.
@@ -36,7 +36,11 @@ pub fn handle_distribute_royalties<'info>(ctx: Context<'info, DistributeRoyaltie
         .checked_add(collection.total_owed()?)
         .ok_or(ChrysalisError::ArithmeticOverflow)?;
     let new = vault_info.lamports().checked_sub(reserved).ok_or(ChrysalisError::VaultUnderfunded)?;
-    let dust = collection.credit_split(new)?;
+    // Before the first mint nothing in the vault is proceeds or royalties (there is nothing to
+    // sell yet): whatever a stranger sent stays unassigned, so it can never leave creators
+    // "owed" a few lamports their fresh wallets cannot receive, which would block
+    // close_collection. Closing refunds it to the authority.
+    let (new, dust) = if collection.minted == 0 { (0, new) } else { (new, collection.credit_split(new)?) };
     let paid = pay_owed(
         collection,
         &collection_key,
