@@ -55,6 +55,8 @@ enum Forgery {
     Recipe,
     /// The stage's on-chain content root does not match its metadata folder.
     StageRoot,
+    /// The name on chain is not the one the metadata JSON gives.
+    Name,
 }
 
 /// A one-item, one-stage collection built from the demo's stage-0 item 0 with one forgery,
@@ -99,9 +101,13 @@ fn forge(root: &Path, forgery: Forgery) -> Pubkey {
         content_root[0] ^= 1;
     }
     let group = Keypair::new();
+    // The on-chain name is "<collection> #1" for index 0: take the JSON's, unless the
+    // forgery is the name itself.
+    let json_name = meta["name"].as_str().unwrap().trim_end_matches(" #1").to_string();
+    let name = if let Forgery::Name = forgery { "Forged".to_string() } else { json_name };
     let args = CollectionArgs {
-        name: "Forged".into(),
-        symbol: "FAKE".into(),
+        name,
+        symbol: meta["symbol"].as_str().unwrap().to_string(),
         uri: "ipfs://forged".into(),
         creators: vec![CreatorShare { address: wallet.pubkey(), share_bps: 10_000 }],
         royalty_bps: 0,
@@ -193,9 +199,12 @@ fn demo_publishes_mints_evolves_pays_and_verifies_then_refuses_tampering() {
     assert!(verify_mint(&root, &mint0).ok, "repaired bytes verify again");
 
     // Forged collections, consistent everywhere but in one place.
-    for (forgery, expected) in
-        [(Forgery::Recipe, "recipe"), (Forgery::StageRoot, "content root"), (Forgery::Image, "regenerate")]
-    {
+    for (forgery, expected) in [
+        (Forgery::Recipe, "recipe"),
+        (Forgery::StageRoot, "content root"),
+        (Forgery::Image, "regenerate"),
+        (Forgery::Name, "metadata"),
+    ] {
         let mint = forge(&root, forgery);
         let (name, detail) = failed_check(&verify_mint(&root, &mint));
         assert_eq!(name, expected, "{forgery:?}: {detail}");

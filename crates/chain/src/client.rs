@@ -398,7 +398,7 @@ fn anchor_err(e: anchor_lang::error::Error) -> ChainError {
 fn nft_mint_len(c: &CollectionState, index: u32, now: i64) -> Result<usize, ChainError> {
     let a = &c.account;
     let stage0 = a.stages.first().ok_or(ChainError::NoStages(c.address))?;
-    let name = format!("{} #{}", a.name, index);
+    let name = chrysalis::token_utils::item_name(&a.name, index);
     let uri = item_uri(&stage0.base_uri, index);
     let recipe = "0".repeat(64);
     let group = a.group_mint.to_string();

@@ -147,7 +147,7 @@ fn mint_evolve_distribute_with_idempotent_reruns() {
     // The NFT reads back with everything the program wrote.
     let nft = &m0.nft;
     assert_eq!(nft.mint, program::nft_mint_pda(&s.collection, 0));
-    assert_eq!(nft.name, "Moths #0");
+    assert_eq!(nft.name, "Moths #1", "counted from 1, as the metadata JSON names it");
     assert_eq!(nft.symbol, "MOTH");
     assert_eq!(nft.uri, "ipfs://bafystage0/0.json");
     assert_eq!(nft.stage, 0);

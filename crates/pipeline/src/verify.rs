@@ -195,6 +195,10 @@ fn split_ipfs(uri: &str) -> Option<(Cid, String)> {
 /// `chrysalis_core::collection::metadata`).
 #[derive(Deserialize)]
 struct MetaDoc {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    symbol: String,
     image: String,
     chrysalis: MetaChrysalis,
 }
@@ -322,14 +326,24 @@ pub fn verify(
             }
         };
         let own_hash = doc.chrysalis.recipe.hash().to_string();
-        if !c.check(
-            "metadata",
-            doc.chrysalis.recipe_hash == own_hash && doc.chrysalis.stage == u32::from(nft.stage),
-            format!("stage {}, recipe {own_hash}", doc.chrysalis.stage),
-            format!(
+        // One name everywhere: what wallets read on chain is what the JSON says.
+        let mismatch = if doc.name != nft.name {
+            Some(format!("the JSON names it {:?} but on chain it is {:?}", doc.name, nft.name))
+        } else if doc.symbol != nft.symbol {
+            Some(format!("the JSON's symbol is {:?} but on chain it is {:?}", doc.symbol, nft.symbol))
+        } else if doc.chrysalis.recipe_hash != own_hash || doc.chrysalis.stage != u32::from(nft.stage) {
+            Some(format!(
                 "metadata says stage {} and recipe_hash {}, but the NFT is at stage {} and its recipe hashes to {own_hash}",
                 doc.chrysalis.stage, doc.chrysalis.recipe_hash, nft.stage
-            ),
+            ))
+        } else {
+            None
+        };
+        if !c.check(
+            "metadata",
+            mismatch.is_none(),
+            format!("{:?} ({}), stage {}, recipe {own_hash}", doc.name, doc.symbol, doc.chrysalis.stage),
+            mismatch.unwrap_or_default(),
         ) {
             return Ok(());
         }

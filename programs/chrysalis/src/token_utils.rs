@@ -95,6 +95,13 @@ pub fn hex32(bytes: &[u8; 32]) -> String {
     s
 }
 
+/// An NFT's name: `"<collection name> #<index + 1>"`, counted from 1 as Sugar and the
+/// marketplaces show it, and exactly the name its metadata JSON carries (the planner's
+/// `item_name`), so wallets that read the chain and tools that read the JSON agree.
+pub fn item_name(collection_name: &str, index: u32) -> String {
+    format!("{collection_name} #{}", u64::from(index) + 1)
+}
+
 /// `base + index + ".json"`.
 pub fn item_uri(base: &str, index: u32) -> String {
     format!("{base}{index}.json")

@@ -483,7 +483,7 @@ async fn mint_nft_creates_a_token_2022_nft_and_prints_its_cost() {
     assert_eq!(u64::from(member.member_number), 1);
 
     let md = sb.metadata(&mint).await;
-    assert_eq!(md.name, "Chrysalis Moths #42");
+    assert_eq!(md.name, "Chrysalis Moths #43", "index 42 is the 43rd item: names count from 1, as the JSON does");
     assert_eq!(md.symbol, "MOTH");
     assert_eq!(md.uri, "ipfs://bafystage0/42.json");
     assert_eq!(Option::<Pubkey>::from(md.update_authority), Some(c.collection));

@@ -89,7 +89,7 @@ pub fn handle_mint_nft<'info>(ctx: Context<'info, MintNft<'info>>, index: u32, r
         dust = c.credit_split(price)?;
         (
             c.stages.iter().any(|s| matches!(s.rule, UnlockRule::AfterMint(_))),
-            format!("{} #{}", c.name, index),
+            item_name(&c.name, index),
             c.symbol.clone(),
             item_uri(&c.stages[0].base_uri, index),
             c.group_mint,
