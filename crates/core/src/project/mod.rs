@@ -278,12 +278,7 @@ impl Project {
             Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .map_err(db_err(&db_path))?;
         // Read-only checks first, so a refused database is left byte-for-byte as it was.
-        check_not_corrupt(&conn, &db_path)?;
-        let found = migrations::current_version(&conn).map_err(db_err(&db_path))?;
-        let supported = migrations::latest_version();
-        if found > supported {
-            return Err(ProjectError::SchemaTooNew { path: db_path, found, supported });
-        }
+        let found = check_readable(&conn, &db_path)?;
         configure(&conn, &db_path)?;
         let applied = migrations::migrate(&mut conn, now_unix())
             .map_err(|source| ProjectError::Migration { path: db_path.clone(), source })?;
@@ -306,12 +301,8 @@ impl Project {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(db_err(&db_path))?;
-        check_not_corrupt(&conn, &db_path)?;
-        let found = migrations::current_version(&conn).map_err(db_err(&db_path))?;
+        let found = check_readable(&conn, &db_path)?;
         let supported = migrations::latest_version();
-        if found > supported {
-            return Err(ProjectError::SchemaTooNew { path: db_path, found, supported });
-        }
         if found < supported {
             return Err(ProjectError::ReadOnly {
                 dir: root,
@@ -497,6 +488,18 @@ fn validate_name(name: &str) -> Result<(), ProjectError> {
 }
 
 /// Per-connection settings, plus WAL (persistent in the file; a no-op once set).
+/// The checks that only read: the database is not corrupt and its schema is not newer than
+/// this build's. Returns its schema version.
+fn check_readable(conn: &Connection, db_path: &Path) -> Result<u32, ProjectError> {
+    check_not_corrupt(conn, db_path)?;
+    let found = migrations::current_version(conn).map_err(db_err(db_path))?;
+    let supported = migrations::latest_version();
+    if found > supported {
+        return Err(ProjectError::SchemaTooNew { path: db_path.to_path_buf(), found, supported });
+    }
+    Ok(found)
+}
+
 /// Whether this process can create files in `dir`: tried, since permission bits do not tell
 /// (root ignores them; a read-only mount overrides them).
 fn folder_is_writable(dir: &Path) -> bool {
