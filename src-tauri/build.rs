@@ -14,6 +14,7 @@ fn main() {
         "list_generations",
         "get_generation",
         "generation_image",
+        "stage_image",
         "regenerate_check",
         "export_png",
         "reveal_in_file_manager",

@@ -231,6 +231,13 @@ fn png_data_url(png: &[u8]) -> String {
     format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))
 }
 
+/// A PNG's thumbnail (longest side ≤ 256 px) as a data URL: what the gallery grid and the
+/// Evolve screen's rows show. `what` names the image in an error.
+fn thumbnail_data_url(png: &[u8], what: &str) -> CommandResult<String> {
+    let image = png_meta::decode_rgb(png, what).map_err(|e| art_error(&e))?;
+    Ok(png_data_url(&encode_plain_png(&art_engine::preview(&image))?))
+}
+
 fn encode_plain_png(image: &RgbImage) -> CommandResult<Vec<u8>> {
     let mut out = Cursor::new(Vec::new());
     image
@@ -453,8 +460,31 @@ pub async fn generation_image(state: State<'_, AppState>, id: i64, thumbnail: bo
         if !thumbnail {
             return Ok(png_data_url(&bytes));
         }
-        let image = png_meta::decode_rgb(&bytes, &format!("image #{id}")).map_err(|e| art_error(&e))?;
-        Ok(png_data_url(&encode_plain_png(&art_engine::preview(&image))?))
+        thumbnail_data_url(&bytes, &format!("image #{id}"))
+    })
+    .await
+}
+
+/// NFT `index`'s image at collection stage `stage`, as the project generated it
+/// (`build/stage-<s>/images/<index>.png`, the Evolve screen's `StageImage`), as a thumbnail
+/// data URL like the gallery's.
+#[tauri::command]
+pub async fn stage_image(state: State<'_, AppState>, stage: u32, index: u32) -> CommandResult<String> {
+    let project = state.project()?;
+    let root = lock(&project).root().to_path_buf();
+    blocking(move || {
+        let image = chrysalis_pipeline::studio::StageImage::of(&root, stage, index);
+        let bytes = std::fs::read(root.join(&image.path)).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => CommandError::new(
+                ErrorKind::NotFound,
+                format!(
+                    "{} is not on this computer: stage {stage} was not generated here (Publish makes it).",
+                    image.path
+                ),
+            ),
+            _ => CommandError::new(ErrorKind::Storage, format!("Could not read {}: {e}.", image.path)),
+        })?;
+        thumbnail_data_url(&bytes, &image.path)
     })
     .await
 }

@@ -8,8 +8,9 @@
 //! Every command takes the TOML *text* the editor holds, not a parsed spec, so the screen
 //! can show parse errors (with line and column) and field problems for whatever the user
 //! has typed, and saving writes exactly that text (comments included). The form edits a
-//! parsed spec and turns it back into text with `collection_render` (which drops comments;
-//! the screen says so).
+//! parsed spec and turns it back into text with `collection_render`, which writes the
+//! edited spec over the editor's text ([`CollectionSpec::to_toml_over`]): only the values
+//! that changed are rewritten, every comment and the key order are kept.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -32,8 +33,6 @@ use crate::state::{AppState, lock};
 
 /// The collection spec's file name, in the project folder.
 pub const COLLECTION_FILE: &str = "collection.toml";
-/// What a project without a `collection.toml` starts from: the demo collection.
-pub const TEMPLATE: &str = include_str!("../../assets/demo/collection.toml");
 /// Stage previews are drawn at this side unless asked otherwise (the engine's minimum).
 pub const PREVIEW_SIDE: u32 = procedural::MIN_SIDE;
 
@@ -165,14 +164,19 @@ fn storage_error(what: &str, path: &Path, e: std::io::Error) -> CommandError {
     CommandError::new(ErrorKind::Storage, format!("Could not {what} {}: {e}.", path.display()))
 }
 
-/// The open project's `collection.toml`, or the demo template when it has none yet.
+/// The open project's `collection.toml`, or, when it has none yet, the demo collection paying
+/// the artist's own wallet (never the demo's address) to start from.
 #[tauri::command]
 pub async fn collection_load(state: State<'_, AppState>) -> CommandResult<CollectionDoc> {
     let path = project_file(&state)?;
     blocking(move || {
         let (text, exists) = match std::fs::read_to_string(&path) {
             Ok(text) => (text, true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (TEMPLATE.to_string(), false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let root = path.parent().unwrap_or(Path::new("."));
+                let me = chrysalis_pipeline::creators::artist_wallet(root).map_err(crate::error::pipeline_error)?;
+                (chrysalis_pipeline::creators::starter_spec(&me), false)
+            }
             Err(e) => return Err(storage_error("read", &path, e)),
         };
         let mut doc = check_text(&text);
@@ -208,10 +212,12 @@ pub async fn collection_save(state: State<'_, AppState>, text: String) -> Comman
     .await
 }
 
-/// A spec edited in the form, as TOML text (comments are not kept) with its problems.
+/// A spec edited in the form, written over `text` (the editor's text it was read from) as
+/// TOML text with its problems: only the changed values change; comments, key order and
+/// formatting are kept.
 #[tauri::command]
-pub async fn collection_render(spec: CollectionSpec) -> CommandResult<CollectionDoc> {
-    blocking(move || Ok(check_text(&spec.to_toml()))).await
+pub async fn collection_render(text: String, spec: CollectionSpec) -> CommandResult<CollectionDoc> {
+    blocking(move || Ok(check_text(&spec.to_toml_over(&text)))).await
 }
 
 /// Plans the editor's text and reports quotas, uniqueness and conflicts.

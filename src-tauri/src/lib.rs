@@ -60,6 +60,7 @@ pub fn builder_with_state<R: Runtime>(builder: tauri::Builder<R>, state: AppStat
             art::list_generations,
             art::get_generation,
             art::generation_image,
+            art::stage_image,
             art::regenerate_check,
             art::export_png,
             art::reveal_in_file_manager,

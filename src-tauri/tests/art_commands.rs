@@ -115,6 +115,30 @@ fn generate_streams_progress_and_fills_the_gallery() {
 }
 
 #[test]
+fn stage_image_is_a_thumbnail_of_the_build_folder_and_a_missing_one_says_so() {
+    let (kind, _) = studio().err("stage_image", json!({ "stage": 0, "index": 0 }));
+    assert_eq!(kind, "noProject");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _) = studio_recording(tmp.path());
+    let (kind, message) = app.err("stage_image", json!({ "stage": 1, "index": 4 }));
+    assert_eq!(kind, "notFound");
+    assert!(
+        message.contains("stage-1") && message.contains("4.png") && message.contains("not on this computer"),
+        "{message}"
+    );
+
+    // Where the pipeline writes stage 1 of item 4 (crates/pipeline/src/generate.rs).
+    let made = app.ok("generate", json!({ "request": procedural_request(7), "onProgress": CHANNEL }));
+    let file = tmp.path().join("p/build/stage-1/images/4.png");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::copy(made["file"].as_str().unwrap(), &file).unwrap();
+    let thumb = data_url_bytes(&app.ok("stage_image", json!({ "stage": 1, "index": 4 })));
+    let (w, h) = png_size(&thumb);
+    assert!(w <= 256 && h <= 256 && w > 0 && h > 0, "a thumbnail, like the gallery's: {w}x{h}");
+}
+
+#[test]
 fn regenerate_check_says_identical_or_different() {
     let tmp = tempfile::tempdir().unwrap();
     let (app, events) = studio_recording(tmp.path());

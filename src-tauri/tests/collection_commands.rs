@@ -31,7 +31,12 @@ fn load_needs_a_project_and_starts_from_the_demo_template() {
     open_project(&app, &tmp.path().join("p"));
     let doc = app.ok("collection_load", json!({}));
     assert_eq!(doc["exists"], false);
-    assert_eq!(doc["text"], DEMO);
+    // The demo collection, paying the project's own (Sandbox) wallet instead of the demo's
+    // stranger.
+    let own = chrysalis_chain::wallet::read_keypair(&tmp.path().join("p/keys/artist.json")).unwrap();
+    let own = chrysalis_chain::Signer::pubkey(&own).to_string();
+    let stranger = chrysalis_core::collection::CollectionSpec::from_toml(DEMO).unwrap().creators[0].address.clone();
+    assert_eq!(doc["text"], DEMO.replacen(&stranger, &own, 1));
     assert_eq!(doc["spec"]["size"], 12);
     assert_eq!(doc["problems"], json!([]));
     assert!(doc["path"].as_str().unwrap().ends_with("collection.toml"));
@@ -82,14 +87,35 @@ fn check_reports_parse_errors_field_problems_and_engine_problems() {
 }
 
 #[test]
-fn render_turns_a_form_edit_back_into_toml() {
+fn render_turns_a_form_edit_back_into_toml_keeping_comments_and_key_order() {
     let app = studio();
     let mut spec = app.ok("collection_check", json!({ "text": DEMO }))["spec"].clone();
     spec["size"] = json!(13);
-    let doc = app.ok("collection_render", json!({ "spec": spec }));
-    assert!(doc["text"].as_str().unwrap().contains("size = 13"));
+    spec["creators"][0]["share_bps"] = json!(9000);
+    let doc = app.ok("collection_render", json!({ "text": DEMO, "spec": spec }));
+    let text = doc["text"].as_str().unwrap();
+    // Exactly the two edited values changed: every comment, key and blank line is where it was.
+    let expected = DEMO.replacen("size = 12", "size = 13", 1).replacen("share_bps = 10000", "share_bps = 9000", 1);
+    assert_eq!(text, expected);
     assert_eq!(doc["spec"]["size"], 13);
-    assert_eq!(doc["problems"][0]["path"], "traits[0].values", "{doc}");
+    let paths: Vec<&str> = doc["problems"].as_array().unwrap().iter().map(|p| p["path"].as_str().unwrap()).collect();
+    assert!(paths.contains(&"creators") && paths.contains(&"traits[0].values"), "{doc}");
+
+    // A value the form removed is removed; one it added goes with its table's other keys.
+    let mut spec = doc["spec"].clone();
+    spec["traits"][0]["values"][0]["count"] = json!(null);
+    spec["external_url"] = json!("https://example.org/moths");
+    let doc = app.ok("collection_render", json!({ "text": text, "spec": spec }));
+    let text = doc["text"].as_str().unwrap();
+    assert!(text.contains(r#"{ value = "Moth Night", params = { palette = 0 } },"#), "{text}");
+    assert!(text.contains("external_url = \"https://example.org/moths\"\n\n[[creators]]"), "{text}");
+    let comments =
+        |t: &str| t.lines().filter(|l| l.trim_start().starts_with('#')).map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(comments(text), comments(DEMO));
+    assert!(doc["spec"]["traits"][0]["values"][0].get("count").is_none(), "{doc}");
+
+    // The text must come with the spec.
+    assert!(app.call("collection_render", json!({ "spec": doc["spec"] })).is_err());
 }
 
 #[test]

@@ -109,6 +109,15 @@ pub fn starter_spec(creator: &Pubkey) -> String {
     DEMO_SPEC.replacen(&placeholder, &format!("\"{creator}\""), 1)
 }
 
+/// The artist's own wallet, to pay in a new spec: the Solana CLI's default keypair when
+/// there is one, else the project's Sandbox wallet (made now if it does not exist yet).
+pub fn artist_wallet(project_root: &Path) -> Result<Pubkey, PipelineError> {
+    match wallet::default_keypair_path().ok().and_then(|p| keys::pubkey_of(&p)) {
+        Some(k) => Ok(k),
+        None => Ok(keys::load_or_create(&keys::key_path(project_root, keys::ARTIST_KEY))?.pubkey()),
+    }
+}
+
 /// Writes the starter spec into `project` unless it already has a `collection.toml`, with
 /// `creator`, or else the artist's own wallet (the Solana CLI's default keypair when there
 /// is one, else the project's Sandbox wallet, made now), as its only creator, confirmed.
@@ -118,14 +127,11 @@ pub fn write_starter_spec(project: &Project, creator: Option<&str>) -> Result<Op
     if path.exists() {
         return Ok(None);
     }
-    let (creator, how) = match creator {
-        Some(text) => (parse_pubkey(text.trim(), "--creator")?, "init"),
-        None => match wallet::default_keypair_path().ok().and_then(|p| keys::pubkey_of(&p)) {
-            Some(k) => (k, "init"),
-            None => (keys::load_or_create(&keys::key_path(project.root(), keys::ARTIST_KEY))?.pubkey(), "init"),
-        },
+    let creator = match creator {
+        Some(text) => parse_pubkey(text.trim(), "--creator")?,
+        None => artist_wallet(project.root())?,
     };
-    confirm(project, &creator.to_string(), how)?;
+    confirm(project, &creator.to_string(), "init")?;
     let text = starter_spec(&creator);
     chrysalis_art::png_meta::write_atomic(&path, text.as_bytes())
         .map_err(|e| PipelineError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::chain::Chain;
 use super::evolve::project_collection;
 use super::journal::Journal;
-use super::{PipelineError, SPEC_FILE, mint, sha256_hex};
+use super::{PipelineError, SPEC_FILE, generate, mint, sha256_hex};
 
 // ---------------------------------------------------------------------------------------
 // Publish
@@ -330,6 +330,28 @@ pub struct NextStage {
     pub due: bool,
 }
 
+/// One NFT's image at one stage, as the project generates it
+/// (`build/stage-<s>/images/<index>.png`, [`generate::image_path`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StageImage {
+    pub stage: u32,
+    /// The file, relative to the project folder.
+    pub path: String,
+    /// The file is on this computer (a collection published from another computer, or a
+    /// build folder cleaned since, has none).
+    pub exists: bool,
+}
+
+impl StageImage {
+    /// NFT `index`'s image at `stage` in the project at `project_root`.
+    pub fn of(project_root: &Path, stage: u32, index: u32) -> Self {
+        let file = generate::image_path(project_root, stage, index);
+        let path = file.strip_prefix(project_root).unwrap_or(&file).to_string_lossy().into_owned();
+        Self { stage, path, exists: file.is_file() }
+    }
+}
+
 /// One NFT's place on its timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -344,6 +366,10 @@ pub struct NftTimeline {
     /// `None`: it reached its last stage.
     pub next: Option<NextStage>,
     pub explorer_url: Option<String>,
+    /// Its image at the stage it is at.
+    pub image: StageImage,
+    /// Its image at the next stage; `None` at the last stage.
+    pub next_image: Option<StageImage>,
 }
 
 /// Every minted NFT of the project's collection on one network, with what is due.
@@ -390,6 +416,7 @@ pub fn timeline(project_root: &Path, chain: &Chain) -> Result<Timeline, Pipeline
         }
         let mint = program::nft_mint_pda(&state.address, index);
         let Some(nft) = chain.nft(&mint)? else { continue };
+        let next = next_stage(&state, nft.stage, nft.minted_at, now);
         nfts.push(NftTimeline {
             index,
             mint: mint.to_string(),
@@ -397,7 +424,9 @@ pub fn timeline(project_root: &Path, chain: &Chain) -> Result<Timeline, Pipeline
             stage: u32::from(nft.stage),
             uri: nft.uri.clone(),
             minted_at: nft.minted_at,
-            next: next_stage(&state, nft.stage, nft.minted_at, now),
+            image: StageImage::of(project_root, u32::from(nft.stage), index),
+            next_image: next.as_ref().map(|n| StageImage::of(project_root, n.stage, index)),
+            next,
             explorer_url: network.explorer_url(&mint.to_string()),
         });
     }
@@ -635,5 +664,19 @@ mod tests {
         assert!(m[0].explorer_url.as_deref().unwrap().contains(&mint));
         j.finish_mint("sandbox", 0, &mint, "owner", "r", None).unwrap();
         assert_eq!(mint_records(&project, &Network::Sandbox).unwrap()[0].explorer_url, None, "no public explorer");
+    }
+
+    #[test]
+    fn a_stage_image_is_the_generated_file_and_says_whether_it_is_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = StageImage::of(dir.path(), 1, 3);
+        let file = generate::image_path(dir.path(), 1, 3);
+        assert_eq!(dir.path().join(&missing.path), file);
+        assert_eq!(Path::new(&missing.path), Path::new("build/stage-1/images/3.png"));
+        assert_eq!((missing.stage, missing.exists), (1, false));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, b"png").unwrap();
+        assert!(StageImage::of(dir.path(), 1, 3).exists);
+        assert!(!StageImage::of(dir.path(), 2, 3).exists, "another stage's file is another file");
     }
 }

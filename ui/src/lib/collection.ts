@@ -37,9 +37,10 @@ export function collectionSave(text: string): Promise<CollectionDoc> {
   return call("collection_save", { text });
 }
 
-/** A spec edited in the form, back to TOML text (comments are not kept). */
-export function collectionRender(spec: CollectionSpec): Promise<CollectionDoc> {
-  return call("collection_render", { spec });
+/** A spec edited in the form, written over `text` (the editor's text it was read from):
+ *  only the changed values change; comments and key order are kept. */
+export function collectionRender(text: string, spec: CollectionSpec): Promise<CollectionDoc> {
+  return call("collection_render", { text, spec });
 }
 
 /** Plans the text: quotas asked vs got, uniqueness, conflicts. */

@@ -4,11 +4,16 @@ import {
   evolveDue,
   evolveTimeline,
   evolveTrigger,
+  imageKey,
+  imagesToLoad,
+  missingImageText,
   nextDueAt,
   nftState,
+  rowImages,
   ruleText,
   spanText,
   stageCounts,
+  stageImage,
   triggerFor,
   verifyNft,
   verifyText,
@@ -27,6 +32,8 @@ const nft = (index: number, stage: number, next: NftTimeline["next"]): NftTimeli
   minted_at: 1_000,
   next,
   explorer_url: null,
+  image: { stage, path: `build/stage-${stage}/images/${index}.png`, exists: true },
+  next_image: next ? { stage: next.stage, path: `build/stage-${next.stage}/images/${index}.png`, exists: index !== 1 } : null,
 });
 
 const TIMELINE: Timeline = {
@@ -90,6 +97,36 @@ describe("evolve logic", () => {
     expect(warpFor(1)).toBe("1m");
     expect(nextDueAt({ ...TIMELINE, nfts: [TIMELINE.nfts[3]] })).toBeNull();
     expect(stageCounts(TIMELINE)).toEqual([2, 1, 1]);
+  });
+});
+
+describe("stage images", () => {
+  test("a row shows the image now and the next one, none after the last stage", () => {
+    expect(rowImages(TIMELINE.nfts[0]).map((r) => [r.role, r.image.path])).toEqual([
+      ["now", "build/stage-0/images/0.png"],
+      ["next", "build/stage-1/images/0.png"],
+    ]);
+    expect(rowImages(TIMELINE.nfts[3]).map((r) => r.role)).toEqual(["now"]);
+  });
+
+  test("only images on this computer are fetched, each once, in row order", () => {
+    const keys = imagesToLoad(TIMELINE, new Set()).map((w) => w.key);
+    // Item 1's next image is not on this computer.
+    expect(keys).toEqual(["0/0", "1/0", "0/1", "1/2", "2/2", "2/3"]);
+    expect(imagesToLoad(TIMELINE, new Set(keys))).toEqual([]);
+    expect(imagesToLoad(TIMELINE, new Set(["0/0", "1/0"]))[0]).toEqual({ stage: 0, index: 1, key: imageKey(0, 1) });
+  });
+
+  test("a missing image says where it would be", () => {
+    expect(missingImageText({ stage: 2, path: "build/stage-2/images/7.png", exists: false })).toBe(
+      "Stage 2 image not generated on this computer (build/stage-2/images/7.png)",
+    );
+  });
+
+  test("stage_image gets the stage and the index", async () => {
+    const calls = backend({ stage_image: () => "data:image/png;base64,AA==" });
+    expect(await stageImage(2, 7)).toBe("data:image/png;base64,AA==");
+    expect(calls).toEqual([{ cmd: "stage_image", args: { stage: 2, index: 7 } }]);
   });
 });
 

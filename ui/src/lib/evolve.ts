@@ -1,8 +1,18 @@
 /** The Evolve screen's logic: unlock rules and due times in words, which NFTs a button can
- *  move, the clock-warp presets, and the calls to src-tauri/src/pipeline.rs. */
+ *  move, the clock-warp presets, each row's stage images, and the calls to
+ *  src-tauri/src/pipeline.rs (and `stage_image`, src-tauri/src/art.rs). */
 
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { ChainRequest, EvolveReport, NftTimeline, PipelineEvent, RuleView, Timeline, VerifyReport } from "./bindings";
+import type {
+  ChainRequest,
+  EvolveReport,
+  NftTimeline,
+  PipelineEvent,
+  RuleView,
+  StageImage,
+  Timeline,
+  VerifyReport,
+} from "./bindings";
 import { toCommandError } from "./errors";
 
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
@@ -87,6 +97,45 @@ export function stageCounts(t: Timeline): number[] {
   const counts = t.stages.map(() => 0);
   for (const n of t.nfts) if (n.stage < counts.length) counts[n.stage] += 1;
   return counts;
+}
+
+/** The images a row shows: the NFT's stage now, then its next stage (none at the last). */
+export function rowImages(nft: NftTimeline): { role: "now" | "next"; image: StageImage }[] {
+  return [
+    { role: "now" as const, image: nft.image },
+    ...(nft.next_image ? [{ role: "next" as const, image: nft.next_image }] : []),
+  ];
+}
+
+/** The key of NFT `index`'s stage image in the screen's thumbnails. */
+export function imageKey(stage: number, index: number): string {
+  return `${stage}/${index}`;
+}
+
+/** The stage images of `t` to fetch: on this computer and not `requested` yet, each once,
+ *  in row order (a row's image now before its next one). */
+export function imagesToLoad(t: Timeline, requested: ReadonlySet<string>): { stage: number; index: number; key: string }[] {
+  const out: { stage: number; index: number; key: string }[] = [];
+  const seen = new Set(requested);
+  for (const n of t.nfts) {
+    for (const { image } of rowImages(n)) {
+      const key = imageKey(image.stage, n.index);
+      if (!image.exists || seen.has(key)) continue;
+      seen.add(key);
+      out.push({ stage: image.stage, index: n.index, key });
+    }
+  }
+  return out;
+}
+
+/** What stands in for an image that is not on this computer. */
+export function missingImageText(image: StageImage): string {
+  return `Stage ${image.stage} image not generated on this computer (${image.path})`;
+}
+
+/** NFT `index`'s image at `stage` as a small PNG data URL (like the gallery's thumbnails). */
+export function stageImage(stage: number, index: number): Promise<string> {
+  return call("stage_image", { stage, index });
 }
 
 export function evolveTimeline(chain: ChainRequest): Promise<Timeline> {

@@ -4,6 +4,7 @@ import { describe, expect, test, vi } from "vitest";
 import type { CollectionDoc, PlanReport } from "../lib/bindings";
 import { SPEC } from "../test/collection";
 import { backend } from "../test/backend";
+import { editorText, typeInEditor } from "../test/editor";
 import { commandError, MOTHS, PIXEL } from "../test/fixtures";
 import Collection from "./Collection.svelte";
 
@@ -38,8 +39,11 @@ describe("Collection", () => {
         doc({ problems: [{ path: "creators", message: "shares sum to 9 500 bps, they must sum to 10 000 (100 %)" }] }),
     });
     render(Collection, { project: MOTHS });
-    const editor = (await screen.findByTestId("toml-editor")) as HTMLTextAreaElement;
-    expect(editor.value).toBe(TEXT);
+    const editor = await screen.findByTestId("toml-editor");
+    expect(editorText(editor)).toBe(TEXT);
+    // CodeMirror: line numbers, and a text box named by its label.
+    expect(editor.querySelector(".cm-lineNumbers")).toHaveTextContent("1");
+    expect(screen.getByRole("textbox", { name: "collection.toml" })).toHaveAttribute("aria-invalid", "true");
     expect(screen.getByTestId("field-name")).toHaveValue("Demo");
     expect(screen.getByTestId("shares-total")).toHaveTextContent("9 500 of 10 000 bps");
     const problem = screen.getAllByTestId("field-problem").find((p) => p.dataset.path === "creators")!;
@@ -62,19 +66,28 @@ describe("Collection", () => {
     const user = userEvent.setup();
     render(Collection, { project: MOTHS });
     const editor = await screen.findByTestId("toml-editor");
-    await user.type(editor, "oops");
+    // Real keystrokes into CodeMirror: to the end of the text, then type.
+    await user.click(screen.getByRole("textbox", { name: "collection.toml" }));
+    await user.keyboard("{Control>}{End}{/Control}oops");
     const error = await screen.findByTestId("parse-error", {}, { timeout: 2000 });
     expect(error).toHaveTextContent("Line 2, column 5 (in [art]): expected `=`");
     expect(calls.filter((c) => c.cmd === "collection_check")).toHaveLength(1);
     expect(calls.at(-1)!.args.text).toBe(`${TEXT}oops`);
     expect(screen.getByTestId("save-status")).toHaveTextContent("Unsaved changes");
+    // The line of the parse error is marked in the editor.
+    expect(editor).toHaveAttribute("data-problem-line", "2");
+    const marked = editor.querySelector(".cm-problem-line");
+    expect(marked).toHaveTextContent("oops");
+    expect(screen.getByRole("textbox", { name: "collection.toml" })).toHaveAttribute("aria-invalid", "true");
   });
 
-  test("a form edit renders the spec back into the editor", async () => {
+  test("a form edit writes the spec over the editor's text, and undo takes it back", async () => {
+    const commented = '# My moths\nname = "Demo" # shown\n';
     const calls = backend({
-      collection_load: () => doc(),
+      collection_load: () => doc({ text: commented }),
       collection_render: (args) =>
-        doc({ text: 'name = "Renamed"\n', spec: args.spec as typeof SPEC }),
+        doc({ text: (args.text as string).replace('"Demo"', '"Renamed"'), spec: args.spec as typeof SPEC }),
+      collection_check: (args) => doc({ text: args.text as string }),
     });
     const user = userEvent.setup();
     render(Collection, { project: MOTHS });
@@ -82,10 +95,40 @@ describe("Collection", () => {
     await user.clear(name);
     await user.type(name, "Renamed");
     await user.tab();
-    await vi.waitFor(() => expect(screen.getByTestId("toml-editor")).toHaveValue('name = "Renamed"\n'));
+    const editor = screen.getByTestId("toml-editor");
+    await vi.waitFor(() => expect(editorText(editor)).toBe('# My moths\nname = "Renamed" # shown\n'));
     const render_ = calls.find((c) => c.cmd === "collection_render")!;
+    expect(render_.args.text).toBe(commented);
     expect((render_.args.spec as typeof SPEC).name).toBe("Renamed");
     expect((render_.args.spec as typeof SPEC).size).toBe(12);
+    expect(calls.filter((c) => c.cmd === "collection_check")).toHaveLength(0);
+
+    // The form's rewrite is one step of the editor's history: Ctrl+Z in the editor takes it back.
+    await user.click(screen.getByRole("textbox", { name: "collection.toml" }));
+    await user.keyboard("{Control>}z{/Control}");
+    expect(editorText(editor)).toBe(commented);
+    await vi.waitFor(() => expect(calls.at(-1)).toMatchObject({ cmd: "collection_check", args: { text: commented } }), {
+      timeout: 2000,
+    });
+  });
+
+  test("a form edit right after typing applies to the typed text", async () => {
+    const calls = backend({
+      collection_load: () => doc(),
+      collection_check: (args) => doc({ text: args.text as string }),
+      collection_render: (args) => doc({ text: `${args.text as string}# rendered\n`, spec: args.spec as typeof SPEC }),
+    });
+    const user = userEvent.setup();
+    render(Collection, { project: MOTHS });
+    const editor = await screen.findByTestId("toml-editor");
+    typeInEditor(editor, "# typed\n");
+    await user.clear(screen.getByTestId("field-symbol"));
+    await user.type(screen.getByTestId("field-symbol"), "NEW");
+    await user.tab();
+    await vi.waitFor(() => expect(editorText(editor)).toBe(`${TEXT}# typed\n# rendered\n`));
+    const cmds = calls.map((c) => c.cmd);
+    expect(cmds.indexOf("collection_check")).toBeLessThan(cmds.indexOf("collection_render"));
+    expect(calls.find((c) => c.cmd === "collection_render")!.args.text).toBe(`${TEXT}# typed\n`);
   });
 
   test("save writes the editor's text", async () => {
@@ -114,7 +157,7 @@ describe("Collection", () => {
     });
     const user = userEvent.setup();
     render(Collection, { project: MOTHS });
-    await user.type(await screen.findByTestId("toml-editor"), "size = 0");
+    typeInEditor(await screen.findByTestId("toml-editor"), "size = 0");
     await vi.waitFor(() => expect(screen.getByTestId("problem-list")).toHaveTextContent("2 problems"), { timeout: 2000 });
     await user.click(screen.getByTestId("save"));
     await vi.waitFor(() => expect(screen.getByTestId("save-status")).toHaveTextContent("Saved — 2 problems"));

@@ -1,10 +1,16 @@
-import { render, screen } from "@testing-library/svelte";
+import { render, screen, within } from "@testing-library/svelte";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, test, vi } from "vitest";
-import type { NftTimeline, Timeline } from "../lib/bindings";
+import type { NftTimeline, StageImage, Timeline } from "../lib/bindings";
 import { backend, fail } from "../test/backend";
-import { commandError, MOTHS } from "../test/fixtures";
+import { commandError, MOTHS, PIXEL } from "../test/fixtures";
 import Evolve from "./Evolve.svelte";
+
+const image = (stage: number, index: number, exists = false): StageImage => ({
+  stage,
+  path: `build/stage-${stage}/images/${index}.png`,
+  exists,
+});
 
 const nft = (index: number, stage: number, due: boolean, owner = false): NftTimeline => ({
   index,
@@ -17,6 +23,8 @@ const nft = (index: number, stage: number, due: boolean, owner = false): NftTime
     ? { stage: stage + 1, rule: { kind: "owner" }, due_at: null, due: false }
     : { stage: stage + 1, rule: { kind: "after_mint", seconds: 86_400 }, due_at: 86_400, due },
   explorer_url: null,
+  image: image(stage, index),
+  next_image: image(stage + 1, index),
 });
 
 const timeline = (now: number, nfts: NftTimeline[]): Timeline => ({
@@ -77,6 +85,46 @@ describe("Evolve", () => {
     expect(verdict).toHaveAttribute("data-ok", "true");
     expect(verdict).toHaveTextContent("Verified: 1 checks passed.");
     expect(calls.find((c) => c.cmd === "verify_nft")!.args).toMatchObject({ mint: "Mint0" });
+  });
+
+  test("each NFT shows its stage image now and the next one; a missing image says so", async () => {
+    const here = { ...nft(0, 0, false), image: image(0, 0, true), next_image: image(1, 0, true) };
+    const elsewhere = { ...nft(1, 1, false), image: image(1, 1, true), next_image: image(2, 1, false) };
+    const last = { ...nft(2, 2, false), next: null, image: image(2, 2, true), next_image: null };
+    const broken = { ...nft(3, 0, false), image: image(0, 3, true), next_image: null };
+    const calls = backend({
+      evolve_timeline: () => timeline(0, [here, elsewhere, last, broken]),
+      stage_image: (args) =>
+        args.index === 3 ? Promise.reject(commandError("engine", "build/stage-0/images/3.png is not a PNG.")) : PIXEL,
+    });
+    render(Evolve, { project: MOTHS });
+    const rows = await screen.findAllByTestId("nft-row");
+    await vi.waitFor(() => expect(rows[0].querySelector('[data-role="next"]')).toHaveAttribute("data-state", "loaded"));
+    const [now, next] = within(rows[0]).getAllByTestId("stage-thumb");
+    expect(now).toHaveAttribute("data-stage", "0");
+    expect(within(now).getByRole("img")).toHaveAttribute("src", PIXEL);
+    expect(within(now).getByRole("img")).toHaveAccessibleName("Demo #0 at stage 0");
+    expect(within(next).getByRole("img")).toHaveAccessibleName("Demo #0 at stage 1 (next)");
+    expect(next).toHaveTextContent("Next");
+
+    // Not generated on this computer: a placeholder that says so, no image to break.
+    const missing = within(rows[1]).getAllByTestId("stage-thumb")[1];
+    expect(missing).toHaveAttribute("data-state", "missing");
+    expect(missing.querySelector("img")).toBeNull();
+    expect(within(missing).getByRole("img")).toHaveAccessibleName(
+      "Stage 2 image not generated on this computer (build/stage-2/images/1.png)",
+    );
+    expect(missing).toHaveTextContent("Not here");
+    // The last stage has no next image; an unreadable one says why.
+    expect(within(rows[2]).getAllByTestId("stage-thumb")).toHaveLength(1);
+    await vi.waitFor(() => expect(within(rows[3]).getByTestId("stage-thumb")).toHaveAttribute("data-state", "error"));
+    expect(within(within(rows[3]).getByTestId("stage-thumb")).getByRole("img")).toHaveAccessibleName(
+      "No thumbnail: build/stage-0/images/3.png is not a PNG.",
+    );
+
+    // Only images on this computer are asked for, each once.
+    const asked = calls.filter((c) => c.cmd === "stage_image").map((c) => `${c.args.stage}/${c.args.index}`);
+    expect(asked.sort()).toEqual(["0/0", "0/3", "1/0", "1/1", "2/2"]);
   });
 
   test("before minting it says so and points to Mint", async () => {

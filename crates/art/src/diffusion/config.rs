@@ -24,6 +24,12 @@ use serde_json::{Map, Value};
 use super::error::DiffusionError;
 use super::scheduler::{BetaSchedule, NoiseSchedule, Prediction, Spacing};
 
+/// Most training timesteps a scheduler config may declare (Stable Diffusion uses 1000).
+pub const MAX_TRAIN_TIMESTEPS: usize = 100_000;
+
+/// Most blocks a VAE may have (each after the first halves the image; SD's VAE has 4).
+pub const MAX_VAE_BLOCKS: usize = 8;
+
 /// Pipelines whose components this engine runs.
 pub const SUPPORTED_PIPELINES: &[&str] = &["StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline"];
 
@@ -250,7 +256,7 @@ pub(crate) fn unet_arch(cfg: &JsonConfig) -> Result<UnetArch, DiffusionError> {
     let tlpb = cfg.per_block("transformer_layers_per_block", n, Some(1))?.unwrap_or_default();
     let norm_num_groups = cfg.usize("norm_num_groups", 32)?;
     if let Some(d) = cfg.get("time_embedding_dim")
-        && d.as_u64() != Some(4 * channels[0] as u64)
+        && d.as_u64() != (channels[0] as u64).checked_mul(4)
     {
         return Err(
             cfg.unsupported(format!("`time_embedding_dim` {d} (only 4 x the first block's channels is supported)"))
@@ -318,6 +324,12 @@ pub(crate) fn vae_arch(cfg: &JsonConfig) -> Result<VaeArch, DiffusionError> {
     let n = channels.len();
     if n == 0 {
         return Err(DiffusionError::bad_config(&cfg.path, "`block_out_channels` is empty"));
+    }
+    // Every block after the first halves the image: the downscale is 2^(blocks - 1).
+    if n > MAX_VAE_BLOCKS {
+        return Err(cfg.unsupported(format!(
+            "`block_out_channels` lists {n} blocks; at most {MAX_VAE_BLOCKS} are supported (Stable Diffusion's VAE has 4)"
+        )));
     }
     for (key, only) in [("down_block_types", "DownEncoderBlock2D"), ("up_block_types", "UpDecoderBlock2D")] {
         let types = cfg.strings(key, &vec![only; n])?;
@@ -453,6 +465,15 @@ pub(crate) fn noise_schedule(cfg: Option<&JsonConfig>) -> Result<NoiseSchedule, 
     if train_steps < 2 {
         return Err(DiffusionError::bad_config(&cfg.path, format!("`num_train_timesteps` {train_steps} is too small")));
     }
+    // The schedule holds one number per training step: a damaged value must not size it.
+    if train_steps > MAX_TRAIN_TIMESTEPS {
+        return Err(DiffusionError::bad_config(
+            &cfg.path,
+            format!(
+                "`num_train_timesteps` {train_steps} is implausible (at most {MAX_TRAIN_TIMESTEPS}; Stable Diffusion uses 1000)"
+            ),
+        ));
+    }
     let (start, end) = (cfg.f64("beta_start", 0.00085)?, cfg.f64("beta_end", 0.012)?);
     let betas = match cfg.get("trained_betas") {
         Some(Value::Array(items)) => {
@@ -505,14 +526,22 @@ pub(crate) fn noise_schedule(cfg: Option<&JsonConfig>) -> Result<NoiseSchedule, 
     cfg.require("rescale_betas_zero_snr", &[false.into()], "zero-terminal-SNR schedules are not supported")?;
     cfg.require("thresholding", &[false.into()], "dynamic thresholding is not supported")?;
     let clip_sample = if cfg.bool("clip_sample", false)? { Some(cfg.f64("clip_sample_range", 1.0)?) } else { None };
-    Ok(NoiseSchedule::new(
-        &betas,
-        prediction,
-        spacing,
-        cfg.usize("steps_offset", 0)?,
-        cfg.bool("set_alpha_to_one", false)?,
-        clip_sample,
-    ))
+    if let Some(r) = clip_sample
+        && !(r.is_finite() && r > 0.0)
+    {
+        return Err(DiffusionError::bad_config(
+            &cfg.path,
+            format!("`clip_sample_range` {r} must be a positive number"),
+        ));
+    }
+    let steps_offset = cfg.usize("steps_offset", 0)?;
+    if steps_offset >= train_steps {
+        return Err(DiffusionError::bad_config(
+            &cfg.path,
+            format!("`steps_offset` {steps_offset} must be less than `num_train_timesteps` ({train_steps})"),
+        ));
+    }
+    Ok(NoiseSchedule::new(&betas, prediction, spacing, steps_offset, cfg.bool("set_alpha_to_one", false)?, clip_sample))
 }
 
 /// Checks `model_index.json` names a pipeline we run and lists the components we need.

@@ -105,6 +105,23 @@ fn read_text(path: &Path) -> Result<String, DiffusionError> {
     std::fs::read_to_string(path).map_err(|e| DiffusionError::io(path, e))
 }
 
+/// A tokenizer from its tokenizers-library JSON. The library is third-party code fed a
+/// user's file: a panic inside it becomes an error naming the file, like any other failure.
+fn build_tokenizer(path: &Path, json: &str, what: &str) -> Result<tokenizers::Tokenizer, DiffusionError> {
+    match std::panic::catch_unwind(|| json.parse::<tokenizers::Tokenizer>()) {
+        Ok(Ok(tok)) => Ok(tok),
+        Ok(Err(e)) => Err(tok_err(path, format!("{what}: {e}"))),
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown failure");
+            Err(tok_err(path, format!("{what}: the tokenizers library failed on this file ({reason})")))
+        }
+    }
+}
+
 /// The pad token named by `special_tokens_map.json` or `tokenizer_config.json`, if any.
 fn pad_token(dir: &Path) -> Result<Option<String>, DiffusionError> {
     for name in ["special_tokens_map.json", "tokenizer_config.json"] {
@@ -133,7 +150,12 @@ impl ClipTokenizer {
         let files = tokenizer_files(dir)?;
         let main = &files[0];
         let tok = if main.ends_with("tokenizer.json") {
-            tokenizers::Tokenizer::from_file(main).map_err(|e| tok_err(main, format!("cannot load: {e}")))?
+            let text = read_text(main)?;
+            // The tokenizers library panics (instead of failing) on some malformed JSON, e.g.
+            // a syntax error inside `decoder`: check the syntax first, with our own message.
+            serde_json::from_str::<serde::de::IgnoredAny>(&text)
+                .map_err(|e| tok_err(main, format!("not valid JSON: {e}")))?;
+            build_tokenizer(main, &text, "cannot load")?
         } else {
             let vocab_path = dir.join("vocab.json");
             let vocab: BTreeMap<String, u32> = serde_json::from_str(&read_text(&vocab_path)?)
@@ -150,8 +172,7 @@ impl ClipTokenizer {
                 }
             }
             let json = clip_tokenizer_json(&vocab, &merges).to_string();
-            json.parse::<tokenizers::Tokenizer>()
-                .map_err(|e| tok_err(&merges_path, format!("cannot build a BPE tokenizer: {e}")))?
+            build_tokenizer(&merges_path, &json, "cannot build a BPE tokenizer")?
         };
         let id = |t: &str| {
             tok.token_to_id(t).ok_or_else(|| tok_err(main, format!("has no {t} token: not a CLIP tokenizer")))

@@ -9,6 +9,10 @@ export type GenerateSummary = {
  */
 generated: number, 
 /**
+ * Items generated at once (worker threads) in this run.
+ */
+jobs: number, 
+/**
  * Images already on disk with the planned recipe (kept).
  */
 reused: number, 

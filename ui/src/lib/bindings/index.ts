@@ -71,6 +71,7 @@ export type { Scheduler } from "./Scheduler";
 export type { SchedulerView } from "./SchedulerView";
 export type { SizeLimits } from "./SizeLimits";
 export type { StageCids } from "./StageCids";
+export type { StageImage } from "./StageImage";
 export type { StageOutput } from "./StageOutput";
 export type { StagePlan } from "./StagePlan";
 export type { StagePreview } from "./StagePreview";

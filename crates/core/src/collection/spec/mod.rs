@@ -24,6 +24,8 @@
 //! - this file: the types as `collection.toml` spells them, their serde, reading and writing;
 //! - [`validate`](self::CollectionSpec::validate) (`validate.rs`): every rule a spec must
 //!   meet, one function per section, with the messages a user reads;
+//! - [`edit`] (`edit.rs`): a spec written back over the file it came from, keeping its
+//!   comments and key order (what the desktop app's form saves);
 //! - `values.rs`: the text forms of values (SOL amounts, durations, RFC 3339 times, base58
 //!   addresses), parsed exactly.
 
@@ -34,6 +36,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::recipe::{DType, Scheduler};
 
+pub mod edit;
 mod validate;
 mod values;
 
@@ -451,10 +454,18 @@ impl CollectionSpec {
         if problems.is_empty() { Ok(spec) } else { Err(SpecError::Invalid(problems)) }
     }
 
-    /// The spec as TOML (what the desktop app saves after a form edit). Comments of the
-    /// original file are not kept.
+    /// The spec as fresh TOML, in the field order above. No comments: to write an edited
+    /// spec back over the file it came from, keeping that file's comments, key order and
+    /// formatting, use [`CollectionSpec::to_toml_over`].
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("a collection spec always serializes to TOML")
+    }
+
+    /// The spec written over `original` (the text it was read from, e.g. before a form
+    /// edit): only the values that differ are rewritten, removed or added; comments, key
+    /// order and the formatting of everything else are kept ([`edit::apply`]).
+    pub fn to_toml_over(&self, original: &str) -> String {
+        edit::apply(original, self)
     }
 
     /// The price in lamports, or why the price text is not a valid SOL amount.
