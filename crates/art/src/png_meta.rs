@@ -465,24 +465,17 @@ fn parse_fields(line: &str) -> Option<Vec<(String, String)>> {
             return None;
         }
         rest = rest[colon + 1..].trim_start();
-        let value;
-        if rest.starts_with('"') {
-            // A JSON string: find its closing quote, honouring escapes.
-            let bytes = rest.as_bytes();
-            let mut i = 1;
-            while i < bytes.len() && bytes[i] != b'"' {
-                i += if bytes[i] == b'\\' { 2 } else { 1 };
+        // A JSON string when the value is one and a `,` or the end follows it; otherwise,
+        // as in A1111's own reader, the text up to the next `,` (a value such as `"` or
+        // `"a" b`, which A1111 writes unquoted, is text, not a broken line).
+        let (value, after) = match json_string_prefix(rest) {
+            Some((v, after)) if after.trim_start().is_empty() || after.trim_start().starts_with(',') => (v, after),
+            _ => {
+                let end = rest.find(',').unwrap_or(rest.len());
+                (rest[..end].trim_end().to_string(), &rest[end..])
             }
-            if i >= bytes.len() {
-                return None;
-            }
-            value = serde_json::from_str::<String>(&rest[..=i]).ok()?;
-            rest = &rest[i + 1..];
-        } else {
-            let end = rest.find(',').unwrap_or(rest.len());
-            value = rest[..end].trim_end().to_string();
-            rest = &rest[end..];
-        }
+        };
+        rest = after;
         out.push((key.trim().to_string(), value));
         rest = rest.trim_start();
         match rest.strip_prefix(',') {
@@ -492,6 +485,24 @@ fn parse_fields(line: &str) -> Option<Vec<(String, String)>> {
         }
     }
     Some(out)
+}
+
+/// The JSON string `text` starts with, decoded, and the text after it; `None` when `text`
+/// does not start with a complete, valid JSON string.
+fn json_string_prefix(text: &str) -> Option<(String, &str)> {
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < bytes.len() && bytes[i] != b'"' {
+        i += if bytes[i] == b'\\' { 2 } else { 1 };
+    }
+    if i >= bytes.len() {
+        return None;
+    }
+    let value = serde_json::from_str::<String>(&text[..=i]).ok()?;
+    Some((value, &text[i + 1..]))
 }
 
 /// A fingerprint for A1111's `Model hash` of a procedural style: first 10 hex digits of

@@ -543,3 +543,20 @@ fn png_recipe_floats_read_back_exactly() {
         assert_eq!(png_meta::recipe_from_png(&png).unwrap(), r, "guidance {guidance}");
     }
 }
+
+#[test]
+fn a1111_values_that_only_start_like_json_strings_are_text() {
+    // Found by png_chunks: a format-1 procedural recipe with the style `"` wrote
+    // `Sampler: ", CFG scale: 0, ...` (A1111 quotes only values with `,`, `:` or a newline),
+    // and our reader refused the whole line where A1111's reads the value `"`.
+    let mut r = procedural::recipe("\"", 12, 448, 448, 3, BTreeMap::new());
+    r.format = 1;
+    r.prompt = "Ume".into();
+    let text = png_meta::a1111_parameters(&r);
+    assert!(text.contains("Sampler: \", CFG scale"), "{text}");
+    let p = A1111Parameters::parse(&text).unwrap();
+    assert_eq!(p.get("Sampler"), Some("\""));
+    assert_eq!(p.get(png_meta::RECIPE_HASH_FIELD), Some(r.hash().to_string().as_str()));
+    let p = A1111Parameters::parse("Steps: 2, Sampler: \"a\" b, Seed: \"x, y\", Size: 8x8").unwrap();
+    assert_eq!(p.fields.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>(), ["2", "\"a\" b", "x, y", "8x8"]);
+}

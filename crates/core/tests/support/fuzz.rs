@@ -679,7 +679,7 @@ fn tweak(v: &mut Value, t: &Tweak) {
         }
         Value::Object(m) if !m.is_empty() => {
             let k = m.keys().nth(t.pick.index(m.len())).expect("in range").clone();
-            if t.how % 2 == 0 {
+            if t.how.is_multiple_of(2) {
                 m.remove(&k);
             } else if let Some(child) = m.get_mut(&k) {
                 tweak(child, &Tweak { how: t.how / 2, ..t.clone() });
