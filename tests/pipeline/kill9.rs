@@ -193,11 +193,16 @@ fn ctrl_c_cancels_publish_cleanly_and_a_rerun_finishes() {
     // SAFETY: signalling our own child process by its id.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let status = child.wait().unwrap();
-    let rest: Vec<String> = rx.try_iter().collect();
+    // Every line up to the end of stderr: the reader thread ends (and the channel closes) at
+    // EOF, so the last lines are not lost to a race with it.
+    let rest: Vec<String> = rx.iter().collect();
     assert_eq!(status.code(), Some(130), "exit status after Ctrl-C; stderr: {rest:?}");
     assert!(rest.iter().any(|l| l.contains("cancelled")), "{rest:?}");
     let report = publish_to_end(dir.path());
-    assert_eq!(report["minted_now"], ITEMS);
+    // Generation runs on every core, so the Ctrl-C may land once minting has begun: what
+    // counts is that every item ends up minted, once, over both runs.
+    assert!(report["minted_now"].as_u64().unwrap() <= u64::from(ITEMS), "{report}");
+    assert_eq!(report["mints"].as_array().unwrap().len(), ITEMS as usize, "every item minted once");
     assert!(
         report["generate"]["reused"].as_u64().unwrap() > 0,
         "work done before Ctrl-C is kept: {}",
