@@ -176,29 +176,10 @@ fn run(
     }
     // Plan first: an unsatisfiable spec is refused before anything else is touched.
     let planned = plan::plan_project(root, &journal, &network.to_string(), on_event)?;
-    if only == Only::Plan {
-        // Nothing else is written, not even a wallet key: report the wallet only if it exists.
-        let wallet = match &options.chain.wallet {
-            Some(path) => super::keys::pubkey_of(path),
-            None => super::keys::pubkey_of(&super::keys::key_path(root, super::keys::ARTIST_KEY)),
-        };
-        return Ok(PublishReport {
-            network: network.to_string(),
-            wallet: wallet.map(|w| w.to_string()).unwrap_or_default(),
-            plan: (&planned.summary()).into(),
-            generate: None,
-            stages: Vec::new(),
-            pins: Vec::new(),
-            collection: None,
-            mints: Vec::new(),
-            minted_now: 0,
-            lamports_spent: 0,
-        });
-    }
-    let wallet = resolve_wallet(&network, Some(root), options.chain.wallet.as_deref())?;
-    let mut report = PublishReport {
+    // The report as it stands once planned: nothing generated, pinned or minted yet.
+    let started = |wallet: String| PublishReport {
         network: network.to_string(),
-        wallet: wallet.pubkey().to_string(),
+        wallet,
         plan: (&planned.summary()).into(),
         generate: None,
         stages: Vec::new(),
@@ -208,6 +189,16 @@ fn run(
         minted_now: 0,
         lamports_spent: 0,
     };
+    if only == Only::Plan {
+        // Nothing else is written, not even a wallet key: report the wallet only if it exists.
+        let wallet = match &options.chain.wallet {
+            Some(path) => super::keys::pubkey_of(path),
+            None => super::keys::pubkey_of(&super::keys::key_path(root, super::keys::ARTIST_KEY)),
+        };
+        return Ok(started(wallet.map(|w| w.to_string()).unwrap_or_default()));
+    }
+    let wallet = resolve_wallet(&network, Some(root), options.chain.wallet.as_deref())?;
+    let mut report = started(wallet.pubkey().to_string());
     let _ =
         project.journal("pipeline.publish.started", &serde_json::json!({ "network": report.network, "only": only }));
     let creators = generate::resolved_creators(&planned.spec)?;
