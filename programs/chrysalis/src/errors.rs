@@ -71,4 +71,6 @@ pub enum ChrysalisError {
         "A creator is a reserved address (the system program, a sysvar or a built-in program) that can never be paid: use a wallet"
     )]
     ReservedCreator,
+    #[msg("This address is already in use: it holds data or belongs to another program (an index minted twice?)")]
+    AccountAlreadyInUse,
 }

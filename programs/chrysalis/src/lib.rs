@@ -22,6 +22,7 @@
 
 use anchor_lang::prelude::*;
 
+pub mod create;
 pub mod errors;
 pub mod events;
 pub mod instructions;

@@ -963,12 +963,12 @@ async fn mint_refuses_out_of_range_repeated_index_and_unsigned_buyer() {
     let err = sb.mint(&buyer, &c, 2).await.unwrap_err();
     assert_eq!(err_at(err, 0), code(E::IndexOutOfRange));
     sb.mint(&buyer, &c, 1).await.unwrap();
-    // Re-initialisation: index 1 again. Its mint PDA exists, so Anchor's `init` (System
-    // program allocate/assign) fails and nothing changes: the first buyer keeps the NFT.
+    // Re-initialisation: index 1 again. Its mint PDA exists (owned by Token-2022, with data),
+    // so creating it is refused and nothing changes: the first buyer keeps the NFT.
     let other = sb.funded(LAMPORTS_PER_SOL).await;
     let before = sb.banks.get_account(nft_pda(&c.collection, 1)).await.unwrap().unwrap();
     let err = sb.mint(&other, &c, 1).await.unwrap_err();
-    assert!(matches!(err.unwrap(), TransactionError::InstructionError(0, _)));
+    assert_eq!(err_at(err, 0), code(E::AccountAlreadyInUse));
     assert_eq!(sb.banks.get_account(nft_pda(&c.collection, 1)).await.unwrap().unwrap(), before);
     assert!(sb.banks.get_account(ata(&other.pubkey(), &nft_pda(&c.collection, 1))).await.unwrap().is_none());
     sb.mint(&other, &c, 0).await.unwrap();
@@ -1333,4 +1333,107 @@ async fn defensive_errors_bad_metadata_and_underfunded_vault() {
     };
     sb.ctx.set_account(&c.vault, &vault.into());
     sb.fails(&[distribute_ix(&c, &c.creators)], &[], code(E::VaultUnderfunded)).await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Squatting: lamports sent to an address before the program creates an account there.
+// ---------------------------------------------------------------------------------------------
+
+/// Rent-exempt minimum of `len` bytes.
+async fn rent(sb: &mut Sandbox, len: usize) -> u64 {
+    let rent: anchor_lang::prelude::Rent = sb.banks.get_sysvar().await.unwrap();
+    rent.minimum_balance(len)
+}
+
+#[tokio::test]
+async fn pre_funded_collection_group_mint_and_vault_cannot_block_create_collection() {
+    let mut sb = start().await;
+    // Baseline: what a collection costs its authority with no gifts around.
+    let authority = sb.funded(LAMPORTS_PER_SOL).await;
+    let group = Keypair::new();
+    let creators = [(Keypair::new().pubkey(), 10_000)];
+    let before = sb.lamports(&authority.pubkey()).await;
+    let create = create_collection_ix(authority.pubkey(), group.pubkey(), args(&creators, 1_000, 10));
+    sb.send(&[create], &[&authority, &group]).await.unwrap();
+    let baseline = before - sb.lamports(&authority.pubkey()).await;
+
+    // The attack: the group mint's address (seen in the pending transaction), the collection
+    // PDA derived from it and the vault all hold lamports before `create_collection` runs.
+    // 890 880 is the rent of an empty account: the amount that bricked Anchor's `init`.
+    let authority = sb.funded(LAMPORTS_PER_SOL).await;
+    let group = Keypair::new();
+    let collection = collection_pda(&group.pubkey());
+    let vault = vault_pda(&collection);
+    let gifts = [(group.pubkey(), 890_880), (collection, 890_880), (vault, 900_000)];
+    for (to, lamports) in gifts {
+        sb.fund(&to, lamports).await;
+    }
+    let before = sb.lamports(&authority.pubkey()).await;
+    let create = create_collection_ix(authority.pubkey(), group.pubkey(), args(&creators, 1_000, 10));
+    sb.send(&[create], &[&authority, &group]).await.unwrap();
+    let paid = before - sb.lamports(&authority.pubkey()).await;
+    // The gifts stay with the accounts and lower the bill by what each account needed (the
+    // vault's gift is above its rent-exempt minimum: it saves the authority that minimum).
+    let vault_rent = rent(&mut sb, 0).await;
+    assert_eq!(paid, baseline - 890_880 - 890_880 - vault_rent);
+    let state = sb.collection(&collection).await;
+    assert_eq!((state.group_mint, state.authority, state.max_supply), (group.pubkey(), authority.pubkey(), 10));
+    let acc = sb.banks.get_account(collection).await.unwrap().unwrap();
+    assert_eq!((acc.owner, acc.lamports), (chrysalis::ID, rent(&mut sb, acc.data.len()).await));
+    let acc = sb.banks.get_account(group.pubkey()).await.unwrap().unwrap();
+    assert_eq!(acc.owner, TOKEN_2022);
+    let mint = StateWithExtensions::<MintState>::unpack(&acc.data).unwrap();
+    assert_eq!(mint.base.mint_authority, Some(collection).into());
+    assert_eq!(
+        mint.get_extension::<MetadataPointer>().unwrap().metadata_address,
+        Some(group.pubkey()).try_into().unwrap()
+    );
+    assert_eq!(sb.lamports(&vault).await, 900_000, "the vault keeps its gift (already rent-exempt)");
+
+    // A gift larger than the rent: the payer pays nothing for that account, and it keeps it all.
+    let c = Coll { authority, group_mint: group.pubkey(), collection, vault, creators: vec![creators[0].0] };
+    sb.send(&[add_stage_ix(c.authority.pubkey(), collection, stage(UnlockRule::CreatorTrigger, 0))], &[&c.authority])
+        .await
+        .unwrap();
+    let rich = nft_pda(&collection, 5);
+    sb.fund(&rich, LAMPORTS_PER_SOL).await;
+    let buyer = sb.funded(LAMPORTS_PER_SOL).await;
+    sb.mint(&buyer, &c, 5).await.unwrap();
+    assert!(sb.lamports(&rich).await >= LAMPORTS_PER_SOL, "the gift stays with the mint");
+}
+
+#[tokio::test]
+async fn pre_funded_nft_mint_and_buyer_token_account_cannot_block_mint_nft() {
+    let mut sb = start().await;
+    let price = 7_000_000;
+    let c = sb.make_collection(&[6_000, 4_000], price, 10, &basic_stages()).await;
+    // Baseline: index 0, no gifts.
+    let buyer = sb.funded(LAMPORTS_PER_SOL).await;
+    let before = sb.lamports(&buyer.pubkey()).await;
+    sb.mint(&buyer, &c, 0).await.unwrap();
+    let baseline = before - sb.lamports(&buyer.pubkey()).await;
+
+    // The attack: index 3's mint PDA and the next buyer's ATA for it hold lamports first.
+    let buyer = sb.funded(LAMPORTS_PER_SOL).await;
+    let mint = nft_pda(&c.collection, 3);
+    let token = ata(&buyer.pubkey(), &mint);
+    let gifts = [(mint, 890_880), (token, 1_000_000)];
+    for (to, lamports) in gifts {
+        sb.fund(&to, lamports).await;
+    }
+    let vault_before = sb.lamports(&c.vault).await;
+    let before = sb.lamports(&buyer.pubkey()).await;
+    sb.mint(&buyer, &c, 3).await.unwrap();
+    assert_eq!(before - sb.lamports(&buyer.pubkey()).await, baseline - gifts.iter().map(|g| g.1).sum::<u64>());
+    assert_eq!(sb.lamports(&c.vault).await - vault_before, price, "the vault got the price, no more, no less");
+    // A real NFT: supply 1 in the buyer's token account, its mint authority gone, its name right.
+    let acc = sb.banks.get_account(token).await.unwrap().unwrap();
+    let held = StateWithExtensions::<TokenAccountState>::unpack(&acc.data).unwrap().base;
+    assert_eq!((held.mint, held.owner, held.amount), (mint, buyer.pubkey(), 1));
+    let acc = sb.banks.get_account(mint).await.unwrap().unwrap();
+    assert_eq!(acc.lamports, rent(&mut sb, acc.data.len()).await);
+    let state = StateWithExtensions::<MintState>::unpack(&acc.data).unwrap();
+    assert_eq!((state.base.supply, state.base.mint_authority), (1, None.into()));
+    assert_eq!(sb.metadata(&mint).await.name, "Chrysalis Moths #4");
+    assert_eq!(sb.collection(&c.collection).await.minted, 2);
 }

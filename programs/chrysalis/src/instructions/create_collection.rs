@@ -1,11 +1,13 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token_interface::{
-    Mint, Token2022, TokenGroupInitialize, TokenMetadataInitialize, TokenMetadataUpdateField,
-    spl_token_2022::extension::ExtensionType, spl_token_metadata_interface::state::Field, token_group_initialize,
-    token_metadata_initialize, token_metadata_update_field,
+    GroupPointerInitialize, InitializeMint2, MetadataPointerInitialize, Token2022, TokenGroupInitialize,
+    TokenMetadataInitialize, TokenMetadataUpdateField, group_pointer_initialize, initialize_mint2,
+    metadata_pointer_initialize, spl_token_2022::extension::ExtensionType, spl_token_metadata_interface::state::Field,
+    token_group_initialize, token_metadata_initialize, token_metadata_update_field,
 };
 
 use crate::{
+    create::create_account,
     errors::ChrysalisError,
     events::CollectionCreated,
     state::*,
@@ -39,29 +41,14 @@ pub struct CreateCollection<'info> {
     #[account(mut)]
     pub authority: Signer<'info>,
     /// The collection's state, at `["collection", group_mint]`.
-    #[account(
-        init,
-        payer = authority,
-        space = 8 + Collection::INIT_SPACE,
-        seeds = [COLLECTION_SEED, group_mint.key().as_ref()],
-        bump,
-    )]
-    pub collection: Box<Account<'info, Collection>>,
+    /// CHECK: created by the handler (`create.rs`: Anchor's `init` fails on a pre-funded address).
+    #[account(mut, seeds = [COLLECTION_SEED, group_mint.key().as_ref()], bump)]
+    pub collection: UncheckedAccount<'info>,
     /// A fresh Token-2022 mint (new keypair) that becomes the TokenGroup; the collection PDA
     /// is its mint authority and the group's and metadata's update authority.
-    #[account(
-        init,
-        payer = authority,
-        signer,
-        mint::decimals = 0,
-        mint::authority = collection,
-        mint::token_program = token_program,
-        extensions::metadata_pointer::authority = collection,
-        extensions::metadata_pointer::metadata_address = group_mint,
-        extensions::group_pointer::authority = collection,
-        extensions::group_pointer::group_address = group_mint,
-    )]
-    pub group_mint: Box<InterfaceAccount<'info, Mint>>,
+    /// CHECK: a new keypair's address (it signs); created by the handler, like `collection`.
+    #[account(mut, signer)]
+    pub group_mint: UncheckedAccount<'info>,
     /// The royalty and proceeds vault, `["vault", collection]`, a system account funded here
     /// to its rent-exempt minimum so that any payment into it succeeds.
     #[account(mut, seeds = [VAULT_SEED, collection.key().as_ref()], bump)]
@@ -108,6 +95,55 @@ pub fn handle_create_collection(ctx: Context<CreateCollection>, args: Collection
         0,
     )?;
 
+    // The collection's state account and the group mint, each created so that lamports sent
+    // to its address beforehand cannot block it.
+    let authority = accounts.authority.to_account_info();
+    let system = accounts.system_program.to_account_info();
+    let bump = ctx.bumps.collection;
+    let seeds: &[&[u8]] = &[COLLECTION_SEED, group_key.as_ref(), &[bump]];
+    let signer = &[seeds];
+    create_account(
+        &authority,
+        &accounts.collection.to_account_info(),
+        &system,
+        8 + Collection::INIT_SPACE,
+        &crate::ID,
+        signer,
+    )?;
+    let token_program = accounts.token_program.key();
+    let group_info = accounts.group_mint.to_account_info();
+    create_account(
+        &authority,
+        &group_info,
+        &system,
+        mint_len(&[ExtensionType::MetadataPointer, ExtensionType::GroupPointer])?,
+        &token_program,
+        &[],
+    )?;
+    metadata_pointer_initialize(
+        CpiContext::new(
+            token_program,
+            MetadataPointerInitialize {
+                token_program_id: accounts.token_program.to_account_info(),
+                mint: group_info.clone(),
+            },
+        ),
+        Some(collection_key),
+        Some(group_key),
+    )?;
+    group_pointer_initialize(
+        CpiContext::new(
+            token_program,
+            GroupPointerInitialize {
+                token_program_id: accounts.token_program.to_account_info(),
+                mint: group_info.clone(),
+            },
+        ),
+        Some(collection_key),
+        Some(group_key),
+    )?;
+    initialize_mint2(CpiContext::new(token_program, InitializeMint2 { mint: group_info }), 0, &collection_key, None)?;
+
     // The group's metadata names the royalty and its receiver (the vault), for marketplaces.
     let royalty_str = args.royalty_bps.to_string();
     let vault_str = vault_key.to_string();
@@ -125,10 +161,6 @@ pub fn handle_create_collection(ctx: Context<CreateCollection>, args: Collection
         final_len,
     )?;
 
-    let bump = ctx.bumps.collection;
-    let seeds: &[&[u8]] = &[COLLECTION_SEED, group_key.as_ref(), &[bump]];
-    let signer = &[seeds];
-    let token_program = accounts.token_program.key();
     token_group_initialize(
         CpiContext::new_with_signer(
             token_program,
@@ -175,32 +207,37 @@ pub fn handle_create_collection(ctx: Context<CreateCollection>, args: Collection
         )?;
     }
 
-    let collection = &mut accounts.collection;
-    collection.authority = accounts.authority.key();
-    collection.group_mint = group_key;
-    collection.bump = bump;
-    collection.vault_bump = ctx.bumps.vault;
-    collection.royalty_bps = args.royalty_bps;
-    collection.price = args.price;
-    collection.max_supply = args.max_supply;
-    collection.minted = 0;
-    collection.creators =
-        args.creators.iter().map(|c| Creator { address: c.address, share_bps: c.share_bps, owed: 0 }).collect();
-    collection.stages = Vec::new();
-    collection.name = args.name;
-    collection.symbol = args.symbol;
-    collection.uri = args.uri;
-
+    let collection = Collection {
+        authority: accounts.authority.key(),
+        group_mint: group_key,
+        bump,
+        vault_bump: ctx.bumps.vault,
+        royalty_bps: args.royalty_bps,
+        price: args.price,
+        max_supply: args.max_supply,
+        minted: 0,
+        creators: args
+            .creators
+            .iter()
+            .map(|c| Creator { address: c.address, share_bps: c.share_bps, owed: 0 })
+            .collect(),
+        stages: Vec::new(),
+        name: args.name,
+        symbol: args.symbol,
+        uri: args.uri,
+    };
     let event = CollectionCreated {
         collection: collection_key,
         group_mint: group_key,
-        authority: accounts.authority.key(),
-        vault: accounts.vault.key(),
-        price: accounts.collection.price,
-        max_supply: accounts.collection.max_supply,
-        royalty_bps: accounts.collection.royalty_bps,
-        creators: u8::try_from(accounts.collection.creators.len()).unwrap_or(u8::MAX),
+        authority: collection.authority,
+        vault: vault_key,
+        price: collection.price,
+        max_supply: collection.max_supply,
+        royalty_bps: collection.royalty_bps,
+        creators: u8::try_from(collection.creators.len()).unwrap_or(u8::MAX),
     };
+    // Written with its discriminator, as Anchor's `init` would on exit.
+    collection.try_serialize(&mut &mut accounts.collection.try_borrow_mut_data()?[..])?;
     emit_cpi!(event);
     Ok(())
 }

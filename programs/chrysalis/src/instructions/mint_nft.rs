@@ -3,17 +3,20 @@ use anchor_lang::{
     system_program::{Transfer, transfer},
 };
 use anchor_spl::{
-    associated_token::AssociatedToken,
+    associated_token::{AssociatedToken, Create, create as create_ata, get_associated_token_address_with_program_id},
     token_interface::{
-        Mint, MintTo, SetAuthority, Token2022, TokenAccount, TokenMemberInitialize, TokenMetadataInitialize,
-        TokenMetadataUpdateField, mint_to, set_authority,
+        GroupMemberPointerInitialize, InitializeMint2, MetadataPointerInitialize, MintTo, SetAuthority, Token2022,
+        TokenMemberInitialize, TokenMetadataInitialize, TokenMetadataUpdateField, group_member_pointer_initialize,
+        initialize_mint2, metadata_pointer_initialize, mint_to, set_authority,
         spl_token_2022::{extension::ExtensionType, instruction::AuthorityType},
         spl_token_metadata_interface::state::Field,
         token_member_initialize, token_metadata_initialize, token_metadata_update_field,
     },
 };
 
-use crate::{errors::ChrysalisError, events::NftMinted, payout::pay_owed, state::*, token_utils::*};
+use crate::{
+    create::create_account, errors::ChrysalisError, events::NftMinted, payout::pay_owed, state::*, token_utils::*,
+};
 
 /// Accounts of [`mint_nft`](crate::chrysalis::mint_nft).
 ///
@@ -41,29 +44,17 @@ pub struct MintNft<'info> {
     pub vault: SystemAccount<'info>,
     /// The NFT: a Token-2022 mint at `["nft", collection, index_le]` (so each index is minted
     /// once), decimals 0, with MetadataPointer and GroupMemberPointer pointing at itself.
+    /// CHECK: created by the handler (`create.rs`: Anchor's `init` fails on a pre-funded address).
+    #[account(mut, seeds = [NFT_SEED, collection.key().as_ref(), &index.to_le_bytes()], bump)]
+    pub mint: UncheckedAccount<'info>,
+    /// The buyer's associated token account for the NFT, created by the handler once the mint
+    /// exists (the ATA program accepts a pre-funded address).
+    /// CHECK: the address is checked below.
     #[account(
-        init,
-        payer = buyer,
-        seeds = [NFT_SEED, collection.key().as_ref(), &index.to_le_bytes()],
-        bump,
-        mint::decimals = 0,
-        mint::authority = collection,
-        mint::token_program = token_program,
-        extensions::metadata_pointer::authority = collection,
-        extensions::metadata_pointer::metadata_address = mint,
-        extensions::group_member_pointer::authority = collection,
-        extensions::group_member_pointer::member_address = mint,
+        mut,
+        address = get_associated_token_address_with_program_id(&buyer.key(), &mint.key(), &token_program.key()),
     )]
-    pub mint: Box<InterfaceAccount<'info, Mint>>,
-    /// The buyer's associated token account for the NFT.
-    #[account(
-        init,
-        payer = buyer,
-        associated_token::mint = mint,
-        associated_token::authority = buyer,
-        associated_token::token_program = token_program,
-    )]
-    pub buyer_token: Box<InterfaceAccount<'info, TokenAccount>>,
+    pub buyer_token: UncheckedAccount<'info>,
     pub token_program: Program<'info, Token2022>,
     pub associated_token_program: Program<'info, AssociatedToken>,
     pub system_program: Program<'info, System>,
@@ -127,6 +118,58 @@ pub fn handle_mint_nft<'info>(ctx: Context<'info, MintNft<'info>>, index: u32, r
         [(FIELD_STAGE, "0"), (FIELD_RECIPE, &recipe), (FIELD_COLLECTION, &group_str), (FIELD_MINTED_AT, &minted_at)];
     let fields = if needs_mint_time { &all_fields[..] } else { &all_fields[..3] };
 
+    let seeds: &[&[u8]] = &[COLLECTION_SEED, group_key.as_ref(), &[bump]];
+    let signer = &[seeds];
+    let token_program_id = accounts.token_program.key();
+    let token_program = accounts.token_program.to_account_info();
+    let authority = accounts.collection.to_account_info();
+    let mint_info = accounts.mint.to_account_info();
+
+    // The mint, with room for its two pointer extensions (Token-2022 grows it for the rest).
+    let index_bytes = index.to_le_bytes();
+    let mint_seeds: &[&[u8]] = &[NFT_SEED, collection_key.as_ref(), &index_bytes, &[ctx.bumps.mint]];
+    create_account(
+        &buyer,
+        &mint_info,
+        &system_program,
+        mint_len(&[ExtensionType::MetadataPointer, ExtensionType::GroupMemberPointer])?,
+        &token_program_id,
+        &[mint_seeds],
+    )?;
+    metadata_pointer_initialize(
+        CpiContext::new(
+            token_program_id,
+            MetadataPointerInitialize { token_program_id: token_program.clone(), mint: mint_info.clone() },
+        ),
+        Some(collection_key),
+        Some(mint_key),
+    )?;
+    group_member_pointer_initialize(
+        CpiContext::new(
+            token_program_id,
+            GroupMemberPointerInitialize { token_program_id: token_program.clone(), mint: mint_info.clone() },
+        ),
+        Some(collection_key),
+        Some(mint_key),
+    )?;
+    initialize_mint2(
+        CpiContext::new(token_program_id, InitializeMint2 { mint: mint_info.clone() }),
+        0,
+        &collection_key,
+        None,
+    )?;
+    create_ata(CpiContext::new(
+        accounts.associated_token_program.key(),
+        Create {
+            payer: buyer.clone(),
+            associated_token: accounts.buyer_token.to_account_info(),
+            authority: buyer.clone(),
+            mint: mint_info.clone(),
+            system_program: system_program.clone(),
+            token_program: token_program.clone(),
+        },
+    ))?;
+
     // Pay the rent of the mint's final size before Token-2022 grows it.
     let final_len = mint_len(&[
         ExtensionType::MetadataPointer,
@@ -135,14 +178,7 @@ pub fn handle_mint_nft<'info>(ctx: Context<'info, MintNft<'info>>, index: u32, r
     ])?
     .checked_add(metadata_tlv_len(&name, &symbol, &uri, fields)?)
     .ok_or(ChrysalisError::ArithmeticOverflow)?;
-    let mint_info = accounts.mint.to_account_info();
     top_up(&buyer, &mint_info, &system_program, final_len)?;
-
-    let seeds: &[&[u8]] = &[COLLECTION_SEED, group_key.as_ref(), &[bump]];
-    let signer = &[seeds];
-    let token_program_id = accounts.token_program.key();
-    let token_program = accounts.token_program.to_account_info();
-    let authority = accounts.collection.to_account_info();
 
     token_member_initialize(CpiContext::new_with_signer(
         token_program_id,
