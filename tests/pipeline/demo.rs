@@ -6,11 +6,13 @@
 use std::fs;
 use std::path::Path;
 
+use chrysalis::merkle::ItemTree;
 use chrysalis::state::{Stage, UnlockRule};
 use chrysalis_art::png_meta;
 use chrysalis_chain::client;
 use chrysalis_chain::program::{CollectionArgs, CreatorShare};
 use chrysalis_chain::{Keypair, Pubkey, Signer};
+use chrysalis_core::collection::metadata;
 use chrysalis_core::{CancelToken, Recipe};
 use chrysalis_pipeline::chain::{Chain, ChainOptions};
 use chrysalis_pipeline::demo::{self, DEMO_SALE_LAMPORTS};
@@ -57,6 +59,8 @@ enum Forgery {
     StageRoot,
     /// The name on chain is not the one the metadata JSON gives.
     Name,
+    /// The metadata's item proof does not lead from the minted recipe to the committed root.
+    Proof,
 }
 
 /// A one-item, one-stage collection built from the demo's stage-0 item 0 with one forgery,
@@ -87,6 +91,12 @@ fn forge(root: &Path, forgery: Forgery) -> Pubkey {
     let mut meta: serde_json::Value =
         serde_json::from_slice(&fs::read(root.join("build/stage-0/metadata/0.json")).unwrap()).unwrap();
     meta["image"] = format!("ipfs://{images_cid}/0.png").into();
+    // The forged collection's own item table: item 0 with its true recipe.
+    let items = ItemTree::new(&[true_hash]).unwrap();
+    metadata::set_item_commitment(&mut meta, &items.root(), &items.proof(0).unwrap());
+    if let Forgery::Proof = forgery {
+        meta["chrysalis"]["item_proof"] = serde_json::json!(["ab".repeat(32)]);
+    }
     if let Forgery::Recipe = forgery {
         let mut r = recipe.clone();
         r.seed += 1;
@@ -117,7 +127,10 @@ fn forge(root: &Path, forgery: Forgery) -> Pubkey {
     let created = client::create_collection(chain.ledger(), &wallet, &group, &args).unwrap();
     let stage = Stage { rule: UnlockRule::AfterMint(0), base_uri: format!("ipfs://{meta_cid}/"), content_root };
     client::add_stage(chain.ledger(), &wallet, &created.collection, 0, &stage).unwrap();
-    client::mint_nft(chain.ledger(), &wallet, &created.collection, 0, true_hash, false).unwrap().mint
+    client::commit_items(chain.ledger(), &wallet, &created.collection, items.root()).unwrap();
+    client::mint_nft(chain.ledger(), &wallet, &created.collection, 0, true_hash, &items.proof(0).unwrap(), false)
+        .unwrap()
+        .mint
 }
 
 #[test]
@@ -204,6 +217,7 @@ fn demo_publishes_mints_evolves_pays_and_verifies_then_refuses_tampering() {
         (Forgery::StageRoot, "content root"),
         (Forgery::Image, "regenerate"),
         (Forgery::Name, "metadata"),
+        (Forgery::Proof, "item commitment"),
     ] {
         let mint = forge(&root, forgery);
         let (name, detail) = failed_check(&verify_mint(&root, &mint));

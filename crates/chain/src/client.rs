@@ -85,6 +85,22 @@ pub enum ChainError {
     RecipeMismatch { collection: Pubkey, index: u32, on_chain: String, asked: String },
     #[error("NFT #{index} of collection {collection} is not minted yet")]
     NftNotFound { collection: Pubkey, index: u32 },
+    #[error(
+        "collection {collection} mints its items in order and its next index is {next}, not \
+         {index}: mint #{next} first (or, if someone minted meanwhile, take the next index)"
+    )]
+    NotNextIndex { collection: Pubkey, index: u32, next: u32 },
+    #[error(
+        "collection {0} has not committed its items yet: commit the item table \
+         (commit_items) before minting"
+    )]
+    ItemsNotCommitted(Pubkey),
+    #[error(
+        "collection {collection} already minted against another item table (root {on_chain}, \
+         not {asked}): the recipes of a minted collection cannot change; keep the project's \
+         original spec and images, or create a new collection"
+    )]
+    ItemsConflict { collection: Pubkey, on_chain: String, asked: String },
     #[error("{action} was refused by the chain: {reason}")]
     Refused {
         action: String,
@@ -106,7 +122,7 @@ pub fn sol(lamports: u64) -> String {
 }
 
 /// The program's errors in declaration order (Anchor numbers them 6000, 6001, ...).
-const PROGRAM_ERRORS: [ChrysalisError; 30] = {
+const PROGRAM_ERRORS: [ChrysalisError; 37] = {
     use ChrysalisError::*;
     [
         NotImplemented,
@@ -139,6 +155,13 @@ const PROGRAM_ERRORS: [ChrysalisError; 30] = {
         VaultOwes,
         InvalidRule,
         InvalidCreator,
+        ReservedCreator,
+        AccountAlreadyInUse,
+        ItemsNotCommitted,
+        NotNextIndex,
+        InvalidItemProof,
+        ItemsLocked,
+        InvalidItemRoot,
     ]
 };
 
@@ -403,7 +426,15 @@ fn nft_mint_len(c: &CollectionState, index: u32, now: i64) -> Result<usize, Chai
     let recipe = "0".repeat(64);
     let group = a.group_mint.to_string();
     let minted_at = now.to_string();
-    let mut fields: Vec<(&str, &str)> = vec![(FIELD_STAGE, "0"), (FIELD_RECIPE, &recipe), (FIELD_COLLECTION, &group)];
+    let royalty = a.royalty_bps.to_string();
+    let vault = c.vault.to_string();
+    let mut fields: Vec<(&str, &str)> = vec![
+        (FIELD_STAGE, "0"),
+        (FIELD_RECIPE, &recipe),
+        (FIELD_COLLECTION, &group),
+        (FIELD_ROYALTY_BPS, &royalty),
+        (FIELD_ROYALTY_RECEIVER, &vault),
+    ];
     if a.stages.iter().any(|s| matches!(s.rule, UnlockRule::AfterMint(_))) {
         fields.push((FIELD_MINTED_AT, &minted_at));
     }
@@ -627,6 +658,49 @@ pub fn ensure_stages(
     Ok(sent)
 }
 
+/// Makes the collection's committed item table equal `items_root`: returns `None` (nothing
+/// sent) when it already is; sends `commit_items` while nothing is minted; refuses when the
+/// collection already minted against another root.
+pub fn commit_items(
+    ledger: &dyn Ledger,
+    authority: &Keypair,
+    collection: &Pubkey,
+    items_root: [u8; 32],
+) -> Result<Option<Signature>, ChainError> {
+    let state = require_collection(ledger, collection)?;
+    let conflict = |on_chain: [u8; 32]| ChainError::ItemsConflict {
+        collection: *collection,
+        on_chain: hex::encode(on_chain),
+        asked: hex::encode(items_root),
+    };
+    if state.account.items_root == items_root {
+        return Ok(None);
+    }
+    if state.account.minted > 0 {
+        return Err(conflict(state.account.items_root));
+    }
+    ensure_funds(
+        ledger,
+        &authority.pubkey(),
+        LAMPORTS_PER_SIGNATURE + ledger.priority_fee_lamports(),
+        "committing the items",
+    )?;
+    let ix = program::commit_items(&authority.pubkey(), collection, items_root);
+    match ledger.send(&[ix], &[authority]) {
+        Ok(sig) => Ok(Some(sig)),
+        Err(e) => {
+            let after = require_collection(ledger, collection)?;
+            if after.account.items_root == items_root {
+                return Ok(None);
+            }
+            if after.account.minted > 0 {
+                return Err(conflict(after.account.items_root));
+            }
+            Err(refused("committing the items", e))
+        }
+    }
+}
+
 /// The result of [`mint_nft`] and [`evolve`].
 #[derive(Clone, Debug)]
 pub struct NftOutcome {
@@ -637,8 +711,10 @@ pub struct NftOutcome {
     pub nft: NftState,
 }
 
-/// Mints NFT `index` of `collection` to `buyer` with `recipe_hash`. With `pay_creators` the
-/// creators are paid in the same transaction; else the price waits in the vault. If the
+/// Mints NFT `index` of `collection` to `buyer` with `recipe_hash`, proved by `proof` against
+/// the collection's committed item table ([`chrysalis::merkle::ItemTree::proof`]). Items go out
+/// in order: `index` must be the next one. With `pay_creators` the creators are paid in the
+/// same transaction when their wallets fit in it (else the price waits in the vault). If the
 /// index is already minted with the same recipe, returns it (nothing paid again); with
 /// another recipe, an error.
 pub fn mint_nft(
@@ -647,6 +723,7 @@ pub fn mint_nft(
     collection: &Pubkey,
     index: u32,
     recipe_hash: [u8; 32],
+    proof: &[[u8; 32]],
     pay_creators: bool,
 ) -> Result<NftOutcome, ChainError> {
     let mint = program::nft_mint_pda(collection, index);
@@ -674,17 +751,24 @@ pub fn mint_nft(
     if c.stages.is_empty() {
         return Err(ChainError::NoStages(*collection));
     }
+    if c.items_root == [0; 32] {
+        return Err(ChainError::ItemsNotCommitted(*collection));
+    }
+    if index != c.minted {
+        return Err(ChainError::NotNextIndex { collection: *collection, index, next: c.minted });
+    }
     let cost = estimate_mint_cost(ledger, &state, index)?;
     ensure_funds(ledger, &buyer.pubkey(), cost.total, &format!("minting NFT #{index}"))?;
     let creators = state.creator_wallets();
-    let ix = program::mint_nft(
-        &buyer.pubkey(),
-        collection,
-        &c.group_mint,
-        index,
-        recipe_hash,
-        pay_creators.then_some(creators.as_slice()),
-    );
+    let build = |wallets: Option<&[Pubkey]>| {
+        program::mint_nft(&buyer.pubkey(), collection, &c.group_mint, index, recipe_hash, proof.to_vec(), wallets)
+    };
+    // A long proof (a big collection) and 16 wallets may not fit one packet: then the price
+    // waits in the vault for `distribute_royalties`, as it does without `pay_creators`.
+    let ix = match pay_creators.then(|| build(Some(creators.as_slice()))) {
+        Some(ix) if crate::ledger::fits_one_packet(&ix, &buyer.pubkey()) => ix,
+        _ => build(None),
+    };
     match ledger.send(&[ix], &[buyer]) {
         Ok(signature) => {
             tracing::info!(%collection, index, %mint, %signature, "NFT minted");

@@ -178,6 +178,22 @@ macro_rules! forward_ledger {
 }
 forward_ledger!(&L, Box<L>, std::sync::Arc<L>);
 
+/// Solana's limit on a serialized transaction (an IPv6 packet minus headers).
+pub const PACKET_DATA_SIZE: usize = 1232;
+/// Room kept for the Compute Budget instructions an RPC ledger puts in front (two of them,
+/// with the Compute Budget program's key: under 100 bytes).
+const COMPUTE_BUDGET_ROOM: usize = 100;
+
+/// Whether `instruction`, alone in a transaction that `payer` pays and signs, fits one packet
+/// with room for the Compute Budget instructions.
+pub fn fits_one_packet(instruction: &Instruction, payer: &Pubkey) -> bool {
+    let tx = Transaction::new_with_payer(std::slice::from_ref(instruction), Some(payer));
+    let signatures = usize::from(tx.message.header.num_required_signatures);
+    // A short-vec length (1 byte below 128), then 64 bytes per signature, then the message.
+    let size = 1 + 64 * signatures + tx.message.serialize().len();
+    size + COMPUTE_BUDGET_ROOM <= PACKET_DATA_SIZE
+}
+
 /// A transaction of `instructions` signed by `signers`, the first of which pays the fee.
 pub fn sign(
     instructions: &[Instruction],

@@ -133,7 +133,24 @@ pub fn add_stage(authority: &Pubkey, collection: &Pubkey, stage: Stage) -> Instr
     )
 }
 
+/// `commit_items`: fixes the item table's Merkle root before the first mint (the collection
+/// authority signs). Build the root with [`chrysalis::merkle::ItemTree`].
+pub fn commit_items(authority: &Pubkey, collection: &Pubkey, items_root: [u8; 32]) -> Instruction {
+    build(
+        chrysalis::accounts::CommitItems {
+            authority: *authority,
+            collection: *collection,
+            event_authority: event_authority(),
+            program: PROGRAM_ID,
+        },
+        Vec::new(),
+        chrysalis::instruction::CommitItems { items_root },
+    )
+}
+
 /// `mint_nft`: `buyer` signs, pays and receives NFT `index` in their associated token account.
+/// `index` must be the collection's next one (its `minted` count) and `proof` the item tree's
+/// proof of `(index, recipe_hash)`.
 /// With `creators` (all the collection's creator wallets, in its order) the price is paid out
 /// to them in the same transaction; without, it waits in the vault for
 /// [`distribute_royalties`].
@@ -143,6 +160,7 @@ pub fn mint_nft(
     group_mint: &Pubkey,
     index: u32,
     recipe_hash: [u8; 32],
+    proof: Vec<[u8; 32]>,
     creators: Option<&[Pubkey]>,
 ) -> Instruction {
     let mint = nft_mint_pda(collection, index);
@@ -161,7 +179,7 @@ pub fn mint_nft(
             program: PROGRAM_ID,
         },
         writable(creators.unwrap_or_default()),
-        chrysalis::instruction::MintNft { index, recipe_hash },
+        chrysalis::instruction::MintNft { index, recipe_hash, proof },
     )
 }
 
@@ -249,10 +267,13 @@ mod tests {
         let collection = Pubkey::new_unique();
         let group = Pubkey::new_unique();
         let creators = [Pubkey::new_unique(), Pubkey::new_unique()];
-        let ix = mint_nft(&buyer, &collection, &group, 7, [9; 32], Some(&creators));
+        let ix = mint_nft(&buyer, &collection, &group, 7, [9; 32], vec![[3; 32]], Some(&creators));
         assert_eq!(ix.program_id, PROGRAM_ID);
         assert!(ix.data.starts_with(chrysalis::instruction::MintNft::DISCRIMINATOR));
-        assert_eq!(ix.data, chrysalis::instruction::MintNft { index: 7, recipe_hash: [9; 32] }.data());
+        assert_eq!(
+            ix.data,
+            chrysalis::instruction::MintNft { index: 7, recipe_hash: [9; 32], proof: vec![[3; 32]] }.data()
+        );
         // 11 named accounts, then the creators, writable, not signers, in order.
         assert_eq!(ix.accounts.len(), 13);
         assert_eq!(ix.accounts[0].pubkey, buyer);
@@ -264,7 +285,7 @@ mod tests {
             assert_eq!(meta.pubkey, *c);
             assert!(meta.is_writable && !meta.is_signer);
         }
-        let without = mint_nft(&buyer, &collection, &group, 7, [9; 32], None);
+        let without = mint_nft(&buyer, &collection, &group, 7, [9; 32], vec![[3; 32]], None);
         assert_eq!(without.accounts.len(), 11);
     }
 

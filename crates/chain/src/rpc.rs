@@ -165,10 +165,13 @@ impl RpcOptions {
         u64::try_from(micro.div_ceil(1_000_000)).unwrap_or(u64::MAX)
     }
 
-    /// The Compute Budget instructions these options put in front of a transaction.
-    pub fn compute_budget_instructions(&self) -> Vec<Instruction> {
+    /// The Compute Budget instructions these options put in front of a transaction of
+    /// `instructions`: the compute unit limit set in the options, else one sized from
+    /// [`compute_units_for`] (so a priority fee is paid on what the transaction can use, not on
+    /// 200 000 CU per instruction), and the priority fee when one is set.
+    pub fn compute_budget_instructions(&self, instructions: &[Instruction]) -> Vec<Instruction> {
         let mut ixs = Vec::new();
-        if let Some(limit) = self.compute_unit_limit {
+        if let Some(limit) = self.compute_unit_limit.or_else(|| compute_units_for(instructions)) {
             let mut data = vec![2u8];
             data.extend_from_slice(&limit.to_le_bytes());
             ixs.push(Instruction { program_id: COMPUTE_BUDGET_ID, accounts: Vec::new(), data });
@@ -181,6 +184,29 @@ impl RpcOptions {
         ixs
     }
 }
+
+/// The compute unit limit a transaction of `instructions` needs: each of our program's
+/// instructions its budget (`chrysalis::compute`), each System program instruction 1 000 CU
+/// (a transfer uses 150). `None` when another program is involved (its needs are unknown: the
+/// runtime's default applies) or for no instruction at all.
+pub fn compute_units_for(instructions: &[Instruction]) -> Option<u32> {
+    let system = anchor_lang::system_program::ID;
+    let mut total: u32 = 0;
+    for ix in instructions {
+        let units = if ix.program_id == crate::program::PROGRAM_ID {
+            chrysalis::compute::budget_for(&ix.data)?
+        } else if ix.program_id == system {
+            1_000
+        } else {
+            return None;
+        };
+        total = total.saturating_add(units);
+    }
+    (total > 0).then(|| total.min(MAX_COMPUTE_UNIT_LIMIT))
+}
+
+/// The most compute units one transaction may ask for.
+pub const MAX_COMPUTE_UNIT_LIMIT: u32 = 1_400_000;
 
 /// Why one JSON-RPC call failed.
 #[derive(Debug)]
@@ -641,7 +667,7 @@ impl Ledger for RpcLedger {
     /// Prepends the compute budget instructions, signs with a fresh blockhash and sends; signs
     /// again (a new transaction) only after the previous one provably expired unseen.
     fn send(&self, instructions: &[Instruction], signers: &[&dyn Signer]) -> Result<Signature, LedgerError> {
-        let mut all = self.options.compute_budget_instructions();
+        let mut all = self.options.compute_budget_instructions(instructions);
         all.extend_from_slice(instructions);
         let mut round = 0;
         loop {
@@ -705,14 +731,33 @@ mod tests {
             compute_unit_limit: Some(150_000),
             ..RpcOptions::default()
         };
-        let ixs = o.compute_budget_instructions();
+        let ixs = o.compute_budget_instructions(&[]);
         assert_eq!(ixs.len(), 2);
         assert!(ixs.iter().all(|i| i.program_id == COMPUTE_BUDGET_ID));
         assert_eq!(ixs[0].data, [&[2u8][..], &150_000u32.to_le_bytes()].concat());
         assert_eq!(ixs[1].data, [&[3u8][..], &10_000u64.to_le_bytes()].concat());
         assert_eq!(o.priority_fee_lamports(), 1_500);
         assert_eq!(RpcOptions::default().priority_fee_lamports(), 0);
-        assert!(RpcOptions::default().compute_budget_instructions().is_empty());
+        assert!(RpcOptions::default().compute_budget_instructions(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_compute_limit_is_sized_from_our_instructions() {
+        let buyer = Pubkey::new_unique();
+        let collection = Pubkey::new_unique();
+        let mint = crate::program::mint_nft(&buyer, &collection, &Pubkey::new_unique(), 0, [0; 32], vec![], None);
+        let transfer = anchor_lang::solana_program::system_instruction::transfer(&buyer, &collection, 1);
+        let want = chrysalis::compute::MINT_NFT + 1_000;
+        assert_eq!(compute_units_for(&[transfer.clone(), mint.clone()]), Some(want));
+        let ixs = RpcOptions::default().compute_budget_instructions(&[transfer, mint.clone()]);
+        assert_eq!(ixs.len(), 1, "a limit, no price");
+        assert_eq!(ixs[0].data, [&[2u8][..], &want.to_le_bytes()].concat());
+        // An explicit limit wins; another program's instruction leaves the default.
+        let explicit = RpcOptions { compute_unit_limit: Some(7), ..RpcOptions::default() };
+        assert_eq!(explicit.compute_budget_instructions(&[mint.clone()])[0].data[1..], 7u32.to_le_bytes());
+        let foreign = Instruction { program_id: Pubkey::new_unique(), accounts: vec![], data: vec![] };
+        assert_eq!(compute_units_for(&[mint, foreign]), None);
+        assert_eq!(compute_units_for(&[]), None);
     }
 
     #[test]

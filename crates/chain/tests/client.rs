@@ -3,6 +3,7 @@
 //! client's reconciliation under ledger faults (`FaultyLedger`, feature `testkit`).
 
 use chrysalis::errors::ChrysalisError;
+use chrysalis::merkle::ItemTree;
 use chrysalis::state::{CreatorShare, Stage, UnlockRule};
 use chrysalis_chain::client::{self, ChainError, program_error};
 use chrysalis_chain::program::{self, CollectionArgs};
@@ -62,6 +63,9 @@ fn setup(ledger: &dyn Ledger) -> Setup {
     assert!(created.signature.is_some());
     let sent = client::ensure_stages(ledger, &authority, &created.collection, &stages()).unwrap();
     assert_eq!(sent.len(), 4);
+    let root = items().root();
+    assert!(client::commit_items(ledger, &authority, &created.collection, root).unwrap().is_some());
+    assert_eq!(client::commit_items(ledger, &authority, &created.collection, root).unwrap(), None, "idempotent");
     Setup { authority, group, creators, collection: created.collection }
 }
 
@@ -69,6 +73,16 @@ fn recipe(i: u32) -> [u8; 32] {
     let mut r = [0xAB; 32];
     r[..4].copy_from_slice(&i.to_le_bytes());
     r
+}
+
+/// The item table every test collection commits: `recipe(i)` for its 5 indices.
+fn items() -> ItemTree {
+    ItemTree::new(&(0..5).map(recipe).collect::<Vec<_>>()).unwrap()
+}
+
+/// The proof of index `i` (empty out of range).
+fn proof(i: u32) -> Vec<[u8; 32]> {
+    items().proof(i).unwrap_or_default()
 }
 
 #[test]
@@ -137,7 +151,7 @@ fn mint_evolve_distribute_with_idempotent_reruns() {
     // Mint #0, and check the estimate against the balance change.
     let est = client::estimate_mint_cost(&sb, &state, 0).unwrap();
     let before = sb.balance(&buyer.pubkey()).unwrap();
-    let m0 = client::mint_nft(&sb, &buyer, &s.collection, 0, recipe(0), false).unwrap();
+    let m0 = client::mint_nft(&sb, &buyer, &s.collection, 0, recipe(0), &proof(0), false).unwrap();
     let paid = before - sb.balance(&buyer.pubkey()).unwrap();
     assert!(m0.signature.is_some());
     assert_eq!(est.price, PRICE);
@@ -166,17 +180,24 @@ fn mint_evolve_distribute_with_idempotent_reruns() {
 
     // Re-minting #0: nothing sent, nothing paid; another recipe for #0 is refused.
     let balance = sb.balance(&buyer.pubkey()).unwrap();
-    let again = client::mint_nft(&sb, &buyer, &s.collection, 0, recipe(0), false).unwrap();
+    let again = client::mint_nft(&sb, &buyer, &s.collection, 0, recipe(0), &proof(0), false).unwrap();
     assert_eq!(again.signature, None);
     assert_eq!(again.nft, m0.nft);
     assert_eq!(sb.balance(&buyer.pubkey()).unwrap(), balance);
-    let err = client::mint_nft(&sb, &buyer, &s.collection, 0, recipe(9), false).unwrap_err();
+    let err = client::mint_nft(&sb, &buyer, &s.collection, 0, recipe(9), &proof(0), false).unwrap_err();
     assert!(matches!(err, ChainError::RecipeMismatch { index: 0, .. }), "{err}");
-    let err = client::mint_nft(&sb, &buyer, &s.collection, 5, recipe(5), false).unwrap_err();
+    let err = client::mint_nft(&sb, &buyer, &s.collection, 5, recipe(5), &proof(5), false).unwrap_err();
     assert!(matches!(err, ChainError::IndexOutOfRange { .. }), "{err}");
+    // Items go out in order: #3 before #1 is refused before anything is sent.
+    let err = client::mint_nft(&sb, &buyer, &s.collection, 3, recipe(3), &proof(3), false).unwrap_err();
+    assert!(matches!(err, ChainError::NotNextIndex { index: 3, next: 1, .. }), "{err}");
+    assert!(err.to_string().contains("next index is 1"), "{err}");
+    // The item table is locked once something is minted.
+    let err = client::commit_items(&sb, &s.authority, &s.collection, [7; 32]).unwrap_err();
+    assert!(matches!(err, ChainError::ItemsConflict { .. }), "{err}");
 
     // #1 unpaid too; distribute pays both prices out, once.
-    client::mint_nft(&sb, &buyer, &s.collection, 1, recipe(1), false).unwrap();
+    client::mint_nft(&sb, &buyer, &s.collection, 1, recipe(1), &proof(1), false).unwrap();
     let before: Vec<u64> = s.creators.iter().map(|c| sb.balance(c).unwrap()).collect();
     let d = client::distribute_royalties(&sb, &buyer2, &s.collection).unwrap();
     assert!(d.signature.is_some());
@@ -192,7 +213,7 @@ fn mint_evolve_distribute_with_idempotent_reruns() {
     assert_eq!(again_balances, after, "no double payment");
 
     // #2 paid to the creators in the mint transaction itself.
-    client::mint_nft(&sb, &buyer2, &s.collection, 2, recipe(2), true).unwrap();
+    client::mint_nft(&sb, &buyer2, &s.collection, 2, recipe(2), &proof(2), true).unwrap();
     let paid_now: Vec<u64> = s.creators.iter().map(|c| sb.balance(c).unwrap()).collect();
     assert_eq!(paid_now[0] - after[0], PRICE * 7 / 10);
     assert_eq!(paid_now[1] - after[1], PRICE * 3 / 10);
@@ -247,7 +268,7 @@ fn a_wallet_without_enough_sol_is_told_what_to_do() {
     let sb = Sandbox::new().unwrap();
     let s = setup(&sb);
     let poor = funded(&sb, 1_000_000);
-    let err = client::mint_nft(&sb, &poor, &s.collection, 0, recipe(0), false).unwrap_err();
+    let err = client::mint_nft(&sb, &poor, &s.collection, 0, recipe(0), &proof(0), false).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, ChainError::InsufficientFunds { .. }), "{text}");
     assert!(
@@ -333,7 +354,7 @@ mod faults {
             let mut attempts = 0;
             let outcome = loop {
                 attempts += 1;
-                match client::mint_nft(&faulty, &buyer, &s.collection, index, recipe(index), false) {
+                match client::mint_nft(&faulty, &buyer, &s.collection, index, recipe(index), &proof(index), false) {
                     Ok(o) => break o,
                     Err(ChainError::Ledger(e)) => {
                         assert!(e.is_transient(), "{e}");
@@ -355,7 +376,7 @@ mod faults {
 
         // A lost answer is reconciled within the same call (the mint is found on chain).
         faulty.set_faults(LedgerFaults { lost_responses: 1, ..Default::default() });
-        let o = client::mint_nft(&faulty, &buyer, &s.collection, 3, recipe(3), false).unwrap();
+        let o = client::mint_nft(&faulty, &buyer, &s.collection, 3, recipe(3), &proof(3), false).unwrap();
         assert_eq!(o.signature, None);
         assert_eq!(o.nft.stage, 0);
 

@@ -1,6 +1,7 @@
 //! `RpcLedger` against the test kit's `RpcServer` (a JSON-RPC server backed by a sandbox),
 //! one injected fault kind per test: every mint lands exactly once and the buyer pays once.
 
+use chrysalis::merkle::ItemTree;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,11 +63,17 @@ fn world(options: RpcOptions) -> World {
         content_root: [1; 32],
     });
     client::ensure_stages(sb, &authority, &collection, &stages).unwrap();
+    client::commit_items(sb, &authority, &collection, items().root()).unwrap();
     let buyer = Keypair::new();
     sb.airdrop(&buyer.pubkey(), SOL).unwrap();
     let server = RpcServer::start(sandbox.clone()).unwrap();
     let rpc = RpcLedger::new(&server.url(), options).unwrap();
     World { server, rpc, buyer, collection }
+}
+
+/// The committed item table: recipe `[i; 32]` for each of the 10 indices.
+fn items() -> ItemTree {
+    ItemTree::new(&(0..10u8).map(|i| [i; 32]).collect::<Vec<_>>()).unwrap()
 }
 
 /// Mints `index` through the RPC ledger and checks that exactly one mint and one payment
@@ -76,7 +83,16 @@ fn mint_once(w: &World, index: u32) -> client::NftOutcome {
     let state = client::fetch_collection(sb, &w.collection).unwrap().unwrap();
     let cost = client::estimate_mint_cost(&w.rpc, &state, index).unwrap();
     let before = sb.balance(&w.buyer.pubkey()).unwrap();
-    let outcome = client::mint_nft(&w.rpc, &w.buyer, &w.collection, index, [index as u8; 32], false).unwrap();
+    let outcome = client::mint_nft(
+        &w.rpc,
+        &w.buyer,
+        &w.collection,
+        index,
+        [index as u8; 32],
+        &items().proof(index).unwrap(),
+        false,
+    )
+    .unwrap();
     let after = client::fetch_collection(sb, &w.collection).unwrap().unwrap();
     assert_eq!(after.account.minted, state.account.minted + 1, "one mint");
     assert_eq!(after.vault_balance, state.vault_balance + PRICE, "one payment");
@@ -217,7 +233,7 @@ fn a_lagging_status_cache_still_cannot_cause_a_double_mint() {
     let buyer_before = sb.balance(&w.buyer.pubkey()).unwrap();
     let state = before.clone();
     let cost = client::estimate_mint_cost(sb, &state, 0).unwrap();
-    let m = client::mint_nft(&w.rpc, &w.buyer, &w.collection, 0, [0; 32], false).unwrap();
+    let m = client::mint_nft(&w.rpc, &w.buyer, &w.collection, 0, [0; 32], &items().proof(0).unwrap(), false).unwrap();
     w.server.hide_next_statuses(0);
     assert_eq!(m.nft.recipe, client::recipe_hex(&[0; 32]));
     let after = client::fetch_collection(sb, &w.collection).unwrap().unwrap();

@@ -13,6 +13,7 @@
 //! with sorted keys and no whitespace, so the same inputs give the same bytes — and so the
 //! same CIDs — on every run and machine.
 
+use chrysalis::merkle::ItemTree;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -128,6 +129,22 @@ fn stage_recipe(project_root: &Path, item: &PlannedItem, stage: usize) -> Result
 /// The recipe of `item` at `stage` as published (img2img stages need the previous image).
 pub fn published_recipe(project_root: &Path, item: &PlannedItem, stage: usize) -> Result<Recipe, PipelineError> {
     stage_recipe(project_root, item, stage)
+}
+
+/// The collection's item table (`chrysalis::merkle`): every index's stage-0 recipe hash, the
+/// tree the program commits before the first mint and every mint proves against.
+pub fn item_tree(project_root: &Path, planned: &Planned) -> Result<ItemTree, PipelineError> {
+    let mut hashes = Vec::with_capacity(planned.plan.items.len());
+    for (position, item) in planned.plan.items.iter().enumerate() {
+        if item.index as usize != position {
+            return Err(PipelineError::Invalid(format!(
+                "the plan lists item #{} at position {position}: items must be numbered 0, 1, 2, … in order",
+                item.index
+            )));
+        }
+        hashes.push(stage_recipe(project_root, item, 0)?.hash().0);
+    }
+    ItemTree::new(&hashes).ok_or_else(|| PipelineError::Invalid("the collection plans no items".into()))
 }
 
 fn model_dir(spec: &CollectionSpec, project_root: &Path) -> Option<PathBuf> {
@@ -387,6 +404,8 @@ pub fn write_metadata(
     let mut step = 0u64;
     let mut written = 0u32;
     let mut outputs = Vec::new();
+    let tree = item_tree(project_root, planned)?;
+    let items_root = tree.root();
     for (si, stage_plan) in planned.plan.stages.iter().enumerate() {
         let s = si as u32;
         cancel.check()?;
@@ -402,7 +421,10 @@ pub fn write_metadata(
             let png_bytes = fs::read(&png).map_err(PipelineError::io(&png))?;
             let image_cid = cid_of_bytes(&png_bytes, layout).to_string();
             let image_uri = format!("ipfs://{images_cid}/{}.png", item.index);
-            let json = metadata::item_json_bytes(&planned.spec, item, s, &image_uri, &recipe);
+            let mut value = metadata::item_json(&planned.spec, item, s, &image_uri, &recipe);
+            let proof = tree.proof(item.index).expect("item_tree checked every index");
+            metadata::set_item_commitment(&mut value, &items_root, &proof);
+            let json = metadata::canonical_bytes(&value);
             let path = metadata_path(project_root, s, item.index);
             if fs::read(&path).ok().as_deref() != Some(json.as_slice()) {
                 png_meta::write_atomic(&path, &json).map_err(|source| PipelineError::Art {

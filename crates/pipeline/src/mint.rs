@@ -147,7 +147,8 @@ pub fn ensure_collection(
         max_supply: planned.plan.items.len() as u32,
     };
     let stages = chain_stages(planned, outputs);
-    let total = 1 + stages.len() as u64;
+    let tree = super::generate::item_tree(project_root, planned)?;
+    let total = 2 + stages.len() as u64;
     on_event(&PipelineEvent::new(Phase::Collection, 0, total, format!("collection {collection} on {label}")));
     journal.begin_collection(&CollectionRow {
         network: label.clone(),
@@ -187,6 +188,21 @@ pub fn ensure_collection(
             .stage(n as u32),
         );
     }
+    // The item table, fixed before the first mint (idempotent: read first, sent when missing).
+    cancel.check()?;
+    let root = tree.root();
+    let sig = chain.op("committing the items", |l| client::commit_items(l, wallet, &collection, root))?;
+    on_event(&PipelineEvent::new(
+        Phase::Collection,
+        total,
+        total,
+        format!(
+            "item table {} ({} items, root {})",
+            if sig.is_some() { "committed" } else { "already on chain" },
+            tree.len(),
+            &hex::encode(root)[..16]
+        ),
+    ));
     let state = chain
         .collection(&collection)?
         .ok_or_else(|| PipelineError::NotReady(format!("collection {collection} vanished from {label}")))?;
@@ -203,8 +219,9 @@ pub fn ensure_collection(
     Ok((report, state))
 }
 
-/// Step 6: every planned item minted once, to `buyer`, at stage 0 with its stage-0 recipe
-/// hash. The price stays in the vault (split and owed to the creators) until
+/// Step 6: every planned item minted once, in index order (the program assigns indices in
+/// order), to `buyer`, at stage 0 with its stage-0 recipe hash and its proof against the
+/// committed item table. The price stays in the vault (split and owed to the creators) until
 /// `distribute_royalties`.
 #[allow(clippy::too_many_arguments)]
 pub fn mint_all(
@@ -220,6 +237,7 @@ pub fn mint_all(
     let label = chain.label();
     let total = planned.plan.items.len() as u64;
     let mut lines = Vec::new();
+    let tree = super::generate::item_tree(project_root, planned)?;
     on_event(&PipelineEvent::new(Phase::Mint, 0, total, "minting"));
     for (k, item) in planned.plan.items.iter().enumerate() {
         cancel.check()?;
@@ -227,13 +245,15 @@ pub fn mint_all(
         let hash = recipe.hash().0;
         let mint = program::nft_mint_pda(collection, item.index);
         journal.begin_mint(&label, item.index, &mint.to_string(), &buyer.pubkey().to_string(), &hex::encode(hash))?;
-        let outcome = match chain.op("minting", |l| client::mint_nft(l, buyer, collection, item.index, hash, false)) {
-            Ok(o) => o,
-            Err(e) => {
-                journal.fail_mint(&label, item.index, &e.to_string())?;
-                return Err(e);
-            }
-        };
+        let proof = tree.proof(item.index).expect("item_tree covers every planned index");
+        let outcome =
+            match chain.op("minting", |l| client::mint_nft(l, buyer, collection, item.index, hash, &proof, false)) {
+                Ok(o) => o,
+                Err(e) => {
+                    journal.fail_mint(&label, item.index, &e.to_string())?;
+                    return Err(e);
+                }
+            };
         let sig = outcome.signature.map(|s| s.to_string());
         journal.finish_mint(
             &label,

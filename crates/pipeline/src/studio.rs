@@ -525,6 +525,7 @@ mod tests {
                     .iter()
                     .map(|r| Stage { rule: *r, base_uri: "ipfs://x/".into(), content_root: [0; 32] })
                     .collect(),
+                items_root: [0; 32],
             },
         }
     }

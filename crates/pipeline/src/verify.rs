@@ -17,6 +17,9 @@
 //!    hash.
 //! 7. **recipe** — the stage-0 recipe (from stage 0's metadata) hashes to the on-chain
 //!    `recipe` field, and this stage's recipe has the same seed and engine.
+//!    **item commitment** — the on-chain recipe and index are a leaf of the item table the
+//!    collection committed before its first mint (`items_root`), by the `item_proof` the
+//!    metadata carries: nobody minted this index with a recipe of their own choosing.
 //! 8. **image CID** — the image bytes behind `image` hash back to their CID, and the PNG
 //!    carries the same recipe.
 //! 9. **regenerate** — the recipe, run again, encodes to the very same PNG bytes. For a
@@ -208,6 +211,48 @@ struct MetaChrysalis {
     recipe: Recipe,
     recipe_hash: String,
     stage: u32,
+    /// The item commitment (absent from metadata written before it existed).
+    #[serde(default)]
+    items_root: Option<String>,
+    #[serde(default)]
+    item_proof: Option<Vec<String>>,
+}
+
+/// Why an NFT's on-chain recipe is not proved against its collection's committed item table,
+/// or `None` when it is.
+fn item_commitment_problem(
+    on_chain_root: &[u8; 32],
+    index: u32,
+    recipe_hex: &str,
+    doc: &MetaChrysalis,
+) -> Option<String> {
+    use chrysalis::merkle;
+    if *on_chain_root == [0; 32] {
+        return Some("the collection never committed its item table on chain (`items_root` is unset)".into());
+    }
+    let root_hex = hex::encode(on_chain_root);
+    let Some(proof) = &doc.item_proof else {
+        return Some("the metadata carries no `item_proof` for this item".into());
+    };
+    if doc.items_root.as_deref() != Some(root_hex.as_str()) {
+        return Some(format!(
+            "the metadata's `items_root` {} is not the on-chain `items_root` {root_hex}",
+            doc.items_root.as_deref().unwrap_or("(missing)")
+        ));
+    }
+    let decode = |h: &str| <[u8; 32]>::try_from(hex::decode(h).ok()?).ok();
+    let Some(recipe) = decode(recipe_hex) else {
+        return Some(format!("the on-chain `recipe` {recipe_hex} is not a 32-byte hex hash"));
+    };
+    let Some(proof) = proof.iter().map(|h| decode(h)).collect::<Option<Vec<_>>>() else {
+        return Some("the metadata's `item_proof` holds something that is not a 32-byte hex hash".into());
+    };
+    (!merkle::verify(on_chain_root, merkle::item_leaf(index, &recipe), &proof)).then(|| {
+        format!(
+            "the on-chain `recipe` of #{index} ({recipe_hex}) is not the recipe the collection committed for #{index} \
+             before its first mint (items_root {root_hex})"
+        )
+    })
 }
 
 /// Verifies the NFT at `mint`. Errors are for what stops verification itself (the chain
@@ -389,6 +434,16 @@ pub fn verify(
             } else {
                 "this stage's recipe is not the same item's (seed or engine differ from stage 0)".to_string()
             },
+        ) {
+            return Ok(());
+        }
+        // 7b. the recipe is the one committed for this index before the first mint
+        let problem = item_commitment_problem(&state.account.items_root, index, &nft.recipe, &doc.chrysalis);
+        if !c.check(
+            "item commitment",
+            problem.is_none(),
+            format!("#{index}'s recipe is in the item table committed before the first mint"),
+            problem.clone().unwrap_or_default(),
         ) {
             return Ok(());
         }

@@ -73,4 +73,14 @@ pub enum ChrysalisError {
     ReservedCreator,
     #[msg("This address is already in use: it holds data or belongs to another program (an index minted twice?)")]
     AccountAlreadyInUse,
+    #[msg("The collection has not committed its items yet (commit_items): nothing can be minted before")]
+    ItemsNotCommitted,
+    #[msg("Items are minted in order: this is not the next index")]
+    NotNextIndex,
+    #[msg("The recipe hash and proof do not match the collection's committed items")]
+    InvalidItemProof,
+    #[msg("The item commitment is locked once the first NFT is minted")]
+    ItemsLocked,
+    #[msg("An item root of all zeros commits nothing")]
+    InvalidItemRoot,
 }

@@ -46,6 +46,14 @@ pub struct StageAdded {
     pub content_root: [u8; 32],
 }
 
+/// The item table was committed (`commit_items`).
+#[event]
+#[derive(Debug, PartialEq, Eq)]
+pub struct ItemsCommitted {
+    pub collection: Pubkey,
+    pub items_root: [u8; 32],
+}
+
 /// An NFT was minted (`mint_nft`).
 #[event]
 #[derive(Debug, PartialEq, Eq)]

@@ -22,10 +22,12 @@
 
 use anchor_lang::prelude::*;
 
+pub mod compute;
 pub mod create;
 pub mod errors;
 pub mod events;
 pub mod instructions;
+pub mod merkle;
 pub mod payout;
 pub mod reserved;
 pub mod split;
@@ -76,11 +78,25 @@ pub mod chrysalis {
         handle_add_stage(ctx, stage)
     }
 
-    /// Mints NFT `index` to the buyer at stage 0: the buyer pays the price into the vault,
-    /// split by share among the creators in this transaction (credited to each creator, and
-    /// paid to their wallets right away when they are passed as remaining accounts).
-    pub fn mint_nft<'info>(ctx: Context<'info, MintNft<'info>>, index: u32, recipe_hash: [u8; 32]) -> Result<()> {
-        handle_mint_nft(ctx, index, recipe_hash)
+    /// Commits the item table (Merkle root over every index's stage-0 recipe hash; collection
+    /// authority only, before the first mint). Nothing can be minted before it.
+    pub fn commit_items(ctx: Context<CommitItems>, items_root: [u8; 32]) -> Result<()> {
+        handle_commit_items(ctx, items_root)
+    }
+
+    /// Mints the next NFT (`index` must be the collection's `minted` count: items go out in
+    /// order, so no buyer picks one) to the buyer at stage 0, with the recipe hash the
+    /// collection committed for that index (`proof` against `items_root`). The buyer pays the
+    /// price into the vault, split by share among the creators in this transaction (credited
+    /// to each creator, and paid to their wallets right away when they are passed as
+    /// remaining accounts).
+    pub fn mint_nft<'info>(
+        ctx: Context<'info, MintNft<'info>>,
+        index: u32,
+        recipe_hash: [u8; 32],
+        proof: Vec<[u8; 32]>,
+    ) -> Result<()> {
+        handle_mint_nft(ctx, index, recipe_hash, proof)
     }
 
     /// Advances NFT `index` to stage `to_stage` (= its stage + 1) when that stage's rule

@@ -107,6 +107,10 @@ pub struct Collection {
     pub creators: Vec<Creator>,
     #[max_len(MAX_STAGES)]
     pub stages: Vec<Stage>,
+    /// Merkle root over every index's stage-0 recipe hash (`merkle.rs`), set by `commit_items`
+    /// before the first mint; all zeros until then. Last, so that a collection written before
+    /// this field existed reads it from its zeroed spare bytes as "not committed".
+    pub items_root: [u8; 32],
 }
 
 impl Collection {

@@ -25,6 +25,7 @@ use anchor_spl::token_interface::{
 };
 use chrysalis::{
     events::*,
+    merkle::ItemTree,
     state::{Collection, CreatorShare, Stage, UnlockRule},
 };
 use solana_keypair::Keypair;
@@ -209,6 +210,36 @@ struct Coll {
     collection: Pubkey,
     vault: Pubkey,
     creators: Vec<Pubkey>,
+    /// The committed stage-0 recipe hash of every index (`commit_items`).
+    recipes: Vec<[u8; 32]>,
+}
+
+/// The recipe hashes a test collection commits: `[i; 32]` for index i (mod 256).
+fn recipes(max_supply: u32) -> Vec<[u8; 32]> {
+    (0..max_supply).map(|i| [i as u8; 32]).collect()
+}
+
+impl Coll {
+    fn tree(&self) -> ItemTree {
+        ItemTree::new(&self.recipes).expect("a collection has items")
+    }
+
+    /// The proof of `index` (empty out of range: the program must refuse it).
+    fn proof(&self, index: u32) -> Vec<[u8; 32]> {
+        self.tree().proof(index).unwrap_or_default()
+    }
+}
+
+fn commit_items_ix(authority: Pubkey, collection: Pubkey, items_root: [u8; 32]) -> Instruction {
+    ix(
+        chrysalis::accounts::CommitItems {
+            authority,
+            collection,
+            event_authority: event_authority(),
+            program: chrysalis::ID,
+        },
+        chrysalis::instruction::CommitItems { items_root },
+    )
 }
 
 fn args(creators: &[(Pubkey, u16)], price: u64, max_supply: u32) -> chrysalis::CollectionArgs {
@@ -272,7 +303,7 @@ fn mint_ix(buyer: Pubkey, c: &Coll, index: u32, recipe_hash: [u8; 32]) -> Instru
             event_authority: event_authority(),
             program: chrysalis::ID,
         },
-        chrysalis::instruction::MintNft { index, recipe_hash },
+        chrysalis::instruction::MintNft { index, recipe_hash, proof: c.proof(index) },
     )
 }
 
@@ -341,11 +372,38 @@ impl Sandbox {
             let add = add_stage_ix(authority.pubkey(), collection, s.clone());
             self.send(&[add], &[&authority]).await.unwrap();
         }
-        Coll { authority, group_mint: group.pubkey(), collection, vault: vault_pda(&collection), creators }
+        let c = Coll {
+            authority,
+            group_mint: group.pubkey(),
+            collection,
+            vault: vault_pda(&collection),
+            creators,
+            recipes: recipes(max_supply),
+        };
+        self.commit(&c).await;
+        c
+    }
+
+    /// Commits `c.recipes` (the authority signs).
+    async fn commit(&mut self, c: &Coll) {
+        let commit = commit_items_ix(c.authority.pubkey(), c.collection, c.tree().root());
+        self.send(&[commit], &[&c.authority]).await.unwrap();
+    }
+
+    /// Sets a collection's `minted` count directly in the bank, as if that many NFTs had been
+    /// minted, so a test can reach a far index without minting every one before it.
+    async fn fast_forward(&mut self, c: &Coll, minted: u32) {
+        let mut acc = self.banks.get_account(c.collection).await.unwrap().unwrap();
+        let mut state = self.collection(&c.collection).await;
+        state.minted = minted;
+        let mut data = Vec::new();
+        anchor_lang::AccountSerialize::try_serialize(&state, &mut data).unwrap();
+        acc.data[..data.len()].copy_from_slice(&data);
+        self.ctx.set_account(&c.collection, &acc.into());
     }
 
     async fn mint(&mut self, buyer: &Keypair, c: &Coll, index: u32) -> Result<(), BanksClientError> {
-        let ix = mint_ix(buyer.pubkey(), c, index, [index as u8; 32]);
+        let ix = mint_ix(buyer.pubkey(), c, index, c.recipes.get(index as usize).copied().unwrap_or_default());
         self.send(&[ix], &[buyer]).await
     }
 }
@@ -434,8 +492,8 @@ async fn mint_nft_creates_a_token_2022_nft_and_prints_its_cost() {
     let price = 100_000_000; // 0.1 SOL
     let c = sb.make_collection(&[5_000, 3_000, 2_000], price, 100, &basic_stages()).await;
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
-    let recipe = [0xab; 32];
-    let ix = mint_ix(buyer.pubkey(), &c, 42, recipe);
+    sb.fast_forward(&c, 42).await; // index 42: a two-digit name and URI
+    let ix = mint_ix(buyer.pubkey(), &c, 42, c.recipes[42]);
     let events = simulate_events(&mut sb, std::slice::from_ref(&ix), &[&buyer]).await;
     let ev: NftMinted = decode(&events);
     assert_eq!(ev.index, 42);
@@ -489,8 +547,10 @@ async fn mint_nft_creates_a_token_2022_nft_and_prints_its_cost() {
     assert_eq!(Option::<Pubkey>::from(md.update_authority), Some(c.collection));
     let get = |k: &str| md.additional_metadata.iter().find(|(kk, _)| kk == k).map(|(_, v)| v.clone());
     assert_eq!(get("stage").as_deref(), Some("0"));
-    assert_eq!(get("recipe"), Some("ab".repeat(32)));
+    assert_eq!(get("recipe"), Some("2a".repeat(32)), "the recipe committed for index 42");
     assert_eq!(get("collection"), Some(c.group_mint.to_string()));
+    assert_eq!(get("royalty_bps").as_deref(), Some("500"), "marketplaces read royalties per NFT");
+    assert_eq!(get("royalty_receiver"), Some(c.vault.to_string()));
     assert!(get("minted_at").is_some());
 
     // The buyer's ATA holds it.
@@ -503,7 +563,7 @@ async fn mint_nft_creates_a_token_2022_nft_and_prints_its_cost() {
     let rent0 = rent.minimum_balance(0);
     assert_eq!(sb.lamports(&c.vault).await, rent0 + price);
     let col = sb.collection(&c.collection).await;
-    assert_eq!(col.minted, 1);
+    assert_eq!(col.minted, 43);
     let owed: Vec<u64> = col.creators.iter().map(|c| c.owed).collect();
     assert_eq!(owed, vec![50_000_000, 30_000_000, 20_000_000]);
 }
@@ -579,6 +639,7 @@ async fn evolve_walks_every_rule_and_refuses_early_skipped_and_repeated() {
     let owner = sb.funded(LAMPORTS_PER_SOL).await;
     let t0 = 1_800_000_000;
     sb.set_time(t0).await;
+    sb.fast_forward(&c, 3).await;
     sb.mint(&owner, &c, 3).await.unwrap();
     let crank = sb.funded(LAMPORTS_PER_SOL).await;
     let owner_ata = ata(&owner.pubkey(), &nft_pda(&c.collection, 3));
@@ -765,7 +826,9 @@ async fn an_unpayable_creator_never_blocks_the_others() {
         collection,
         vault: vault_pda(&collection),
         creators: vec![me, TOKEN_2022],
+        recipes: recipes(10),
     };
+    sb.commit(&c).await;
     let buyer = sb.funded(2 * LAMPORTS_PER_SOL).await;
     sb.mint(&buyer, &c, 0).await.unwrap();
     sb.send(&[distribute_ix(&c, &c.creators)], &[]).await.unwrap();
@@ -962,17 +1025,25 @@ async fn mint_refuses_out_of_range_repeated_index_and_unsigned_buyer() {
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
     let err = sb.mint(&buyer, &c, 2).await.unwrap_err();
     assert_eq!(err_at(err, 0), code(E::IndexOutOfRange));
-    sb.mint(&buyer, &c, 1).await.unwrap();
-    // Re-initialisation: index 1 again. Its mint PDA exists (owned by Token-2022, with data),
-    // so creating it is refused and nothing changes: the first buyer keeps the NFT.
+    sb.mint(&buyer, &c, 0).await.unwrap();
+    // Index 0 again: it is no longer the next index.
     let other = sb.funded(LAMPORTS_PER_SOL).await;
-    let before = sb.banks.get_account(nft_pda(&c.collection, 1)).await.unwrap().unwrap();
-    let err = sb.mint(&other, &c, 1).await.unwrap_err();
+    let before = sb.banks.get_account(nft_pda(&c.collection, 0)).await.unwrap().unwrap();
+    let err = sb.mint(&other, &c, 0).await.unwrap_err();
+    assert_eq!(err_at(err, 0), code(E::NotNextIndex));
+    // Re-initialisation, should the count ever be wrong: with `minted` set back to 0, index
+    // 0's mint exists (owned by Token-2022, with data), so creating it is refused and nothing
+    // changes: the first buyer keeps the NFT.
+    sb.fast_forward(&c, 0).await;
+    let err = sb.mint(&other, &c, 0).await.unwrap_err();
     assert_eq!(err_at(err, 0), code(E::AccountAlreadyInUse));
-    assert_eq!(sb.banks.get_account(nft_pda(&c.collection, 1)).await.unwrap().unwrap(), before);
-    assert!(sb.banks.get_account(ata(&other.pubkey(), &nft_pda(&c.collection, 1))).await.unwrap().is_none());
-    sb.mint(&other, &c, 0).await.unwrap();
+    assert_eq!(sb.banks.get_account(nft_pda(&c.collection, 0)).await.unwrap().unwrap(), before);
+    assert!(sb.banks.get_account(ata(&other.pubkey(), &nft_pda(&c.collection, 0))).await.unwrap().is_none());
+    sb.fast_forward(&c, 1).await;
+    sb.mint(&other, &c, 1).await.unwrap();
     assert_eq!(sb.collection(&c.collection).await.minted, 2);
+    let err = sb.mint(&other, &c, 1).await.unwrap_err();
+    assert_eq!(err_at(err, 0), code(E::SoldOut));
     // Missing signer: claiming to be a buyer without their signature.
     let c2 = sb.make_collection(&[10_000], 1_000, 2, &basic_stages()).await;
     let mut ix = mint_ix(buyer.pubkey(), &c2, 0, [0; 32]);
@@ -1195,9 +1266,13 @@ async fn sixteen_creators_fit_every_transaction_and_get_paid() {
         collection,
         vault: vault_pda(&collection),
         creators: creators.clone(),
+        recipes: recipes(100),
     };
+    sb.commit(&c).await;
+    // The last two indices: the longest names, URIs and proofs.
+    sb.fast_forward(&c, 98).await;
     let buyer = sb.funded(3 * LAMPORTS_PER_SOL).await;
-    let tx = sb.tx(&[mint_ix(buyer.pubkey(), &c, 99, [7; 32])], &[&buyer]).await;
+    let tx = sb.tx(&[mint_ix(buyer.pubkey(), &c, 98, c.recipes[98])], &[&buyer]).await;
     let size = wire_size(&tx);
     println!("mint_nft without creator wallets: {size} bytes");
     assert!(size <= 1232);
@@ -1214,7 +1289,7 @@ async fn sixteen_creators_fit_every_transaction_and_get_paid() {
     assert_eq!(sb.lamports(&c.vault).await, rent0);
 
     // Paid in the mint transaction itself: the 16 wallets as remaining accounts still fit.
-    let mut ix = mint_ix(buyer.pubkey(), &c, 98, [8; 32]);
+    let mut ix = mint_ix(buyer.pubkey(), &c, 99, c.recipes[99]);
     ix.accounts.extend(creators.iter().map(|w| anchor_lang::solana_program::instruction::AccountMeta::new(*w, false)));
     let blockhash = sb.banks.get_latest_blockhash().await.unwrap();
     let tx = Transaction::new_signed_with_payer(&[ix.clone()], Some(&buyer.pubkey()), &[&buyer], blockhash);
@@ -1263,10 +1338,11 @@ async fn mint_without_after_mint_stages_stores_no_mint_time_and_costs_less() {
     let c =
         sb.make_collection(&[10_000], 0, 100, &[stage(UnlockRule::At(0), 0), stage(UnlockRule::OwnerTrigger, 1)]).await;
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
+    sb.fast_forward(&c, 42).await;
     let before = sb.lamports(&buyer.pubkey()).await;
     let blockhash = sb.banks.get_latest_blockhash().await.unwrap();
     let tx = Transaction::new_signed_with_payer(
-        &[mint_ix(buyer.pubkey(), &c, 42, [0xab; 32])],
+        &[mint_ix(buyer.pubkey(), &c, 42, c.recipes[42])],
         Some(&buyer.pubkey()),
         &[&buyer],
         blockhash,
@@ -1279,7 +1355,7 @@ async fn mint_without_after_mint_stages_stores_no_mint_time_and_costs_less() {
     );
     let md = sb.metadata(&nft_pda(&c.collection, 42)).await;
     let keys: Vec<&str> = md.additional_metadata.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(keys, ["stage", "recipe", "collection"]);
+    assert_eq!(keys, ["stage", "recipe", "collection", "royalty_bps", "royalty_receiver"]);
     let acc = sb.banks.get_account(nft_pda(&c.collection, 42)).await.unwrap().unwrap();
     let rent = sb.banks.get_rent().await.unwrap();
     assert_eq!(acc.lamports, rent.minimum_balance(acc.data.len()));
@@ -1391,14 +1467,22 @@ async fn pre_funded_collection_group_mint_and_vault_cannot_block_create_collecti
     assert_eq!(sb.lamports(&vault).await, 900_000, "the vault keeps its gift (already rent-exempt)");
 
     // A gift larger than the rent: the payer pays nothing for that account, and it keeps it all.
-    let c = Coll { authority, group_mint: group.pubkey(), collection, vault, creators: vec![creators[0].0] };
+    let c = Coll {
+        authority,
+        group_mint: group.pubkey(),
+        collection,
+        vault,
+        creators: vec![creators[0].0],
+        recipes: recipes(10),
+    };
     sb.send(&[add_stage_ix(c.authority.pubkey(), collection, stage(UnlockRule::CreatorTrigger, 0))], &[&c.authority])
         .await
         .unwrap();
-    let rich = nft_pda(&collection, 5);
+    sb.commit(&c).await;
+    let rich = nft_pda(&collection, 0);
     sb.fund(&rich, LAMPORTS_PER_SOL).await;
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
-    sb.mint(&buyer, &c, 5).await.unwrap();
+    sb.mint(&buyer, &c, 0).await.unwrap();
     assert!(sb.lamports(&rich).await >= LAMPORTS_PER_SOL, "the gift stays with the mint");
 }
 
@@ -1413,9 +1497,9 @@ async fn pre_funded_nft_mint_and_buyer_token_account_cannot_block_mint_nft() {
     sb.mint(&buyer, &c, 0).await.unwrap();
     let baseline = before - sb.lamports(&buyer.pubkey()).await;
 
-    // The attack: index 3's mint PDA and the next buyer's ATA for it hold lamports first.
+    // The attack: the next index's mint PDA and the next buyer's ATA for it hold lamports.
     let buyer = sb.funded(LAMPORTS_PER_SOL).await;
-    let mint = nft_pda(&c.collection, 3);
+    let mint = nft_pda(&c.collection, 1);
     let token = ata(&buyer.pubkey(), &mint);
     let gifts = [(mint, 890_880), (token, 1_000_000)];
     for (to, lamports) in gifts {
@@ -1423,7 +1507,7 @@ async fn pre_funded_nft_mint_and_buyer_token_account_cannot_block_mint_nft() {
     }
     let vault_before = sb.lamports(&c.vault).await;
     let before = sb.lamports(&buyer.pubkey()).await;
-    sb.mint(&buyer, &c, 3).await.unwrap();
+    sb.mint(&buyer, &c, 1).await.unwrap();
     assert_eq!(before - sb.lamports(&buyer.pubkey()).await, baseline - gifts.iter().map(|g| g.1).sum::<u64>());
     assert_eq!(sb.lamports(&c.vault).await - vault_before, price, "the vault got the price, no more, no less");
     // A real NFT: supply 1 in the buyer's token account, its mint authority gone, its name right.
@@ -1434,6 +1518,193 @@ async fn pre_funded_nft_mint_and_buyer_token_account_cannot_block_mint_nft() {
     assert_eq!(acc.lamports, rent(&mut sb, acc.data.len()).await);
     let state = StateWithExtensions::<MintState>::unpack(&acc.data).unwrap();
     assert_eq!((state.base.supply, state.base.mint_authority), (1, None.into()));
-    assert_eq!(sb.metadata(&mint).await.name, "Chrysalis Moths #4");
+    assert_eq!(sb.metadata(&mint).await.name, "Chrysalis Moths #2");
     assert_eq!(sb.collection(&c.collection).await.minted, 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The item commitment: recipes fixed before the first mint, indices assigned in order.
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn nothing_mints_before_the_items_are_committed_and_only_the_authority_commits() {
+    let mut sb = start().await;
+    let authority = sb.funded(LAMPORTS_PER_SOL).await;
+    let group = Keypair::new();
+    let creators = [(Keypair::new().pubkey(), 10_000)];
+    let create = create_collection_ix(authority.pubkey(), group.pubkey(), args(&creators, 0, 4));
+    sb.send(&[create], &[&authority, &group]).await.unwrap();
+    let collection = collection_pda(&group.pubkey());
+    sb.send(&[add_stage_ix(authority.pubkey(), collection, stage(UnlockRule::At(0), 0))], &[&authority]).await.unwrap();
+    let c = Coll {
+        authority,
+        group_mint: group.pubkey(),
+        collection,
+        vault: vault_pda(&collection),
+        creators: vec![creators[0].0],
+        recipes: recipes(4),
+    };
+    let buyer = sb.funded(LAMPORTS_PER_SOL).await;
+    let err = sb.mint(&buyer, &c, 0).await.unwrap_err();
+    assert_eq!(err_at(err, 0), code(E::ItemsNotCommitted));
+    // A stranger cannot commit (nor can the buyer), and all zeros commits nothing.
+    let root = c.tree().root();
+    sb.fails(&[commit_items_ix(buyer.pubkey(), collection, root)], &[&buyer], code(E::NotCollectionAuthority)).await;
+    let mut unsigned = commit_items_ix(c.authority.pubkey(), collection, root);
+    unsigned.accounts[0].is_signer = false;
+    sb.fails(&[unsigned], &[], u32::from(AnchorErrorCode::AccountNotSigner)).await;
+    let auth = c.authority.insecure_clone();
+    sb.fails(&[commit_items_ix(auth.pubkey(), collection, [0; 32])], &[&auth], code(E::InvalidItemRoot)).await;
+    // The authority commits (and may change its mind before the first mint).
+    sb.send(&[commit_items_ix(auth.pubkey(), collection, [1; 32])], &[&auth]).await.unwrap();
+    let events = simulate_events(&mut sb, &[commit_items_ix(auth.pubkey(), collection, root)], &[&auth]).await;
+    assert_eq!(decode::<ItemsCommitted>(&events), ItemsCommitted { collection, items_root: root });
+    sb.send(&[commit_items_ix(auth.pubkey(), collection, root)], &[&auth]).await.unwrap();
+    assert_eq!(sb.collection(&collection).await.items_root, root);
+    sb.mint(&buyer, &c, 0).await.unwrap();
+    // Locked from the first mint on: the table buyers minted against cannot move.
+    sb.ctx.get_new_latest_blockhash().await.unwrap();
+    sb.fails(&[commit_items_ix(auth.pubkey(), collection, [2; 32])], &[&auth], code(E::ItemsLocked)).await;
+    assert_eq!(sb.collection(&collection).await.items_root, root);
+}
+
+#[tokio::test]
+async fn a_front_runner_cannot_mint_a_fake_or_borrowed_recipe_nor_pick_an_index() {
+    let mut sb = start().await;
+    let c = sb.make_collection(&[10_000], 1_000, 8, &basic_stages()).await;
+    let attacker = sb.funded(LAMPORTS_PER_SOL).await;
+    let proof0 = c.proof(0);
+    let with = |recipe: [u8; 32], index: u32, proof: Vec<[u8; 32]>| {
+        let mut ix = mint_ix(attacker.pubkey(), &c, index, recipe);
+        ix.data =
+            anchor_lang::InstructionData::data(&chrysalis::instruction::MintNft { index, recipe_hash: recipe, proof });
+        ix
+    };
+    let bad = code(E::InvalidItemProof);
+    // A made-up recipe for index 0, with index 0's real proof.
+    sb.fails(&[with([0xee; 32], 0, proof0.clone())], &[&attacker], bad).await;
+    // Index 5's recipe copied onto index 0, with either index's proof.
+    sb.fails(&[with(c.recipes[5], 0, proof0.clone())], &[&attacker], bad).await;
+    sb.fails(&[with(c.recipes[5], 0, c.proof(5))], &[&attacker], bad).await;
+    // No proof, a truncated one, one padded with junk, an absurdly long one.
+    sb.fails(&[with(c.recipes[0], 0, vec![])], &[&attacker], bad).await;
+    sb.fails(&[with(c.recipes[0], 0, proof0[..proof0.len() - 1].to_vec())], &[&attacker], bad).await;
+    let mut padded = proof0.clone();
+    padded.push([0; 32]);
+    sb.fails(&[with(c.recipes[0], 0, padded)], &[&attacker], bad).await;
+    sb.fails(&[with(c.recipes[0], 0, vec![[0; 32]; 33])], &[&attacker], bad).await;
+    // Picking the rare index 6 (its art is public): not the next index, whatever the proof.
+    sb.fails(&[with(c.recipes[6], 6, c.proof(6))], &[&attacker], code(E::NotNextIndex)).await;
+    // Nothing of that touched the collection: index 0 still mints, with its own recipe.
+    assert_eq!(sb.collection(&c.collection).await.minted, 0);
+    assert!(sb.banks.get_account(nft_pda(&c.collection, 0)).await.unwrap().is_none());
+    let buyer = sb.funded(LAMPORTS_PER_SOL).await;
+    sb.mint(&buyer, &c, 0).await.unwrap();
+    assert_eq!(stage_of(&mut sb, &c, 0).await.0, "0", "minted at stage 0");
+    let md = sb.metadata(&nft_pda(&c.collection, 0)).await;
+    let recipe = md.additional_metadata.iter().find(|(k, _)| k == "recipe").map(|(_, v)| v.clone());
+    assert_eq!(recipe, Some(hex32(&c.recipes[0])));
+    // Two buyers racing for the same index: the second is told it is not the next one.
+    let err = sb.mint(&attacker, &c, 0).await.unwrap_err();
+    assert_eq!(err_at(err, 0), code(E::NotNextIndex));
+    sb.mint(&attacker, &c, 1).await.unwrap();
+}
+
+fn hex32(b: &[u8; 32]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compute budgets (`src/compute.rs`): only CPIs are metered natively; check the budgets cover
+// them plus the estimated own work, and print the figures the README's table quotes.
+// ---------------------------------------------------------------------------------------------
+
+/// Compute units the bank metered for `ixs` (natively: the CPIs only).
+async fn metered(sb: &mut Sandbox, ixs: &[Instruction], signers: &[&Keypair]) -> u64 {
+    let tx = sb.tx(ixs, signers).await;
+    let sim = sb.banks.simulate_transaction(tx).await.unwrap();
+    assert_eq!(sim.result, Some(Ok(())), "simulation failed: {sim:?}");
+    sim.simulation_details.unwrap().units_consumed
+}
+
+#[tokio::test]
+async fn compute_budgets_cover_the_measured_cpis() {
+    use chrysalis::compute::{self, OWN_WORK, budget_for};
+    let mut sb = start().await;
+    let mut rows: Vec<(&str, u64, u32)> = Vec::new();
+    // create_collection with 16 creators and the longest strings.
+    let authority = sb.funded(10 * LAMPORTS_PER_SOL).await;
+    let group = Keypair::new();
+    let creators: Vec<Pubkey> = (0..16).map(|_| Keypair::new().pubkey()).collect();
+    let pairs: Vec<(Pubkey, u16)> = creators.iter().map(|&c| (c, 625)).collect();
+    let mut a = args(&pairs, LAMPORTS_PER_SOL, 1 << 16);
+    (a.name, a.symbol, a.uri) = ("N".repeat(32), "S".repeat(10), "u".repeat(128));
+    let create = create_collection_ix(authority.pubkey(), group.pubkey(), a);
+    rows.push(("create_collection", metered(&mut sb, &[create.clone()], &[&authority, &group]).await, 0));
+    sb.send(&[create], &[&authority, &group]).await.unwrap();
+    let collection = collection_pda(&group.pubkey());
+    let mut long = stage(UnlockRule::AfterMint(0), 0);
+    long.base_uri = format!("ipfs://{}/", "b".repeat(88));
+    let add = add_stage_ix(authority.pubkey(), collection, long.clone());
+    rows.push(("add_stage", metered(&mut sb, &[add.clone()], &[&authority]).await, 0));
+    sb.send(&[add], &[&authority]).await.unwrap();
+    long.base_uri = format!("ipfs://{}/", "c".repeat(88));
+    sb.send(&[add_stage_ix(authority.pubkey(), collection, long)], &[&authority]).await.unwrap();
+    // A 65 536-item table: a 16-hash proof.
+    let c = Coll {
+        authority,
+        group_mint: group.pubkey(),
+        collection,
+        vault: vault_pda(&collection),
+        creators: creators.clone(),
+        recipes: recipes(1 << 16),
+    };
+    let tree = c.tree();
+    let commit = commit_items_ix(c.authority.pubkey(), collection, tree.root());
+    rows.push(("commit_items", metered(&mut sb, &[commit.clone()], &[&c.authority]).await, 0));
+    sb.send(&[commit], &[&c.authority]).await.unwrap();
+    sb.fast_forward(&c, 65_535).await;
+    let buyer = sb.funded(10 * LAMPORTS_PER_SOL).await;
+    for w in &creators {
+        sb.fund(w, LAMPORTS_PER_SOL).await; // payable wallets: every payout CPI runs
+    }
+    let mut mint = Instruction {
+        data: anchor_lang::InstructionData::data(&chrysalis::instruction::MintNft {
+            index: 65_535,
+            recipe_hash: c.recipes[65_535],
+            proof: tree.proof(65_535).unwrap(),
+        }),
+        ..mint_ix(buyer.pubkey(), &c, 0, [0; 32])
+    };
+    mint.accounts[4].pubkey = nft_pda(&collection, 65_535);
+    mint.accounts[5].pubkey = ata(&buyer.pubkey(), &nft_pda(&collection, 65_535));
+    mint.accounts
+        .extend(creators.iter().map(|w| anchor_lang::solana_program::instruction::AccountMeta::new(*w, false)));
+    rows.push(("mint_nft", metered(&mut sb, &[mint.clone()], &[&buyer]).await, 0));
+    sb.send(&[mint], &[&buyer]).await.unwrap();
+    let evolve = evolve_ix(buyer.pubkey(), &c, 65_535, 1, None);
+    rows.push(("evolve", metered(&mut sb, &[evolve], &[&buyer]).await, 0));
+    sb.fund(&c.vault, LAMPORTS_PER_SOL).await;
+    let distribute = distribute_ix(&c, &creators);
+    rows.push(("distribute_royalties", metered(&mut sb, &[distribute], &[]).await, 0));
+    for row in &mut rows {
+        let ix = match row.0 {
+            "create_collection" => compute::CREATE_COLLECTION,
+            "add_stage" => compute::ADD_STAGE,
+            "commit_items" => compute::COMMIT_ITEMS,
+            "mint_nft" => compute::MINT_NFT,
+            "evolve" => compute::EVOLVE,
+            _ => compute::DISTRIBUTE_ROYALTIES,
+        };
+        row.2 = ix;
+    }
+    for (name, cpis, budget) in &rows {
+        println!("COMPUTE {name}: CPIs metered {cpis} CU + own work ≤ {OWN_WORK} → budget {budget}");
+        assert!(cpis + u64::from(OWN_WORK) <= u64::from(*budget), "{name}: {cpis} CU of CPIs leave too little room");
+    }
+    // Clients find the budget from the instruction data.
+    let m = mint_ix(buyer.pubkey(), &c, 0, [0; 32]);
+    assert_eq!(budget_for(&m.data), Some(compute::MINT_NFT));
+    assert_eq!(budget_for(&ping_ix(buyer.pubkey(), 1).data), Some(compute::PING));
+    assert_eq!(budget_for(&[1, 2, 3]), None);
 }

@@ -13,7 +13,10 @@
 //!
 //! Our own key, `chrysalis`, carries what `chrysalis verify` needs: `recipe` (the full
 //! recipe as JSON), `recipe_hash` (hex SHA-256 of its canonical JSON, as on chain), `stage`
-//! (0-based), `stage_name`, `stages` (how many the collection has), `index` and `seed`.
+//! (0-based), `stage_name`, `stages` (how many the collection has), `index` and `seed`; and,
+//! once the collection's item table is known ([`set_item_commitment`]), `items_root` (the
+//! Merkle root the program holds) and `item_proof` (this item's path to it), so that
+//! `verify` can check an NFT's recipe against the commitment from this file alone.
 //!
 //! [`item_json_bytes`] writes the JSON with object keys sorted, compactly, so the bytes (and
 //! so the IPFS CID) are the same on every machine and every run.
@@ -62,6 +65,15 @@ pub fn item_json(spec: &CollectionSpec, item: &PlannedItem, stage: u32, image_ur
         v["external_url"] = Value::String(url.clone());
     }
     v
+}
+
+/// Adds the item commitment to an [`item_json`] value: the collection's `items_root` and this
+/// item's `item_proof` (sibling hashes from its leaf up), both lowercase hex.
+pub fn set_item_commitment(item: &mut Value, items_root: &[u8; 32], proof: &[[u8; 32]]) {
+    if let Some(ours) = item.get_mut("chrysalis").and_then(Value::as_object_mut) {
+        ours.insert("items_root".into(), Value::String(hex::encode(items_root)));
+        ours.insert("item_proof".into(), Value::Array(proof.iter().map(|h| Value::String(hex::encode(h))).collect()));
+    }
 }
 
 /// [`item_json`] as deterministic bytes: keys sorted, no insignificant whitespace, UTF-8.

@@ -225,6 +225,7 @@ pub fn handle_create_collection(ctx: Context<CreateCollection>, args: Collection
         name: args.name,
         symbol: args.symbol,
         uri: args.uri,
+        items_root: [0; 32],
     };
     let event = CollectionCreated {
         collection: collection_key,

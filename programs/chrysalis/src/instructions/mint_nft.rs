@@ -15,7 +15,8 @@ use anchor_spl::{
 };
 
 use crate::{
-    create::create_account, errors::ChrysalisError, events::NftMinted, payout::pay_owed, state::*, token_utils::*,
+    create::create_account, errors::ChrysalisError, events::NftMinted, merkle, payout::pay_owed, state::*,
+    token_utils::*,
 };
 
 /// Accounts of [`mint_nft`](crate::chrysalis::mint_nft).
@@ -60,7 +61,15 @@ pub struct MintNft<'info> {
     pub system_program: Program<'info, System>,
 }
 
-pub fn handle_mint_nft<'info>(ctx: Context<'info, MintNft<'info>>, index: u32, recipe_hash: [u8; 32]) -> Result<()> {
+/// Longest proof accepted: a tree over `u32` indices is at most 32 levels deep.
+const MAX_PROOF_LEN: usize = 32;
+
+pub fn handle_mint_nft<'info>(
+    ctx: Context<'info, MintNft<'info>>,
+    index: u32,
+    recipe_hash: [u8; 32],
+    proof: Vec<[u8; 32]>,
+) -> Result<()> {
     let accounts = &mut *ctx.accounts;
     let collection_key = accounts.collection.key();
     let mint_key = accounts.mint.key();
@@ -71,8 +80,17 @@ pub fn handle_mint_nft<'info>(ctx: Context<'info, MintNft<'info>>, index: u32, r
     let (needs_mint_time, name, symbol, uri, group_key, bump) = {
         let c = &mut accounts.collection;
         require!(!c.stages.is_empty(), ChrysalisError::NoStages);
-        require!(index < c.max_supply, ChrysalisError::IndexOutOfRange);
         require!(c.minted < c.max_supply, ChrysalisError::SoldOut);
+        require!(index < c.max_supply, ChrysalisError::IndexOutOfRange);
+        // The next index, never the buyer's pick (README: sequential assignment).
+        require!(index == c.minted, ChrysalisError::NotNextIndex);
+        // Only the recipe committed for this index before the first mint.
+        require!(c.items_root != [0; 32], ChrysalisError::ItemsNotCommitted);
+        require!(
+            proof.len() <= MAX_PROOF_LEN
+                && merkle::verify(&c.items_root, merkle::item_leaf(index, &recipe_hash), &proof),
+            ChrysalisError::InvalidItemProof
+        );
         c.minted = c.minted.checked_add(1).ok_or(ChrysalisError::ArithmeticOverflow)?;
         // The price is split by share right here; the lamports are paid below when the
         // creators' wallets are passed, else they wait (owed) in the vault for
@@ -114,9 +132,18 @@ pub fn handle_mint_nft<'info>(ctx: Context<'info, MintNft<'info>>, index: u32, r
     let group_str = group_key.to_string();
     let minted_at = Clock::get()?.unix_timestamp.to_string();
     // `minted_at` costs 27 bytes of rent per NFT: only stored when a stage needs it.
-    let all_fields: [(&str, &str); 4] =
-        [(FIELD_STAGE, "0"), (FIELD_RECIPE, &recipe), (FIELD_COLLECTION, &group_str), (FIELD_MINTED_AT, &minted_at)];
-    let fields = if needs_mint_time { &all_fields[..] } else { &all_fields[..3] };
+    // Marketplaces read royalties per NFT: the same two fields as the group mint's.
+    let royalty_str = accounts.collection.royalty_bps.to_string();
+    let vault_str = accounts.vault.key().to_string();
+    let all_fields: [(&str, &str); 6] = [
+        (FIELD_STAGE, "0"),
+        (FIELD_RECIPE, &recipe),
+        (FIELD_COLLECTION, &group_str),
+        (FIELD_ROYALTY_BPS, &royalty_str),
+        (FIELD_ROYALTY_RECEIVER, &vault_str),
+        (FIELD_MINTED_AT, &minted_at),
+    ];
+    let fields = if needs_mint_time { &all_fields[..] } else { &all_fields[..5] };
 
     let seeds: &[&[u8]] = &[COLLECTION_SEED, group_key.as_ref(), &[bump]];
     let signer = &[seeds];

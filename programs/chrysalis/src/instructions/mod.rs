@@ -7,6 +7,7 @@
 
 pub mod add_stage;
 pub mod close_collection;
+pub mod commit_items;
 pub mod create_collection;
 pub mod distribute_royalties;
 pub mod evolve;
@@ -16,6 +17,7 @@ pub mod update_authority;
 
 pub use add_stage::*;
 pub use close_collection::*;
+pub use commit_items::*;
 pub use create_collection::*;
 pub use distribute_royalties::*;
 pub use evolve::*;
