@@ -754,7 +754,7 @@ mod tests {
         assert_eq!(ixs[0].data, [&[2u8][..], &want.to_le_bytes()].concat());
         // An explicit limit wins; another program's instruction leaves the default.
         let explicit = RpcOptions { compute_unit_limit: Some(7), ..RpcOptions::default() };
-        assert_eq!(explicit.compute_budget_instructions(&[mint.clone()])[0].data[1..], 7u32.to_le_bytes());
+        assert_eq!(explicit.compute_budget_instructions(std::slice::from_ref(&mint))[0].data[1..], 7u32.to_le_bytes());
         let foreign = Instruction { program_id: Pubkey::new_unique(), accounts: vec![], data: vec![] };
         assert_eq!(compute_units_for(&[mint, foreign]), None);
         assert_eq!(compute_units_for(&[]), None);

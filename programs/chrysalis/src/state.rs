@@ -159,6 +159,7 @@ mod tests {
                 .map(|&s| Creator { address: Pubkey::new_unique(), share_bps: s, owed: 0 })
                 .collect(),
             stages: Vec::new(),
+            items_root: [0; 32],
         }
     }
 

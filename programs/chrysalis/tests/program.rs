@@ -1640,13 +1640,13 @@ async fn compute_budgets_cover_the_measured_cpis() {
     let mut a = args(&pairs, LAMPORTS_PER_SOL, 1 << 16);
     (a.name, a.symbol, a.uri) = ("N".repeat(32), "S".repeat(10), "u".repeat(128));
     let create = create_collection_ix(authority.pubkey(), group.pubkey(), a);
-    rows.push(("create_collection", metered(&mut sb, &[create.clone()], &[&authority, &group]).await, 0));
+    rows.push(("create_collection", metered(&mut sb, std::slice::from_ref(&create), &[&authority, &group]).await, 0));
     sb.send(&[create], &[&authority, &group]).await.unwrap();
     let collection = collection_pda(&group.pubkey());
     let mut long = stage(UnlockRule::AfterMint(0), 0);
     long.base_uri = format!("ipfs://{}/", "b".repeat(88));
     let add = add_stage_ix(authority.pubkey(), collection, long.clone());
-    rows.push(("add_stage", metered(&mut sb, &[add.clone()], &[&authority]).await, 0));
+    rows.push(("add_stage", metered(&mut sb, std::slice::from_ref(&add), &[&authority]).await, 0));
     sb.send(&[add], &[&authority]).await.unwrap();
     long.base_uri = format!("ipfs://{}/", "c".repeat(88));
     sb.send(&[add_stage_ix(authority.pubkey(), collection, long)], &[&authority]).await.unwrap();
@@ -1661,7 +1661,7 @@ async fn compute_budgets_cover_the_measured_cpis() {
     };
     let tree = c.tree();
     let commit = commit_items_ix(c.authority.pubkey(), collection, tree.root());
-    rows.push(("commit_items", metered(&mut sb, &[commit.clone()], &[&c.authority]).await, 0));
+    rows.push(("commit_items", metered(&mut sb, std::slice::from_ref(&commit), &[&c.authority]).await, 0));
     sb.send(&[commit], &[&c.authority]).await.unwrap();
     sb.fast_forward(&c, 65_535).await;
     let buyer = sb.funded(10 * LAMPORTS_PER_SOL).await;
