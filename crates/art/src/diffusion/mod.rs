@@ -19,9 +19,11 @@
 //!   tensor or input at fault.
 //! - **Tests and benchmarks** write seeded random-weight models through [`testing`].
 
+pub mod clip;
 pub mod config;
 pub mod error;
 pub mod hashing;
+pub mod latents;
 pub mod memory;
 pub mod model;
 mod pipeline;
@@ -30,6 +32,7 @@ pub mod scheduler;
 #[doc(hidden)]
 pub mod testing;
 pub mod tokenizer;
+pub mod unet;
 mod weights;
 
 use std::path::Path;
@@ -39,6 +42,7 @@ use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelR
 
 pub use error::DiffusionError;
 pub use hashing::HashCacheLocation;
+pub use latents::read_init_latents;
 pub use memory::MemoryEstimate;
 pub use model::{LoadOptions, ModelFolder};
 pub use pipeline::{MAX_SIDE, MIN_SIDE};
@@ -47,7 +51,27 @@ use crate::engine::{ArtError, Attribute, Engine, GenProgress, GeneratedImage, Rg
 
 /// Version of this pipeline, written into every diffusion recipe. Bump it whenever the
 /// pixels for some recipe would change (sampler math, RNG use, rounding, defaults).
-pub const ENGINE_VERSION: u32 = 1;
+///
+/// - 1: candle-transformers' UNet and SD 2.x text encoder (tanh-approximated GELU).
+/// - 2: our own UNet and CLIP with the exact (erf) GELU diffusers uses; Euler's starting
+///   noise scaled as diffusers scales it for `trailing` / `linspace` spacings.
+pub const ENGINE_VERSION: u32 = 2;
+
+/// Inputs of one diffusion run that are not part of the recipe. An image made with any of
+/// them set is not a function of its recipe alone.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Start from these standard-normal latents `(1, 4, height / 8, width / 8)` (f32)
+    /// instead of the noise the seed draws (see [`latents`]).
+    pub init_latents: Option<candle_core::Tensor>,
+}
+
+/// What [`DiffusionEngine::generate_with`] made.
+pub struct DiffusionOutput {
+    pub image: GeneratedImage,
+    /// The final latents, before the VAE decoded them (f32, `(1, 4, h / 8, w / 8)`).
+    pub latents: candle_core::Tensor,
+}
 
 /// Loads the diffusion model in `model_dir` (diffusers layout) as an [`Engine`], hashing its
 /// files through the user's hash cache.
@@ -144,6 +168,20 @@ impl Engine for DiffusionEngine {
         on_progress: &mut dyn FnMut(&GenProgress),
         cancel: &CancelToken,
     ) -> Result<GeneratedImage, ArtError> {
+        self.generate_with(recipe, init, &RunOptions::default(), on_progress, cancel).map(|o| o.image)
+    }
+}
+
+impl DiffusionEngine {
+    /// [`Engine::generate`] with [`RunOptions`], also returning the final latents.
+    pub fn generate_with(
+        &self,
+        recipe: &Recipe,
+        init: Option<&RgbImage>,
+        options: &RunOptions,
+        on_progress: &mut dyn FnMut(&GenProgress),
+        cancel: &CancelToken,
+    ) -> Result<DiffusionOutput, ArtError> {
         let EngineSpec::Diffusion(spec) = &recipe.engine else {
             return Err(ArtError::WrongEngine { engine: "diffusion", kind: "procedural" });
         };
@@ -159,9 +197,9 @@ impl Engine for DiffusionEngine {
         cancel.check()?;
         // candle asserts in places; a panic in there must not take the app down.
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pipeline::run(&self.folder, recipe, spec, init, on_progress, cancel)
+            pipeline::run(&self.folder, recipe, spec, init, options.init_latents.as_ref(), on_progress, cancel)
         }));
-        let image = match run {
+        let out = match run {
             Ok(r) => r?,
             Err(panic) => {
                 let msg = panic
@@ -176,6 +214,9 @@ impl Engine for DiffusionEngine {
                 .into());
             }
         };
-        Ok(GeneratedImage { image, attributes: self.attributes(spec) })
+        Ok(DiffusionOutput {
+            image: GeneratedImage { image: out.image, attributes: self.attributes(spec) },
+            latents: out.latents,
+        })
     }
 }

@@ -17,6 +17,7 @@ use chrysalis_core::recipe::{DiffusionSpec, Recipe};
 use image::RgbImage;
 
 use super::error::{CandleContext, DiffusionError};
+use super::latents;
 use super::memory;
 use super::model::ModelFolder;
 use super::rng::{NormalRng, Stream};
@@ -135,16 +136,29 @@ pub(crate) fn validate(
     Ok(())
 }
 
-/// Runs a validated recipe.
+/// What a run made: the image and the final latents it was decoded from.
+pub(crate) struct RunResult {
+    pub image: RgbImage,
+    pub latents: Tensor,
+}
+
+/// Runs a validated recipe, from `init_latents` instead of the seed's noise when given
+/// (see [`super::latents`]).
 pub(crate) fn run(
     model: &ModelFolder,
     recipe: &Recipe,
     spec: &DiffusionSpec,
     init: Option<&RgbImage>,
+    init_latents: Option<&Tensor>,
     on_progress: &mut dyn FnMut(&GenProgress),
     cancel: &CancelToken,
-) -> Result<RgbImage, ArtError> {
+) -> Result<RunResult, ArtError> {
     validate(model, recipe, spec, init)?;
+    let ds = model.vae_arch.downscale;
+    let lshape = (1, 4, recipe.height as usize / ds, recipe.width as usize / ds);
+    if let Some(l) = init_latents {
+        latents::check_init_latents(l, lshape, recipe.width, recipe.height, ds)?;
+    }
     let guided = spec.guidance > 1.0;
     let cond_ids = model.tokenizer.encode(&recipe.prompt, "prompt")?;
     let uncond_ids =
@@ -172,9 +186,10 @@ pub(crate) fn run(
     cancel.check()?;
 
     // 2. Starting latents.
-    let ds = model.vae_arch.downscale;
-    let lshape = (1, 4, recipe.height as usize / ds, recipe.width as usize / ds);
-    let noise = NormalRng::new(recipe.seed, Stream::LatentNoise).tensor(lshape).ctx(|| "drawing noise".into())?;
+    let noise = match init_latents {
+        Some(l) => l.clone(),
+        None => NormalRng::new(recipe.seed, Stream::LatentNoise).tensor(lshape).ctx(|| "drawing noise".into())?,
+    };
     let scaling = model.vae_arch.scaling_factor;
     let mut latents = match (strength, init) {
         (Some(_), Some(img)) => {
@@ -227,7 +242,7 @@ pub(crate) fn run(
 
     // 4. Decode.
     let vae = model.vae(vae_dtype)?;
-    let img = (latents / scaling)
+    let img = (&latents / scaling)
         .and_then(|z| z.to_dtype(vae_dtype))
         .and_then(|z| vae.decode(&z))
         .and_then(|x| x.to_dtype(DType::F32))
@@ -235,5 +250,5 @@ pub(crate) fn run(
     drop(vae);
     let rgb = tensor_to_image(&img)?;
     on_progress(&GenProgress::new(total, total, "decoding"));
-    Ok(rgb)
+    Ok(RunResult { image: rgb, latents })
 }

@@ -11,10 +11,13 @@
 //! - Timestep spacings `leading` (`t = i * (T / n) + steps_offset`), `trailing`
 //!   (`round(T - i * T / n) - 1`) and `linspace` (rounded to whole timesteps), with numpy's
 //!   round-half-to-even.
-//! - DDIM (η = 0) steps to the *next timestep in the list* (the last step goes to
-//!   `ᾱ = 1` when `set_alpha_to_one`, else to `ᾱ_0`).
+//! - DDIM (η = 0) steps from `t` to `t − ⌊T / n⌋` (to `ᾱ = 1` when that is below 0 and
+//!   `set_alpha_to_one`, else to `ᾱ_0`), as diffusers' `DDIMScheduler` does. With `leading`
+//!   spacing that is the next timestep in the list; with `trailing` or `linspace` spacing
+//!   it can be one or two timesteps off the list (e.g. 999 → 833 when the list says 832).
 //! - Euler works in the "variance exploding" space `x / sqrt(ᾱ)`: the model sees
-//!   `x / sqrt(σ² + 1)`, starting noise is scaled by `sqrt(σ_max² + 1)`, img2img noise by σ.
+//!   `x / sqrt(σ² + 1)`, starting noise is scaled by `sqrt(σ_max² + 1)` (by `σ_max` for
+//!   `trailing` and `linspace` spacings, as diffusers does), img2img noise by σ.
 //! - img2img with strength `s` over `n` steps runs the last `clamp(floor(n·s), 1, n)` steps
 //!   of the `n`-step schedule (at least one step, so a small strength still does something).
 
@@ -166,6 +169,8 @@ pub struct Sampler {
     timesteps: Vec<usize>,
     /// Euler: σ at each timestep, then 0.
     sigmas: Vec<f64>,
+    /// DDIM: how far back each step goes, `⌊T / n⌋` for the full `n`-step schedule.
+    ddim_stride: usize,
 }
 
 /// How many of `steps` steps an img2img run of `strength` performs.
@@ -185,7 +190,8 @@ impl Sampler {
         let timesteps = all[all.len() - run..].to_vec();
         let mut sigmas: Vec<f64> = timesteps.iter().map(|&t| schedule.sigma(t)).collect();
         sigmas.push(0.0);
-        Self { kind, schedule: schedule.clone(), timesteps, sigmas }
+        let ddim_stride = schedule.train_steps() / steps.clamp(1, schedule.train_steps());
+        Self { kind, schedule: schedule.clone(), timesteps, sigmas, ddim_stride }
     }
 
     /// The timesteps this run visits, highest first.
@@ -199,7 +205,19 @@ impl Sampler {
 
     /// Starting latents for txt2img from standard normal `noise`.
     pub fn initial_latents(&self, noise: &Tensor) -> candle_core::Result<Tensor> {
-        if self.is_euler() { noise * (self.sigmas[0] * self.sigmas[0] + 1.0).sqrt() } else { Ok(noise.clone()) }
+        if self.is_euler() { noise * self.euler_init_sigma() } else { Ok(noise.clone()) }
+    }
+
+    /// The standard deviation Euler's starting noise is given. `x / sqrt(ᾱ)` has variance
+    /// `σ² + 1` at σ, which is what diffusers uses for `leading` spacing; for `trailing` and
+    /// `linspace` it uses σ alone (`EulerDiscreteScheduler.init_noise_sigma`, diffusers
+    /// 0.42), and we follow it so the same noise gives the same image.
+    fn euler_init_sigma(&self) -> f64 {
+        let s = self.sigmas[0];
+        match self.schedule.spacing {
+            Spacing::Leading => (s * s + 1.0).sqrt(),
+            Spacing::Trailing | Spacing::Linspace => s,
+        }
     }
 
     /// img2img: the clean latents `x0` noised to the run's first timestep.
@@ -240,8 +258,8 @@ impl Sampler {
     fn ddim_step(&self, i: usize, out: &Tensor, x: &Tensor) -> candle_core::Result<StepOutput> {
         let ac = &self.schedule.alphas_cumprod;
         let a = ac[self.timesteps[i]];
-        let a_prev = match self.timesteps.get(i + 1) {
-            Some(&t) => ac[t],
+        let a_prev = match self.timesteps[i].checked_sub(self.ddim_stride) {
+            Some(t) => ac[t],
             None => self.schedule.final_alpha_cumprod,
         };
         let (sa, sb) = (a.sqrt(), (1.0 - a).sqrt());
