@@ -84,6 +84,8 @@ pub fn diffusion_engine(model_dir: &Path) -> Result<Box<dyn Engine>, ArtError> {
 #[derive(Debug)]
 pub struct DiffusionEngine {
     folder: ModelFolder,
+    /// What [`Engine::generate`] runs with (none by default; see [`Self::with_run_options`]).
+    options: RunOptions,
 }
 
 impl DiffusionEngine {
@@ -93,7 +95,13 @@ impl DiffusionEngine {
     }
 
     pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self, DiffusionError> {
-        Ok(Self { folder: ModelFolder::load(dir, opts)? })
+        Ok(Self { folder: ModelFolder::load(dir, opts)?, options: RunOptions::default() })
+    }
+
+    /// This engine with `options` applied to every [`Engine::generate`] call (e.g. a CLI run
+    /// from given starting latents). Its images are then not functions of their recipes.
+    pub fn with_run_options(self, options: RunOptions) -> Self {
+        Self { options, ..self }
     }
 
     /// The model's identity (relative path -> SHA-256 of every file the pipeline reads).
@@ -168,7 +176,7 @@ impl Engine for DiffusionEngine {
         on_progress: &mut dyn FnMut(&GenProgress),
         cancel: &CancelToken,
     ) -> Result<GeneratedImage, ArtError> {
-        self.generate_with(recipe, init, &RunOptions::default(), on_progress, cancel).map(|o| o.image)
+        self.generate_with(recipe, init, &self.options, on_progress, cancel).map(|o| o.image)
     }
 }
 
