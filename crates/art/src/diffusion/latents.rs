@@ -34,7 +34,7 @@ pub fn read_init_latents(path: &Path) -> Result<Tensor, DiffusionError> {
     let name = match names.as_slice() {
         [] => return Err(file_err("holds no tensor".into())),
         [one] => one.to_string(),
-        many if many.iter().any(|n| *n == LATENTS_TENSOR) => LATENTS_TENSOR.to_string(),
+        many if many.contains(&LATENTS_TENSOR) => LATENTS_TENSOR.to_string(),
         many => {
             let mut listed: Vec<&str> = many.to_vec();
             listed.sort_unstable();

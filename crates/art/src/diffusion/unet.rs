@@ -81,11 +81,13 @@ impl Attention {
     fn forward(&self, xs: &Tensor, context: Option<&Tensor>) -> candle_core::Result<Tensor> {
         let (b, n, c) = xs.dims3()?;
         let context = context.unwrap_or(xs);
-        let q = self.split_heads(&self.to_q.forward(xs)?)?;
+        // 1/√d is applied to the queries, not to the (tokens × tokens) scores: one pass over
+        // a small tensor instead of a second copy of the largest one.
+        let scale = ((c / self.heads) as f64).powf(-0.5);
+        let q = (self.split_heads(&self.to_q.forward(xs)?)? * scale)?;
         let k = self.split_heads(&self.to_k.forward(context)?)?;
         let v = self.split_heads(&self.to_v.forward(context)?)?;
-        let scale = ((c / self.heads) as f64).powf(-0.5);
-        let weights = candle_nn::ops::softmax_last_dim(&(q.matmul(&k.t()?)? * scale)?)?;
+        let weights = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?;
         let out = weights.matmul(&v)?.to_dtype(xs.dtype())?.transpose(1, 2)?.reshape((b, n, c))?;
         self.to_out.forward(&out)
     }
