@@ -1,4 +1,5 @@
-//! The Stable-Diffusion engine: candle 0.11.1 models driven by our own pipeline.
+//! The Stable-Diffusion engine on candle 0.11.1: our own UNet ([`unet`]) and CLIP text
+//! encoder ([`clip`]), candle's VAE, driven by our own pipeline.
 //!
 //! ```ignore
 //! let engine = DiffusionEngine::load(Path::new("models/sd15"))?;     // configs + hashes
@@ -15,6 +16,11 @@
 //! - **Generating** ([`crate::Engine::generate`]): txt2img and img2img, classifier-free
 //!   guidance with negative prompt, DDIM / Euler / Euler-ancestral ([`scheduler`]), f32 or
 //!   f16. Pixels are a pure function of the recipe (and init image): see [`rng`].
+//! - **Equal to diffusers**: the same weights and starting latents give what diffusers
+//!   0.42 / transformers 5 compute, to float rounding (relative L2 ~1e-6 for a whole guided
+//!   run). `tests/diffusers_equivalence.rs` holds it there against models and outputs
+//!   written by diffusers itself (`scripts/make-diffusers-fixtures.sh`); runs from given
+//!   latents go through [`DiffusionEngine::generate_with`] and [`RunOptions`] ([`latents`]).
 //! - **Errors** ([`DiffusionError`], wrapped in [`crate::ArtError::Diffusion`]) name the file,
 //!   tensor or input at fault.
 //! - **Tests and benchmarks** write seeded random-weight models through [`testing`].
