@@ -16,20 +16,18 @@
 //!
 //! Why our own and not candle-transformers' `UNet2DConditionModel`: diffusers computes the
 //! GEGLU's GELU exactly (`erf`), candle 0.11.1 with the tanh approximation, deep inside
-//! private modules. That alone made one UNet call differ from diffusers by ~3e-5 (relative
-//! L2) on random weights; with erf the difference is float rounding. The GELU-free pieces
-//! candle gets right are reused as they are: the ResNet block, the sinusoidal timestep
-//! projection and its MLP.
+//! private modules. That alone made one UNet call differ from diffusers by ~4e-5 (relative
+//! L2) on random weights; with erf the difference is float rounding (~1e-6). Only candle's
+//! primitives (`candle_nn` layers and ops) are used; the config struct is candle's public
+//! `UNet2DConditionModelConfig`, filled from `unet/config.json` by [`super::config`].
 //!
 //! Attention scores and softmax are computed in f32 whatever the weights' dtype (diffusers'
 //! `upcast_attention` / `upcast_softmax` for f16; a no-op in f32). Sliced and flash
 //! attention are not offered: they change no numbers, only memory, and the pipeline keeps
 //! memory down by running the guidance passes one after the other.
 
-use candle_core::{D, DType, Module, Tensor};
+use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, LayerNorm, Linear, VarBuilder};
-use candle_transformers::models::stable_diffusion::embeddings::{TimestepEmbedding, Timesteps};
-use candle_transformers::models::stable_diffusion::resnet::{ResnetBlock2D, ResnetBlock2DConfig};
 use candle_transformers::models::stable_diffusion::unet_2d::UNet2DConditionModelConfig;
 
 /// diffusers' `Transformer2DModel` normalises its input with this epsilon (fixed, not the
@@ -49,6 +47,79 @@ fn conv(
     padding: usize,
 ) -> candle_core::Result<Conv2d> {
     candle_nn::conv2d(cin, cout, kernel, Conv2dConfig { padding, stride, ..Default::default() }, vb)
+}
+
+/// The sinusoidal timestep embedding of "Attention Is All You Need" (Vaswani et al. 2017)
+/// as diffusers' `get_timestep_embedding` lays it out: for `half = channels / 2` frequencies
+/// `f_i = exp(−ln(10000) · i / (half − freq_shift))`, the vector `[sin(t·f), cos(t·f)]`
+/// (`[cos, sin]` when `flip_sin_to_cos`). Always computed in f32 (`t·f` reaches ~1000 rad,
+/// where f16 has no digits left for the phase), then cast to the model's dtype.
+fn timestep_embedding(
+    t: f64,
+    batch: usize,
+    channels: usize,
+    flip_sin_to_cos: bool,
+    freq_shift: f64,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let half = channels / 2;
+    let mut row = vec![0f32; channels];
+    for i in 0..half {
+        let freq = (-(10000f32.ln()) * i as f32 / (half as f32 - freq_shift as f32)).exp();
+        let phase = t as f32 * freq;
+        let (first, second) = if flip_sin_to_cos { (phase.cos(), phase.sin()) } else { (phase.sin(), phase.cos()) };
+        row[i] = first;
+        row[half + i] = second;
+    }
+    // An odd `channels` leaves the last entry 0, as diffusers pads it.
+    Tensor::from_vec(row, (1, channels), device)?.repeat((batch, 1))
+}
+
+/// The timestep embedding's MLP: `Linear → SiLU → Linear`.
+struct TimestepMlp {
+    linear_1: Linear,
+    linear_2: Linear,
+}
+
+impl TimestepMlp {
+    fn new(vb: VarBuilder, channels: usize, dim: usize) -> candle_core::Result<Self> {
+        Ok(Self {
+            linear_1: candle_nn::linear(channels, dim, vb.pp("linear_1"))?,
+            linear_2: candle_nn::linear(dim, dim, vb.pp("linear_2"))?,
+        })
+    }
+
+    fn forward(&self, xs: &Tensor) -> candle_core::Result<Tensor> {
+        self.linear_2.forward(&candle_nn::ops::silu(&self.linear_1.forward(xs)?)?)
+    }
+}
+
+/// A residual block (He et al. 2016) with the timestep added in between, as DDPM (Ho et al.
+/// 2020) uses it: `h = conv1(SiLU(GN(x))) + Linear(SiLU(temb))`, `h = conv2(SiLU(GN(h)))`,
+/// output `(shortcut(x) + h) / output_scale_factor`; the shortcut is a 1x1 convolution when
+/// the channel count changes.
+struct ResnetBlock {
+    norm1: GroupNorm,
+    conv1: Conv2d,
+    time_emb_proj: Linear,
+    norm2: GroupNorm,
+    conv2: Conv2d,
+    conv_shortcut: Option<Conv2d>,
+    output_scale_factor: f64,
+}
+
+impl ResnetBlock {
+    fn forward(&self, xs: &Tensor, temb: &Tensor) -> candle_core::Result<Tensor> {
+        let h = self.conv1.forward(&candle_nn::ops::silu(&self.norm1.forward(xs)?)?)?;
+        let t = self.time_emb_proj.forward(&candle_nn::ops::silu(temb)?)?.unsqueeze(D::Minus1)?.unsqueeze(D::Minus1)?;
+        let h = h.broadcast_add(&t)?;
+        let h = self.conv2.forward(&candle_nn::ops::silu(&self.norm2.forward(&h)?)?)?;
+        let shortcut = match &self.conv_shortcut {
+            Some(c) => c.forward(xs)?,
+            None => xs.clone(),
+        };
+        (shortcut + h)? / self.output_scale_factor
+    }
 }
 
 /// Multi-head attention, `softmax(Q Kᵀ / √d) V`, queries from `x`, keys and values from
@@ -212,13 +283,13 @@ impl Transformer2D {
 
 /// A ResNet block, optionally followed by a transformer over the text.
 struct Layer {
-    resnet: ResnetBlock2D,
+    resnet: ResnetBlock,
     attention: Option<Transformer2D>,
 }
 
 impl Layer {
     fn forward(&self, xs: &Tensor, temb: &Tensor, context: &Tensor) -> candle_core::Result<Tensor> {
-        let xs = self.resnet.forward(xs, Some(temb))?;
+        let xs = self.resnet.forward(xs, temb)?;
         match &self.attention {
             Some(a) => a.forward(&xs, context),
             None => Ok(xs),
@@ -239,16 +310,21 @@ struct LevelSpec<'a> {
 
 impl LevelSpec<'_> {
     fn layer(&self, vb: &VarBuilder, i: usize, in_channels: usize) -> candle_core::Result<Layer> {
-        let rcfg = ResnetBlock2DConfig {
-            out_channels: Some(self.channels),
-            temb_channels: Some(self.temb),
-            groups: self.cfg.norm_num_groups,
-            groups_out: None,
-            eps: self.cfg.norm_eps,
-            use_in_shortcut: None,
+        let vb_r = vb.pp("resnets").pp(i);
+        let (groups, eps, out) = (self.cfg.norm_num_groups, self.cfg.norm_eps, self.channels);
+        let resnet = ResnetBlock {
+            norm1: candle_nn::group_norm(groups, in_channels, eps, vb_r.pp("norm1"))?,
+            conv1: conv(vb_r.pp("conv1"), in_channels, out, 3, 1, 1)?,
+            time_emb_proj: candle_nn::linear(self.temb, out, vb_r.pp("time_emb_proj"))?,
+            norm2: candle_nn::group_norm(groups, out, eps, vb_r.pp("norm2"))?,
+            conv2: conv(vb_r.pp("conv2"), out, out, 3, 1, 1)?,
+            conv_shortcut: if in_channels != out {
+                Some(conv(vb_r.pp("conv_shortcut"), in_channels, out, 1, 1, 0)?)
+            } else {
+                None
+            },
             output_scale_factor: self.output_scale_factor,
         };
-        let resnet = ResnetBlock2D::new(vb.pp("resnets").pp(i), in_channels, rcfg)?;
         let attention = match self.transformer_depth {
             Some(depth) => {
                 Some(Transformer2D::new(vb.pp("attentions").pp(i), self.channels, self.heads, depth, self.cfg)?)
@@ -278,12 +354,14 @@ struct UpBlock {
 /// diffusers names them.
 pub struct Unet {
     conv_in: Conv2d,
-    time_proj: Timesteps,
-    time_embedding: TimestepEmbedding,
+    time_channels: usize,
+    flip_sin_to_cos: bool,
+    freq_shift: f64,
+    time_embedding: TimestepMlp,
     down: Vec<DownBlock>,
-    mid_resnet1: ResnetBlock2D,
+    mid_resnet1: ResnetBlock,
     mid_attention: Transformer2D,
-    mid_resnet2: ResnetBlock2D,
+    mid_resnet2: ResnetBlock,
     up: Vec<UpBlock>,
     conv_norm_out: GroupNorm,
     conv_out: Conv2d,
@@ -372,8 +450,10 @@ impl Unet {
 
         Ok(Self {
             conv_in: conv(vb.pp("conv_in"), in_channels, ch[0], 3, 1, 1)?,
-            time_proj: Timesteps::new(ch[0], cfg.flip_sin_to_cos, cfg.freq_shift),
-            time_embedding: TimestepEmbedding::new(vb.pp("time_embedding"), ch[0], temb)?,
+            time_channels: ch[0],
+            flip_sin_to_cos: cfg.flip_sin_to_cos,
+            freq_shift: cfg.freq_shift,
+            time_embedding: TimestepMlp::new(vb.pp("time_embedding"), ch[0], temb)?,
             down,
             mid_resnet1,
             mid_attention,
@@ -391,8 +471,9 @@ impl Unet {
         let (b, _, h, w) = xs.dims4()?;
         let xs = if self.center_input_sample { ((xs * 2.0)? - 1.0)? } else { xs.clone() };
 
-        let t = (Tensor::ones(b, xs.dtype(), xs.device())? * timestep)?;
-        let temb = self.time_embedding.forward(&self.time_proj.forward(&t)?)?;
+        let t =
+            timestep_embedding(timestep, b, self.time_channels, self.flip_sin_to_cos, self.freq_shift, xs.device())?;
+        let temb = self.time_embedding.forward(&t.to_dtype(xs.dtype())?)?;
 
         let mut xs = self.conv_in.forward(&xs)?;
         let mut skips = vec![xs.clone()];
@@ -410,9 +491,9 @@ impl Unet {
             }
         }
 
-        xs = self.mid_resnet1.forward(&xs, Some(&temb))?;
+        xs = self.mid_resnet1.forward(&xs, &temb)?;
         xs = self.mid_attention.forward(&xs, context)?;
-        xs = self.mid_resnet2.forward(&xs, Some(&temb))?;
+        xs = self.mid_resnet2.forward(&xs, &temb)?;
 
         // Latent sides that do not divide by 2^(levels-1) were rounded down on the way
         // down: each upsample then goes to the size of the skip it meets, not to ×2.
