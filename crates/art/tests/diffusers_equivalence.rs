@@ -30,6 +30,7 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use chrysalis_art::GenProgress;
+use chrysalis_art::diffusion::scheduler::Sampler;
 use chrysalis_art::diffusion::{DiffusionEngine, DiffusionError, HashCacheLocation, LoadOptions, RunOptions};
 use chrysalis_core::CancelToken;
 use chrysalis_core::recipe::{DType as RecipeDType, EngineSpec, RECIPE_FORMAT, Recipe, Scheduler};
@@ -215,12 +216,12 @@ fn the_fixtures_were_run_with_the_schedulers_timesteps() {
     // a matching image could hide compensating differences.
     for kind in ["sd15", "sd2"] {
         let f = Fixture::load(kind);
-        for name in ["ddim", "euler"] {
+        for (name, scheduler) in [("ddim", Scheduler::Ddim), ("euler", Scheduler::Euler)] {
             let run = &f.meta["runs"][name];
             let steps = run["steps"].as_u64().unwrap() as usize;
-            let theirs: Vec<usize> =
-                run["timesteps"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap() as usize).collect();
-            assert_eq!(f.engine.folder().schedule.timesteps(steps), theirs, "{kind} {name}");
+            let theirs: Vec<f64> = run["timesteps"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap()).collect();
+            let sampler = Sampler::new(scheduler, &f.engine.folder().schedule, steps, None);
+            assert_eq!(sampler.timesteps(), theirs, "{kind} {name}");
         }
     }
 }

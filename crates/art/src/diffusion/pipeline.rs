@@ -216,11 +216,11 @@ pub(crate) fn run(
         cancel.check()?;
         let ctx = || format!("UNet step {} of {n} (timestep {t})", i + 1);
         let input = sampler.scale_model_input(&latents, i).and_then(|x| x.to_dtype(dtype)).ctx(ctx)?;
-        let out_c = unet.forward(&input, t as f64, &cond).and_then(|o| o.to_dtype(DType::F32)).ctx(ctx)?;
+        let out_c = unet.forward(&input, t, &cond).and_then(|o| o.to_dtype(DType::F32)).ctx(ctx)?;
         let out = match &uncond {
             Some(u) => {
                 cancel.check()?;
-                let out_u = unet.forward(&input, t as f64, u).and_then(|o| o.to_dtype(DType::F32)).ctx(ctx)?;
+                let out_u = unet.forward(&input, t, u).and_then(|o| o.to_dtype(DType::F32)).ctx(ctx)?;
                 (&out_u + ((out_c - &out_u).ctx(ctx)? * spec.guidance).ctx(ctx)?).ctx(ctx)?
             }
             None => out_c,

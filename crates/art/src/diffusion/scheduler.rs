@@ -9,8 +9,9 @@
 //! Conventions follow diffusers where they are well defined:
 //! - `alphas_cumprod[t] = Π (1 - beta_i)`, `sigma(t) = sqrt((1 - ᾱ_t) / ᾱ_t)`.
 //! - Timestep spacings `leading` (`t = i * (T / n) + steps_offset`), `trailing`
-//!   (`round(T - i * T / n) - 1`) and `linspace` (rounded to whole timesteps), with numpy's
-//!   round-half-to-even.
+//!   (`round(T - i * T / n) - 1`) and `linspace` (`i * (T - 1) / (n - 1)`), with numpy's
+//!   round-half-to-even. DDIM rounds `linspace` to whole timesteps; Euler keeps them
+//!   fractional and interpolates σ linearly between whole timesteps (both as diffusers).
 //! - DDIM (η = 0) steps from `t` to `t − ⌊T / n⌋` (to `ᾱ = 1` when that is below 0 and
 //!   `set_alpha_to_one`, else to `ᾱ_0`), as diffusers' `DDIMScheduler` does. With `leading`
 //!   spacing that is the next timestep in the list; with `trailing` or `linspace` spacing
@@ -151,6 +152,32 @@ impl NoiseSchedule {
         let a = self.alphas_cumprod[t];
         ((1.0 - a) / a).sqrt()
     }
+
+    /// The `n` timesteps an Euler run visits, highest first: [`Self::timesteps`], except
+    /// that `linspace` spacing is not rounded (diffusers' `EulerDiscreteScheduler` keeps
+    /// `linspace(0, T − 1, n)` as it is; its DDIM rounds).
+    pub fn euler_timesteps(&self, n: usize) -> Vec<f64> {
+        let t_max = self.train_steps();
+        match self.spacing {
+            Spacing::Linspace => {
+                let n = n.clamp(1, t_max);
+                let last = (t_max - 1) as f64;
+                let denom = (n.max(2) - 1) as f64;
+                (0..n).rev().map(|i| i as f64 * last / denom).collect()
+            }
+            Spacing::Leading | Spacing::Trailing => self.timesteps(n).into_iter().map(|t| t as f64).collect(),
+        }
+    }
+
+    /// σ at a possibly fractional timestep: linear interpolation between the whole
+    /// timesteps around it (numpy's `interp`, as diffusers does).
+    pub fn sigma_at(&self, t: f64) -> f64 {
+        let t = t.clamp(0.0, (self.train_steps() - 1) as f64);
+        let lo = t.floor() as usize;
+        let hi = (lo + 1).min(self.train_steps() - 1);
+        let w = t - lo as f64;
+        if w == 0.0 { self.sigma(lo) } else { self.sigma(lo) * (1.0 - w) + self.sigma(hi) * w }
+    }
 }
 
 /// The result of one sampler step.
@@ -166,7 +193,8 @@ pub struct StepOutput {
 pub struct Sampler {
     kind: Scheduler,
     schedule: NoiseSchedule,
-    timesteps: Vec<usize>,
+    /// What the model is told (whole numbers except for Euler with `linspace` spacing).
+    timesteps: Vec<f64>,
     /// Euler: σ at each timestep, then 0.
     sigmas: Vec<f64>,
     /// DDIM: how far back each step goes, `⌊T / n⌋` for the full `n`-step schedule.
@@ -182,20 +210,23 @@ impl Sampler {
     /// A run of `steps` steps; for img2img (`strength = Some(s)`) only the last
     /// [`img2img_steps`] of them.
     pub fn new(kind: Scheduler, schedule: &NoiseSchedule, steps: usize, strength: Option<f64>) -> Self {
-        let all = schedule.timesteps(steps);
+        let all: Vec<f64> = match kind {
+            Scheduler::Ddim => schedule.timesteps(steps).into_iter().map(|t| t as f64).collect(),
+            Scheduler::Euler | Scheduler::EulerAncestral => schedule.euler_timesteps(steps),
+        };
         let run = match strength {
             Some(s) => img2img_steps(all.len(), s),
             None => all.len(),
         };
         let timesteps = all[all.len() - run..].to_vec();
-        let mut sigmas: Vec<f64> = timesteps.iter().map(|&t| schedule.sigma(t)).collect();
+        let mut sigmas: Vec<f64> = timesteps.iter().map(|&t| schedule.sigma_at(t)).collect();
         sigmas.push(0.0);
         let ddim_stride = schedule.train_steps() / steps.clamp(1, schedule.train_steps());
         Self { kind, schedule: schedule.clone(), timesteps, sigmas, ddim_stride }
     }
 
-    /// The timesteps this run visits, highest first.
-    pub fn timesteps(&self) -> &[usize] {
+    /// The timesteps this run visits, highest first, as the model is given them.
+    pub fn timesteps(&self) -> &[f64] {
         &self.timesteps
     }
 
@@ -225,7 +256,7 @@ impl Sampler {
         if self.is_euler() {
             x0 + (noise * self.sigmas[0])?
         } else {
-            let a = self.schedule.alphas_cumprod[self.timesteps[0]];
+            let a = self.schedule.alphas_cumprod[self.timesteps[0] as usize];
             (x0 * a.sqrt())? + (noise * (1.0 - a).sqrt())?
         }
     }
@@ -257,8 +288,10 @@ impl Sampler {
 
     fn ddim_step(&self, i: usize, out: &Tensor, x: &Tensor) -> candle_core::Result<StepOutput> {
         let ac = &self.schedule.alphas_cumprod;
-        let a = ac[self.timesteps[i]];
-        let a_prev = match self.timesteps[i].checked_sub(self.ddim_stride) {
+        // DDIM's timesteps are whole numbers (`NoiseSchedule::timesteps`).
+        let t = self.timesteps[i] as usize;
+        let a = ac[t];
+        let a_prev = match t.checked_sub(self.ddim_stride) {
             Some(t) => ac[t],
             None => self.schedule.final_alpha_cumprod,
         };
@@ -335,6 +368,25 @@ mod tests {
         assert_eq!(sd(Spacing::Linspace, 0).timesteps(3), vec![999, 500, 0]);
     }
 
+    /// diffusers 0.42 `EulerDiscreteScheduler(timestep_spacing="linspace").set_timesteps(5)`
+    /// on SD's betas: timesteps [999, 749.25, 499.5, 249.75, 0], sigmas 14.614647,
+    /// 4.086090, 1.615583, 0.695151, 0.029168, 0; `init_noise_sigma` 14.614647.
+    #[test]
+    fn euler_linspace_keeps_fractional_timesteps_as_diffusers() {
+        let s = sd(Spacing::Linspace, 0);
+        let sampler = Sampler::new(Scheduler::Euler, &s, 5, None);
+        assert_eq!(sampler.timesteps(), &[999.0, 749.25, 499.5, 249.75, 0.0]);
+        let want = [14.614647, 4.086090, 1.615583, 0.695151, 0.029168, 0.0];
+        for (got, want) in sampler.sigmas.iter().zip(want) {
+            assert!((got - want).abs() < 2e-5 * want.max(1.0), "sigma {got} vs diffusers' {want}");
+        }
+        let one = Tensor::ones((1, 1, 1, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let start: f32 = sampler.initial_latents(&one).unwrap().flatten_all().unwrap().to_vec1().unwrap()[0];
+        assert!((start as f64 - 14.614647).abs() < 1e-4, "init sigma {start}");
+        // DDIM rounds the same spacing to whole timesteps.
+        assert_eq!(Sampler::new(Scheduler::Ddim, &s, 5, None).timesteps(), &[999.0, 749.0, 500.0, 250.0, 0.0]);
+    }
+
     #[test]
     fn sd_schedule_values() {
         let s = sd(Spacing::Leading, 1);
@@ -369,7 +421,7 @@ mod tests {
                 let mut x = sampler.add_noise(&x0, &noise).unwrap();
                 let mut rng = NormalRng::new(1, Stream::Ancestral);
                 for (i, &t) in sampler.timesteps().iter().enumerate() {
-                    let a = sched.alphas_cumprod[t];
+                    let a = sched.alphas_cumprod[t as usize];
                     let out = match pred {
                         Prediction::Epsilon => noise.clone(),
                         Prediction::VPrediction => {
