@@ -16,6 +16,7 @@ Recorded (all float32):
   prompt_ids / negative_ids          token ids diffusers' tokenizer gives (int64)
   prompt_embeds / negative_embeds    text encoder last hidden state (after the final norm)
   unet_sample, unet_timestep, unet_out   one UNet call with prompt_embeds as context
+  unet_odd_sample, unet_odd_out      the same on 9x11 latents (sides that do not halve evenly)
   vae_latents, vae_out               one VAE decode (input already divided by the scaling)
   init_noise                         the standard-normal starting latents of the full runs
   ddim_latents, ddim_image           a full DDIM run: final latents, decoded image in [-1, 1]
@@ -245,6 +246,10 @@ def record(pipe: StableDiffusionPipeline, kind: str, seed: int, out: pathlib.Pat
     vae_latents = torch.randn((1, 4, lat, lat), generator=g)
     vae_out = pipe.vae.decode(vae_latents).sample
     init_noise = torch.randn((1, 4, lat, lat), generator=g)
+    # Latent sides that do not halve evenly at every level (9 -> 5 -> 3, 11 -> 6 -> 3): the
+    # up path must upsample to the skip's size, not to twice its input.
+    unet_odd_sample = torch.randn((1, 4, 9, 11), generator=g)
+    unet_odd_out = pipe.unet(unet_odd_sample, torch.tensor(UNET_TIMESTEP), encoder_hidden_states=prompt_embeds).sample
 
     tensors = dict(
         prompt_ids=prompt_ids,
@@ -257,6 +262,8 @@ def record(pipe: StableDiffusionPipeline, kind: str, seed: int, out: pathlib.Pat
         vae_latents=vae_latents,
         vae_out=vae_out,
         init_noise=init_noise,
+        unet_odd_sample=unet_odd_sample,
+        unet_odd_out=unet_odd_out,
     )
     runs = {}
     for name, sched_cls, steps in (("ddim", DDIMScheduler, DDIM_STEPS), ("euler", EulerDiscreteScheduler, EULER_STEPS)):

@@ -147,6 +147,9 @@ fn check_unet(f: &Fixture) {
     let t = f.tensor("unet_timestep").to_vec1::<f32>().unwrap()[0] as f64;
     let out = unet.forward(f.tensor("unet_sample"), t, f.tensor("prompt_embeds")).unwrap();
     check(f.kind, "UNet call", &out, f.tensor("unet_out"), TOL_UNET);
+    // 9x11 latents halve unevenly (9 -> 5 -> 3): each upsample must meet its skip's size.
+    let odd = unet.forward(f.tensor("unet_odd_sample"), t, f.tensor("prompt_embeds")).unwrap();
+    check(f.kind, "UNet call on 9x11 latents", &odd, f.tensor("unet_odd_out"), TOL_UNET);
 }
 
 fn check_vae(f: &Fixture) {
