@@ -21,6 +21,9 @@ Recorded (all float32):
   init_noise                         the standard-normal starting latents of the full runs
   ddim_latents, ddim_image           a full DDIM run: final latents, decoded image in [-1, 1]
   euler_latents, euler_image         the same with the Euler scheduler
+  euler_a_latents, euler_a_image     the same with Euler-ancestral, whose per-step noise
+  euler_a_noise                      (steps, 1, 4, h, w) comes from a seeded generator: the
+                                     pipeline draws nothing else from it when given latents
 
 Weights are random (seeded), so images are noise-like; what matters is that the same
 numbers go in and the same numbers should come out. The weights are stored as float16 to
@@ -50,6 +53,7 @@ import transformers
 from diffusers import (
     AutoencoderKL,
     DDIMScheduler,
+    EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
     StableDiffusionPipeline,
     UNet2DConditionModel,
@@ -62,6 +66,7 @@ GUIDANCE = 7.5
 SIZE = 128  # pixels; latents are SIZE / 8
 DDIM_STEPS = 6
 EULER_STEPS = 5
+EULER_A_STEPS = 5
 UNET_TIMESTEP = 501.0
 
 # Words that get whole-word merges in the tiny vocabulary; anything else is spelled out in
@@ -266,9 +271,21 @@ def record(pipe: StableDiffusionPipeline, kind: str, seed: int, out: pathlib.Pat
         unet_odd_out=unet_odd_out,
     )
     runs = {}
-    for name, sched_cls, steps in (("ddim", DDIMScheduler, DDIM_STEPS), ("euler", EulerDiscreteScheduler, EULER_STEPS)):
+    samplers = (
+        ("ddim", DDIMScheduler, DDIM_STEPS),
+        ("euler", EulerDiscreteScheduler, EULER_STEPS),
+        ("euler_a", EulerAncestralDiscreteScheduler, EULER_A_STEPS),
+    )
+    for name, sched_cls, steps in samplers:
         pipe.scheduler = sched_cls.from_config(pipe.scheduler.config)
+        step_seed = seed + 200
+        if name == "euler_a":
+            # The scheduler draws one randn per step from the pipeline's generator (the last
+            # step included); the same generator state replays those draws.
+            replay = torch.Generator().manual_seed(step_seed)
+            tensors["euler_a_noise"] = torch.stack([torch.randn((1, 4, lat, lat), generator=replay) for _ in range(steps)])
         latents = pipe(
+            generator=torch.Generator().manual_seed(step_seed),
             prompt=PROMPT,
             negative_prompt=NEGATIVE,
             num_inference_steps=steps,

@@ -4,8 +4,10 @@
 //! written by diffusers/transformers themselves (`scripts/make-diffusers-fixtures.sh`), with
 //! diffusers' outputs for fixed inputs in `reference.safetensors` (and how they were made in
 //! `reference.json`). Each folder is loaded here through the production loader and every
-//! stage is compared: tokens, text encoder, one UNet call, one VAE decode, and whole DDIM
-//! and Euler runs from diffusers' own starting latents (`RunOptions::init_latents`).
+//! stage is compared: tokens, text encoder, one UNet call (twice: 16x16 and 9x11 latents),
+//! one VAE decode, and whole DDIM, Euler and Euler-ancestral runs from diffusers' own
+//! starting latents (`RunOptions::init_latents`) and, for Euler-ancestral, its per-step
+//! noise (`RunOptions::step_noise`).
 //!
 //! `sd15` is SD 1.x's architecture (quick-GELU CLIP, conv projections, ε-prediction,
 //! leading spacing); `sd2` is SD 2.x's (GELU CLIP, linear projections, per-block heads,
@@ -20,7 +22,7 @@
 //! | text encoder    | 2.5e-7–3.6e-7 | –                       | SD 2 CLIP with tanh: 2.0e-4 |
 //! | one UNet call   | 1.2e-6      | 3.8e-5–4.0e-5             |                             |
 //! | one VAE decode  | 2.4e-6–2.6e-6 | –                       |                             |
-//! | whole run       | 1.5e-6–2.5e-6 | 2.0e-5–6.5e-5           | DDIM to the next listed timestep (trailing): 1.8e-3; Euler start σ as √(σ²+1) (trailing): 2.5e-3 |
+//! | whole run       | 1.5e-6–3.2e-6 | 2.0e-5–6.5e-5           | DDIM to the next listed timestep (trailing): 1.8e-3; Euler start σ as √(σ²+1) (trailing): 2.5e-3 |
 //!
 //! Final 8-bit images may differ by one level where a value sits on a rounding boundary
 //! (0–5 of 49 152 values here), never more; an image check alone would not see the GELU.
@@ -161,7 +163,12 @@ fn check_vae(f: &Fixture) {
 fn check_run(f: &Fixture, name: &str, scheduler: Scheduler) {
     let steps = f.meta["runs"][name]["steps"].as_u64().unwrap() as u32;
     let recipe = f.recipe(scheduler, steps);
-    let options = RunOptions { init_latents: Some(f.tensor("init_noise").clone()) };
+    // Euler-ancestral also gets diffusers' per-step noise, stored as (steps, 1, 4, h, w).
+    let step_noise = (scheduler == Scheduler::EulerAncestral).then(|| {
+        let all = f.tensor("euler_a_noise");
+        (0..all.dim(0).unwrap()).map(|i| all.get(i).unwrap()).collect::<Vec<_>>()
+    });
+    let options = RunOptions { init_latents: Some(f.tensor("init_noise").clone()), step_noise };
     let out = f
         .engine
         .generate_with(&recipe, None, &options, &mut |_: &GenProgress| {}, &CancelToken::new())
@@ -200,17 +207,19 @@ fn sd2_unet_and_vae_match_diffusers() {
 }
 
 #[test]
-fn sd15_ddim_and_euler_runs_match_diffusers() {
+fn sd15_ddim_euler_and_euler_ancestral_runs_match_diffusers() {
     let f = Fixture::load("sd15");
     check_run(&f, "ddim", Scheduler::Ddim);
     check_run(&f, "euler", Scheduler::Euler);
+    check_run(&f, "euler_a", Scheduler::EulerAncestral);
 }
 
 #[test]
-fn sd2_v_prediction_ddim_and_euler_runs_match_diffusers() {
+fn sd2_v_prediction_ddim_euler_and_euler_ancestral_runs_match_diffusers() {
     let f = Fixture::load("sd2");
     check_run(&f, "ddim", Scheduler::Ddim);
     check_run(&f, "euler", Scheduler::Euler);
+    check_run(&f, "euler_a", Scheduler::EulerAncestral);
 }
 
 #[test]
@@ -219,7 +228,9 @@ fn the_fixtures_were_run_with_the_schedulers_timesteps() {
     // a matching image could hide compensating differences.
     for kind in ["sd15", "sd2"] {
         let f = Fixture::load(kind);
-        for (name, scheduler) in [("ddim", Scheduler::Ddim), ("euler", Scheduler::Euler)] {
+        for (name, scheduler) in
+            [("ddim", Scheduler::Ddim), ("euler", Scheduler::Euler), ("euler_a", Scheduler::EulerAncestral)]
+        {
             let run = &f.meta["runs"][name];
             let steps = run["steps"].as_u64().unwrap() as usize;
             let theirs: Vec<f64> = run["timesteps"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap()).collect();
@@ -233,7 +244,7 @@ fn the_fixtures_were_run_with_the_schedulers_timesteps() {
 // The starting-latents hook refuses what cannot start the run, naming the problem.
 
 fn hook_error(f: &Fixture, latents: Tensor) -> String {
-    let options = RunOptions { init_latents: Some(latents) };
+    let options = RunOptions { init_latents: Some(latents), ..Default::default() };
     let err = f
         .engine
         .generate_with(&f.recipe(Scheduler::Ddim, 2), None, &options, &mut |_: &GenProgress| {}, &CancelToken::new())
@@ -260,6 +271,28 @@ fn init_latents_of_the_wrong_shape_dtype_or_value_are_refused() {
     values[5] = f32::NAN;
     let msg = hook_error(&f, Tensor::from_vec(values, (1, 4, 16, 16), &Device::Cpu).unwrap());
     assert!(msg.contains("1 NaN or infinite"), "{msg}");
+}
+
+#[test]
+fn step_noise_must_be_one_fitting_tensor_per_euler_ancestral_step() {
+    let f = Fixture::load("sd15");
+    let noise = f.tensor("init_noise").clone();
+    let run = |scheduler: Scheduler, step_noise: Vec<Tensor>| {
+        let options = RunOptions { init_latents: None, step_noise: Some(step_noise) };
+        let recipe = f.recipe(scheduler, 2);
+        f.engine
+            .generate_with(&recipe, None, &options, &mut |_: &GenProgress| {}, &CancelToken::new())
+            .err()
+            .unwrap()
+            .to_string()
+    };
+    let msg = run(Scheduler::Ddim, vec![noise.clone(), noise.clone()]);
+    assert!(msg.contains("only Euler-ancestral"), "{msg}");
+    let msg = run(Scheduler::EulerAncestral, vec![noise.clone()]);
+    assert!(msg.contains("1 tensors given for a run of 2 steps"), "{msg}");
+    let small = Tensor::zeros((1, 4, 8, 8), DType::F32, &Device::Cpu).unwrap();
+    let msg = run(Scheduler::EulerAncestral, vec![noise, small]);
+    assert!(msg.contains("step 2") && msg.contains("[1, 4, 8, 8]"), "{msg}");
 }
 
 #[test]

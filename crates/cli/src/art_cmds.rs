@@ -271,7 +271,7 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
                 Some(path) => Some(chrysalis_art::diffusion::read_init_latents(path).map_err(|e| art_error(e.into()))?),
                 None => None,
             };
-            let options = chrysalis_art::diffusion::RunOptions { init_latents };
+            let options = chrysalis_art::diffusion::RunOptions { init_latents, ..Default::default() };
             let engine: Box<dyn Engine> = Box::new(
                 chrysalis_art::diffusion::DiffusionEngine::load(dir)
                     .map_err(|e| art_error(e.into()))?

@@ -79,6 +79,10 @@ pub enum DiffusionError {
     #[error("the initial latents contain {count} NaN or infinite values")]
     InitLatentsNotFinite { count: usize },
 
+    /// Per-step noise (`RunOptions::step_noise`) that does not fit the run.
+    #[error("the per-step noise does not fit this run: {message}")]
+    StepNoise { message: String },
+
     /// A file that should hold starting latents but does not (not safetensors, several tensors, ...).
     #[error("initial latents file {path}: {message}", path = path.display())]
     InitLatentsFile { path: PathBuf, message: String },

@@ -1,5 +1,5 @@
-//! Explicit starting latents: running the pipeline from given noise instead of the noise
-//! the recipe's seed draws.
+//! Explicit noise: running the pipeline from given starting latents (and, for
+//! Euler-ancestral, given per-step noise) instead of the noise the recipe's seed draws.
 //!
 //! This exists to compare the pipeline with another implementation (diffusers) from the
 //! very same starting point: the two draw different noise from the same seed. The latents
@@ -20,6 +20,19 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 
 use super::error::DiffusionError;
+
+/// Inputs of one diffusion run that are not part of the recipe. An image made with any of
+/// them set is not a function of its recipe alone.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Start from these standard-normal latents `(1, 4, height / 8, width / 8)` (f32)
+    /// instead of the noise the seed draws.
+    pub init_latents: Option<Tensor>,
+    /// Euler-ancestral only: the fresh standard-normal noise of each step, one tensor shaped
+    /// like the latents per step (diffusers draws one per step, the last one included),
+    /// instead of the seed's stream.
+    pub step_noise: Option<Vec<Tensor>>,
+}
 
 /// The tensor name looked for when a file holds several.
 pub const LATENTS_TENSOR: &str = "latents";
@@ -53,8 +66,35 @@ pub fn read_init_latents(path: &Path) -> Result<Tensor, DiffusionError> {
         .map_err(|e| file_err(format!("tensor `{name}`: {e}")))
 }
 
+/// Checks `options` fit a `width` x `height` run of `steps` steps whose latents have
+/// `shape`, and whose sampler `takes_step_noise` or not.
+pub(crate) fn check_run_options(
+    options: &RunOptions,
+    shape: (usize, usize, usize, usize),
+    (width, height, downscale): (u32, u32, usize),
+    steps: usize,
+    takes_step_noise: bool,
+) -> Result<(), DiffusionError> {
+    if let Some(l) = &options.init_latents {
+        check_init_latents(l, shape, width, height, downscale)?;
+    }
+    if let Some(noise) = &options.step_noise {
+        let bad = |message: String| DiffusionError::StepNoise { message };
+        if !takes_step_noise {
+            return Err(bad("only Euler-ancestral takes noise at each step; this run's sampler does not".into()));
+        }
+        if noise.len() != steps {
+            return Err(bad(format!("{} tensors given for a run of {steps} steps (one per step)", noise.len())));
+        }
+        for (i, n) in noise.iter().enumerate() {
+            check_init_latents(n, shape, width, height, downscale).map_err(|e| bad(format!("step {}: {e}", i + 1)))?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks `latents` can start a `width` x `height` run whose latents have `shape`.
-pub(crate) fn check_init_latents(
+fn check_init_latents(
     latents: &Tensor,
     shape: (usize, usize, usize, usize),
     width: u32,

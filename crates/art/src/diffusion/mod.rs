@@ -19,8 +19,9 @@
 //! - **Equal to diffusers**: the same weights and starting latents give what diffusers
 //!   0.42 / transformers 5 compute, to float rounding (relative L2 ~1e-6 for a whole guided
 //!   run). `tests/diffusers_equivalence.rs` holds it there against models and outputs
-//!   written by diffusers itself (`scripts/make-diffusers-fixtures.sh`); runs from given
-//!   latents go through [`DiffusionEngine::generate_with`] and [`RunOptions`] ([`latents`]).
+//!   written by diffusers itself (`scripts/make-diffusers-fixtures.sh`) for DDIM, Euler and
+//!   Euler-ancestral; runs from given starting latents and per-step noise go through
+//!   [`DiffusionEngine::generate_with`] and [`RunOptions`] ([`latents`]).
 //! - **Errors** ([`DiffusionError`], wrapped in [`crate::ArtError::Diffusion`]) name the file,
 //!   tensor or input at fault.
 //! - **Tests and benchmarks** write seeded random-weight models through [`testing`].
@@ -48,7 +49,7 @@ use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelR
 
 pub use error::DiffusionError;
 pub use hashing::HashCacheLocation;
-pub use latents::read_init_latents;
+pub use latents::{RunOptions, read_init_latents};
 pub use memory::MemoryEstimate;
 pub use model::{LoadOptions, ModelFolder};
 pub use pipeline::{MAX_SIDE, MIN_SIDE};
@@ -62,15 +63,6 @@ use crate::engine::{ArtError, Attribute, Engine, GenProgress, GeneratedImage, Rg
 /// - 2: our own UNet and CLIP with the exact (erf) GELU diffusers uses; Euler's starting
 ///   noise scaled as diffusers scales it for `trailing` / `linspace` spacings.
 pub const ENGINE_VERSION: u32 = 2;
-
-/// Inputs of one diffusion run that are not part of the recipe. An image made with any of
-/// them set is not a function of its recipe alone.
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
-    /// Start from these standard-normal latents `(1, 4, height / 8, width / 8)` (f32)
-    /// instead of the noise the seed draws (see [`latents`]).
-    pub init_latents: Option<candle_core::Tensor>,
-}
 
 /// What [`DiffusionEngine::generate_with`] made.
 pub struct DiffusionOutput {
@@ -211,7 +203,7 @@ impl DiffusionEngine {
         cancel.check()?;
         // candle asserts in places; a panic in there must not take the app down.
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pipeline::run(&self.folder, recipe, spec, init, options.init_latents.as_ref(), on_progress, cancel)
+            pipeline::run(&self.folder, recipe, spec, init, options, on_progress, cancel)
         }));
         let out = match run {
             Ok(r) => r?,

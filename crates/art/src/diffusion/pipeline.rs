@@ -17,7 +17,7 @@ use chrysalis_core::recipe::{DiffusionSpec, Recipe};
 use image::RgbImage;
 
 use super::error::{CandleContext, DiffusionError};
-use super::latents;
+use super::latents::{self, RunOptions};
 use super::memory;
 use super::model::ModelFolder;
 use super::rng::{NormalRng, Stream};
@@ -142,23 +142,20 @@ pub(crate) struct RunResult {
     pub latents: Tensor,
 }
 
-/// Runs a validated recipe, from `init_latents` instead of the seed's noise when given
-/// (see [`super::latents`]).
+/// Runs a validated recipe, with the given noise instead of the seed's where `options`
+/// has some (see [`super::latents`]).
 pub(crate) fn run(
     model: &ModelFolder,
     recipe: &Recipe,
     spec: &DiffusionSpec,
     init: Option<&RgbImage>,
-    init_latents: Option<&Tensor>,
+    options: &RunOptions,
     on_progress: &mut dyn FnMut(&GenProgress),
     cancel: &CancelToken,
 ) -> Result<RunResult, ArtError> {
     validate(model, recipe, spec, init)?;
     let ds = model.vae_arch.downscale;
     let lshape = (1, 4, recipe.height as usize / ds, recipe.width as usize / ds);
-    if let Some(l) = init_latents {
-        latents::check_init_latents(l, lshape, recipe.width, recipe.height, ds)?;
-    }
     let guided = spec.guidance > 1.0;
     let cond_ids = model.tokenizer.encode(&recipe.prompt, "prompt")?;
     let uncond_ids =
@@ -169,6 +166,7 @@ pub(crate) fn run(
     let strength = spec.init_image.as_ref().map(|i| i.strength);
     let sampler = Sampler::new(spec.scheduler, &model.schedule, spec.steps as usize, strength);
     let n = sampler.timesteps().len();
+    latents::check_run_options(options, lshape, (recipe.width, recipe.height, ds), n, sampler.takes_step_noise())?;
     let total = n as u32 + 1;
     on_progress(&GenProgress::new(0, total, "encoding prompt"));
     cancel.check()?;
@@ -186,7 +184,7 @@ pub(crate) fn run(
     cancel.check()?;
 
     // 2. Starting latents.
-    let noise = match init_latents {
+    let noise = match &options.init_latents {
         Some(l) => l.clone(),
         None => NormalRng::new(recipe.seed, Stream::LatentNoise).tensor(lshape).ctx(|| "drawing noise".into())?,
     };
@@ -225,7 +223,11 @@ pub(crate) fn run(
             }
             None => out_c,
         };
-        let step = sampler.step(i, &out, &latents, &mut ancestral).ctx(ctx)?;
+        let step = match &options.step_noise {
+            Some(given) => sampler.step_with_noise(i, &out, &latents, Some(&given[i])),
+            None => sampler.step(i, &out, &latents, &mut ancestral),
+        }
+        .ctx(ctx)?;
         latents = step.prev;
         let preview = latent_preview(&step.pred_x0)?;
         on_progress(&GenProgress::new(i as u32 + 1, total, "denoising").with_preview(preview));

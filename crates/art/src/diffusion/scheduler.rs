@@ -279,11 +279,32 @@ impl Sampler {
         x: &Tensor,
         rng: &mut NormalRng,
     ) -> candle_core::Result<StepOutput> {
-        match self.kind {
-            Scheduler::Ddim => self.ddim_step(i, model_output, x),
-            Scheduler::Euler => self.euler_step(i, model_output, x, None),
-            Scheduler::EulerAncestral => self.euler_step(i, model_output, x, Some(rng)),
+        let noise = if self.kind == Scheduler::EulerAncestral { Some(rng.tensor(x.dims4()?)?) } else { None };
+        self.step_with_noise(i, model_output, x, noise.as_ref())
+    }
+
+    /// [`Self::step`] with Euler-ancestral's fresh noise for this step given (standard
+    /// normal, shaped like `x`; one draw per step, as diffusers draws it) instead of drawn.
+    /// The other samplers take no noise.
+    pub fn step_with_noise(
+        &self,
+        i: usize,
+        model_output: &Tensor,
+        x: &Tensor,
+        noise: Option<&Tensor>,
+    ) -> candle_core::Result<StepOutput> {
+        match (self.kind, noise) {
+            (Scheduler::Ddim, None) => self.ddim_step(i, model_output, x),
+            (Scheduler::Euler, None) => self.euler_step(i, model_output, x, None),
+            (Scheduler::EulerAncestral, Some(noise)) => self.euler_step(i, model_output, x, Some(noise)),
+            (Scheduler::EulerAncestral, None) => candle_core::bail!("Euler-ancestral needs fresh noise at every step"),
+            (kind, Some(_)) => candle_core::bail!("{kind:?} takes no fresh noise per step"),
         }
+    }
+
+    /// Whether each step takes fresh noise ([`Self::step_with_noise`]).
+    pub fn takes_step_noise(&self) -> bool {
+        self.kind == Scheduler::EulerAncestral
     }
 
     fn ddim_step(&self, i: usize, out: &Tensor, x: &Tensor) -> candle_core::Result<StepOutput> {
@@ -314,7 +335,7 @@ impl Sampler {
         i: usize,
         out: &Tensor,
         x: &Tensor,
-        rng: Option<&mut NormalRng>,
+        noise: Option<&Tensor>,
     ) -> candle_core::Result<StepOutput> {
         let sigma = self.sigmas[i];
         let sigma_next = self.sigmas[i + 1];
@@ -327,20 +348,15 @@ impl Sampler {
             Prediction::Sample => out.clone(),
         };
         let d = ((x - &x0)? / sigma)?;
-        let prev = match rng {
+        let prev = match noise {
             None => (x + (d * (sigma_next - sigma))?)?,
-            Some(rng) => {
+            Some(noise) => {
                 let up = (sigma_next * sigma_next * (sigma * sigma - sigma_next * sigma_next) / (sigma * sigma))
                     .max(0.0)
                     .sqrt();
                 let down = (sigma_next * sigma_next - up * up).max(0.0).sqrt();
                 let moved = (x + (d * (down - sigma))?)?;
-                if up > 0.0 {
-                    let noise = rng.tensor(x.dims4()?)?;
-                    (moved + (noise * up)?)?
-                } else {
-                    moved
-                }
+                if up > 0.0 { (moved + (noise * up)?)? } else { moved }
             }
         };
         Ok(StepOutput { prev, pred_x0: x0 })
