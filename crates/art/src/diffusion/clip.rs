@@ -154,9 +154,8 @@ impl ClipTextModel {
     pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let (_, n) = ids.dims2()?;
         let positions = Tensor::arange(0u32, n as u32, ids.device())?;
-        let xs = self.token_embedding.forward(ids)?.broadcast_add(&self.position_embedding.forward(&positions)?)?;
+        let mut xs = self.token_embedding.forward(ids)?.broadcast_add(&self.position_embedding.forward(&positions)?)?;
         let causal = causal_mask(n, ids.device())?;
-        let mut xs = xs;
         for layer in &self.layers {
             xs = layer.forward(&xs, &causal)?;
         }
