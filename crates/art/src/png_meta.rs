@@ -51,6 +51,19 @@ const IDAT_CHUNK: usize = 1 << 20;
 /// Encodes `image` as a PNG carrying `recipe` (A1111 `parameters` + `chrysalis` iTXt).
 /// The same pixels and recipe always give the same bytes.
 pub fn encode_png(image: &RgbImage, recipe: &Recipe) -> Result<Vec<u8>, ArtError> {
+    encode(image, Some(recipe))
+}
+
+/// Writes `image` as a PNG *without* a recipe (atomically, as [`write_png`]), for images
+/// their recipe cannot regenerate (a diffusion run from given starting latents). Returns
+/// the bytes.
+pub fn write_png_without_recipe(path: &Path, image: &RgbImage) -> Result<Vec<u8>, ArtError> {
+    let bytes = encode(image, None)?;
+    write_atomic(path, &bytes)?;
+    Ok(bytes)
+}
+
+fn encode(image: &RgbImage, recipe: Option<&Recipe>) -> Result<Vec<u8>, ArtError> {
     let (w, h) = image.dimensions();
     if w == 0 || h == 0 {
         return Err(ArtError::Encode(format!("image {w}x{h} is empty")));
@@ -63,13 +76,15 @@ pub fn encode_png(image: &RgbImage, recipe: &Recipe) -> Result<Vec<u8>, ArtError
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit, truecolour RGB, deflate, adaptive filters, no interlace
     write_chunk(&mut out, b"IHDR", &ihdr);
 
-    let parameters = a1111_parameters(recipe);
-    if let Some(latin1) = to_latin1(&parameters) {
-        write_chunk(&mut out, b"tEXt", &text_payload(PARAMETERS_KEYWORD, &latin1));
-    } else {
-        write_chunk(&mut out, b"iTXt", &itxt_payload(PARAMETERS_KEYWORD, &parameters));
+    if let Some(recipe) = recipe {
+        let parameters = a1111_parameters(recipe);
+        if let Some(latin1) = to_latin1(&parameters) {
+            write_chunk(&mut out, b"tEXt", &text_payload(PARAMETERS_KEYWORD, &latin1));
+        } else {
+            write_chunk(&mut out, b"iTXt", &itxt_payload(PARAMETERS_KEYWORD, &parameters));
+        }
+        write_chunk(&mut out, b"iTXt", &itxt_payload(RECIPE_KEYWORD, &recipe.canonical_json()));
     }
-    write_chunk(&mut out, b"iTXt", &itxt_payload(RECIPE_KEYWORD, &recipe.canonical_json()));
 
     let filtered = filter_rows(image.as_raw(), w as usize * 3);
     let compressed = miniz_oxide::deflate::compress_to_vec_zlib(&filtered, ZLIB_LEVEL);

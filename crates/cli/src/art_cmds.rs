@@ -113,6 +113,12 @@ pub struct GenerateArgs {
     /// Evolution stage (0 = first); procedural stages grow out of the previous one.
     #[arg(long, default_value_t = 0)]
     stage: u32,
+    /// Start from these latents instead of the seed's noise (diffusion): a safetensors file
+    /// with one F32 tensor (or one named `latents`) of shape (1, 4, HEIGHT/8, WIDTH/8),
+    /// standard-normal noise as diffusers' `latents=` takes it. For comparing with other
+    /// implementations: the PNG is written without a recipe, which could not regenerate it.
+    #[arg(long, value_name = "FILE")]
+    init_latents: Option<PathBuf>,
 }
 
 /// `chrysalis recipe`
@@ -197,6 +203,9 @@ struct Generated<'a> {
     recipe_hash: String,
     attributes: &'a [chrysalis_art::Attribute],
     recipe: &'a Recipe,
+    /// `--init-latents`: the file the run started from; the PNG then carries no recipe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    init_latents: Option<String>,
 }
 
 /// Runs `engine` on `recipe` with a progress bar.
@@ -239,9 +248,9 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
 
     let (engine, recipe, init): (Box<dyn Engine>, Recipe, Option<RgbImage>) = match engine_kind {
         EngineKind::Procedural => {
-            if args.model.is_some() || args.init.is_some() {
+            if args.model.is_some() || args.init.is_some() || args.init_latents.is_some() {
                 bail!(
-                    "--model and --init are for the diffusion engine; the procedural engine needs neither (pass --engine diffusion)"
+                    "--model, --init and --init-latents are for the diffusion engine; the procedural engine needs none of them (pass --engine diffusion)"
                 );
             }
             let mut recipe = procedural::recipe(&args.style, seed, width, height, args.stage, params);
@@ -258,7 +267,16 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
                 );
             }
             let dir = args.model.as_deref().ok_or(chrysalis_art::ArtError::ModelDirRequired)?;
-            let engine = chrysalis_art::diffusion::diffusion_engine(dir).map_err(art_error)?;
+            let init_latents = match &args.init_latents {
+                Some(path) => Some(chrysalis_art::diffusion::read_init_latents(path).map_err(|e| art_error(e.into()))?),
+                None => None,
+            };
+            let options = chrysalis_art::diffusion::RunOptions { init_latents, ..Default::default() };
+            let engine: Box<dyn Engine> = Box::new(
+                chrysalis_art::diffusion::DiffusionEngine::load(dir)
+                    .map_err(|e| art_error(e.into()))?
+                    .with_run_options(options),
+            );
             let model = engine
                 .model()
                 .with_context(|| format!("the engine loaded from {} did not report its model files", dir.display()))?;
@@ -296,7 +314,11 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
         eprintln!("seed {seed}");
     }
     let generated = run_engine(out, engine.as_ref(), &recipe, init.as_ref(), cancel)?;
-    let bytes = png_meta::write_png(&args.out, &generated.image, &recipe).map_err(art_error)?;
+    let bytes = match &args.init_latents {
+        None => png_meta::write_png(&args.out, &generated.image, &recipe),
+        Some(_) => png_meta::write_png_without_recipe(&args.out, &generated.image),
+    }
+    .map_err(art_error)?;
     let hash = recipe.hash().to_string();
     let summary = Generated {
         path: args.out.display().to_string(),
@@ -305,6 +327,7 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
         recipe_hash: hash.clone(),
         attributes: &generated.attributes,
         recipe: &recipe,
+        init_latents: args.init_latents.as_ref().map(|p| p.display().to_string()),
     };
     let mut rows = vec![
         ("Wrote", format!("{} ({})", args.out.display(), crate::output::bytes(bytes.len() as u64))),
@@ -314,6 +337,9 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
     let attrs =
         generated.attributes.iter().map(|a| format!("{}: {}", a.trait_type, a.value)).collect::<Vec<_>>().join(", ");
     rows.push(("Attributes", attrs));
+    if let Some(path) = &args.init_latents {
+        rows.push(("Started from", format!("{} (the PNG carries no recipe: it cannot regenerate it)", path.display())));
+    }
     out.data(&summary, &rows)?;
     Ok(ExitCode::SUCCESS)
 }

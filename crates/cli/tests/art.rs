@@ -219,3 +219,84 @@ fn recipe_refuses_a_fifo_instead_of_hanging() {
         .failure()
         .stderr(predicate::str::contains("a folder, not a regular file"));
 }
+
+/// `generate --init-latents` on the diffusers-written SD 1.5-style fixture
+/// (crates/art/tests/fixtures/diffusers/sd15, see crates/art/tests/diffusers_equivalence.rs):
+/// starting from diffusers' own latents, the CLI's PNG is diffusers' DDIM image to within
+/// one 8-bit level, and carries no recipe. Bad latents files are refused, naming the problem,
+/// and nothing is written.
+#[test]
+fn generate_from_init_latents_matches_diffusers_and_refuses_bad_files() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../art/tests/fixtures/diffusers/sd15");
+    let reference_bytes = std::fs::read(fixture.join("reference.safetensors")).unwrap();
+    let reference = safetensors::SafeTensors::deserialize(&reference_bytes).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("reference.json")).unwrap()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, tensors: Vec<(&str, TensorView)>| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, safetensors::tensor::serialize(tensors, None).unwrap()).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let noise = reference.tensor("init_noise").unwrap();
+    let latents = write("noise.safetensors", vec![("latents", noise.clone())]);
+    let out = tmp.path().join("from-latents.png");
+    let model = fixture.to_str().unwrap();
+    let run = |latents: &str, out: &std::path::Path| {
+        let mut cmd = chrysalis();
+        cmd.args(["generate", "--model", model, "--init-latents", latents, "--out", out.to_str().unwrap()])
+            .args([
+                "--prompt",
+                meta["prompt"].as_str().unwrap(),
+                "--negative",
+                meta["negative_prompt"].as_str().unwrap(),
+            ])
+            .args(["--guidance", &meta["guidance"].to_string(), "--scheduler", "ddim", "--seed", "1"])
+            .args(["--steps", &meta["runs"]["ddim"]["steps"].to_string(), "--size", "128"]);
+        cmd
+    };
+    run(&latents, &out).assert().success().stdout(predicate::str::contains("carries no recipe"));
+
+    let png = std::fs::read(&out).unwrap();
+    let ours = chrysalis_art::png_meta::decode_rgb(&png, "output").unwrap();
+    let theirs = reference.tensor("ddim_image").unwrap();
+    let values: Vec<f32> =
+        theirs.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let plane = 128 * 128;
+    for (i, px) in ours.pixels().enumerate() {
+        for c in 0..3 {
+            let want = (((values[c * plane + i] / 2.0 + 0.5).clamp(0.0, 1.0)) * 255.0).round() as u8;
+            assert!(px[c].abs_diff(want) <= 1, "pixel {i} channel {c}: {} vs diffusers' {want}", px[c]);
+        }
+    }
+    chrysalis().args(["recipe", out.to_str().unwrap()]).assert().failure();
+
+    // Wrong shape, wrong dtype, several unnamed tensors, not safetensors: refused, nothing written.
+    let bad_out = tmp.path().join("bad.png");
+    let small: Vec<u8> = noise.data()[..4 * 4 * 8 * 8].to_vec();
+    let cases = [
+        (
+            write("small.safetensors", vec![("x", TensorView::new(Dtype::F32, vec![1, 4, 8, 8], &small).unwrap())]),
+            "[1, 4, 8, 8]",
+        ),
+        (
+            write(
+                "half.safetensors",
+                vec![("x", TensorView::new(Dtype::F16, vec![1, 4, 16, 32], noise.data()).unwrap())],
+            ),
+            "must be F32",
+        ),
+        (write("two.safetensors", vec![("a", noise.clone()), ("b", noise.clone())]), "none is named `latents`"),
+        (fixture.join("reference.json").to_str().unwrap().to_string(), "not a safetensors file"),
+    ];
+    for (file, says) in cases {
+        run(&file, &bad_out).assert().failure().stderr(predicate::str::contains(says));
+        assert!(!bad_out.exists(), "nothing is written for {file}");
+    }
+    chrysalis()
+        .args(["generate", "--init-latents", &latents, "--out", bad_out.to_str().unwrap()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--init-latents are for the diffusion engine"));
+}

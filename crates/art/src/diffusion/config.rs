@@ -21,6 +21,7 @@ use candle_transformers::models::stable_diffusion::unet_2d::{BlockConfig, UNet2D
 use candle_transformers::models::stable_diffusion::vae::AutoEncoderKLConfig;
 use serde_json::{Map, Value};
 
+use super::clip::{Activation, ClipConfig};
 use super::error::DiffusionError;
 use super::scheduler::{BetaSchedule, NoiseSchedule, Prediction, Spacing};
 
@@ -382,20 +383,10 @@ pub(crate) fn vae_arch(cfg: &JsonConfig) -> Result<VaeArch, DiffusionError> {
     })
 }
 
-/// Which CLIP implementation runs the text encoder.
-#[derive(Debug, Clone)]
-pub enum TextArch {
-    /// Any quick-GELU CLIP text model (SD 1.x and our tiny test models): candle's generic
-    /// `clip::text_model`, whose config has public fields.
-    QuickGelu(candle_transformers::models::clip::text_model::ClipTextConfig),
-    /// OpenCLIP ViT-H as SD 2.x ships it (GELU): candle's SD CLIP with its `v2_1` config,
-    /// the only GELU text config candle exposes (its fields are private).
-    Sd2,
-}
-
+/// The text encoder's architecture: our CLIP ([`super::clip`]) in the config's shape.
 #[derive(Debug, Clone)]
 pub struct TextEncoderArch {
-    pub arch: TextArch,
+    pub clip: ClipConfig,
     pub hidden_size: usize,
     pub max_position_embeddings: usize,
 }
@@ -419,8 +410,8 @@ pub(crate) fn text_arch(cfg: &JsonConfig) -> Result<TextEncoderArch, DiffusionEr
     let max_pos = cfg.usize("max_position_embeddings", 77)?;
     let vocab = cfg.usize("vocab_size", 49408)?;
     let eps = cfg.f64("layer_norm_eps", 1e-5)?;
-    if (eps - 1e-5).abs() > 1e-12 {
-        return Err(cfg.unsupported(format!("`layer_norm_eps` {eps} (candle's CLIP uses 1e-5)")));
+    if !(eps.is_finite() && eps > 0.0) {
+        return Err(DiffusionError::bad_config(&cfg.path, format!("`layer_norm_eps` {eps} must be a positive number")));
     }
     if heads == 0 || hidden % heads != 0 {
         return Err(DiffusionError::bad_config(
@@ -434,28 +425,22 @@ pub(crate) fn text_arch(cfg: &JsonConfig) -> Result<TextEncoderArch, DiffusionEr
             format!("`max_position_embeddings` {max_pos} leaves no room for a prompt"),
         ));
     }
-    let act = cfg.str("hidden_act", "quick_gelu")?;
-    let arch = match act.as_str() {
-        "quick_gelu" => TextArch::QuickGelu(candle_transformers::models::clip::text_model::ClipTextConfig {
-            vocab_size: vocab,
-            embed_dim: hidden,
-            activation: candle_transformers::models::clip::text_model::Activation::QuickGelu,
-            intermediate_size: inter,
-            max_position_embeddings: max_pos,
-            pad_with: None,
-            num_hidden_layers: layers,
-            num_attention_heads: heads,
-            projection_dim: cfg.usize("projection_dim", hidden)?,
-        }),
-        "gelu" if (vocab, hidden, inter, max_pos, layers, heads) == (49408, 1024, 4096, 77, 23, 16) => TextArch::Sd2,
-        "gelu" => {
-            return Err(cfg.unsupported(format!(
-                "GELU text encoder with {layers} layers of width {hidden}: only SD 2.x's (23 layers of 1024) is supported"
-            )));
-        }
+    let activation = match cfg.str("hidden_act", "quick_gelu")?.as_str() {
+        "quick_gelu" => Activation::QuickGelu,
+        "gelu" => Activation::Gelu,
         other => return Err(cfg.unsupported(format!("`hidden_act` {other:?} (supported: quick_gelu, gelu)"))),
     };
-    Ok(TextEncoderArch { arch, hidden_size: hidden, max_position_embeddings: max_pos })
+    let clip = ClipConfig {
+        vocab_size: vocab,
+        hidden_size: hidden,
+        intermediate_size: inter,
+        num_hidden_layers: layers,
+        num_attention_heads: heads,
+        max_position_embeddings: max_pos,
+        layer_norm_eps: eps,
+        activation,
+    };
+    Ok(TextEncoderArch { clip, hidden_size: hidden, max_position_embeddings: max_pos })
 }
 
 /// The training noise schedule from `scheduler/scheduler_config.json` (SD's when absent).
@@ -609,17 +594,26 @@ mod tests {
     }
 
     #[test]
-    fn sd2_text_encoder_uses_candles_gelu_clip() {
+    fn text_encoders_take_their_activation_and_size_from_the_config() {
         let t = text_arch(&cfg(r#"{"architectures": ["CLIPTextModel"], "hidden_act": "gelu", "hidden_size": 1024,
             "intermediate_size": 4096, "layer_norm_eps": 1e-05, "max_position_embeddings": 77,
             "model_type": "clip_text_model", "num_attention_heads": 16, "num_hidden_layers": 23,
             "projection_dim": 512, "vocab_size": 49408}"#))
         .unwrap();
-        assert!(matches!(t.arch, TextArch::Sd2));
+        assert_eq!(t.clip.activation, Activation::Gelu);
+        assert_eq!((t.clip.num_hidden_layers, t.hidden_size), (23, 1024));
         let t = text_arch(&cfg(r#"{"hidden_act": "quick_gelu", "hidden_size": 768, "intermediate_size": 3072,
             "num_attention_heads": 12, "num_hidden_layers": 12, "vocab_size": 49408}"#))
         .unwrap();
-        assert!(matches!(t.arch, TextArch::QuickGelu(ref c) if c.embed_dim == 768 && c.num_hidden_layers == 12));
+        assert_eq!(t.clip.activation, Activation::QuickGelu);
+        assert_eq!((t.clip.hidden_size, t.clip.num_hidden_layers), (768, 12));
+        // Any size of GELU encoder now runs (candle's SD CLIP only had SD 2.1's).
+        let small = text_arch(&cfg(r#"{"hidden_act": "gelu", "hidden_size": 48, "intermediate_size": 96,
+            "num_attention_heads": 4, "num_hidden_layers": 3, "vocab_size": 553}"#))
+        .unwrap();
+        assert_eq!((small.clip.activation, small.clip.vocab_size), (Activation::Gelu, 553));
+        let relu = cfg(r#"{"hidden_act": "relu"}"#);
+        assert!(text_arch(&relu).unwrap_err().to_string().contains("hidden_act"));
     }
 
     #[test]

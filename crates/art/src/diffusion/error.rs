@@ -65,6 +65,28 @@ pub enum DiffusionError {
     )]
     InitImageSize { width: u32, height: u32, actual_w: u32, actual_h: u32 },
 
+    /// Starting latents (`RunOptions::init_latents`) whose shape does not fit the run.
+    #[error(
+        "the initial latents have shape {actual:?}, but a {width}x{height} image with this model starts from {expected:?} (batch 1, {channels} channels, height / {downscale}, width / {downscale})", channels = expected.get(1).copied().unwrap_or(0)
+    )]
+    InitLatentsShape { expected: Vec<usize>, actual: Vec<usize>, width: u32, height: u32, downscale: usize },
+
+    /// Starting latents in another element type than f32.
+    #[error("the initial latents are {dtype}; they must be F32 (standard-normal noise, as the seed would draw it)")]
+    InitLatentsDtype { dtype: String },
+
+    /// Starting latents with NaN or infinite values.
+    #[error("the initial latents contain {count} NaN or infinite values")]
+    InitLatentsNotFinite { count: usize },
+
+    /// Per-step noise (`RunOptions::step_noise`) that does not fit the run.
+    #[error("the per-step noise does not fit this run: {message}")]
+    StepNoise { message: String },
+
+    /// A file that should hold starting latents but does not (not safetensors, several tensors, ...).
+    #[error("initial latents file {path}: {message}", path = path.display())]
+    InitLatentsFile { path: PathBuf, message: String },
+
     /// A size the VAE cannot map onto latents exactly.
     #[error("size {width}x{height}: both sides must be multiples of {multiple} for this model")]
     SizeMultiple { width: u32, height: u32, multiple: u32 },

@@ -1,4 +1,5 @@
-//! The Stable-Diffusion engine: candle 0.11.1 models driven by our own pipeline.
+//! The Stable-Diffusion engine on candle 0.11.1: our own UNet ([`unet`]) and CLIP text
+//! encoder ([`clip`]), candle's VAE, driven by our own pipeline.
 //!
 //! ```ignore
 //! let engine = DiffusionEngine::load(Path::new("models/sd15"))?;     // configs + hashes
@@ -15,13 +16,21 @@
 //! - **Generating** ([`crate::Engine::generate`]): txt2img and img2img, classifier-free
 //!   guidance with negative prompt, DDIM / Euler / Euler-ancestral ([`scheduler`]), f32 or
 //!   f16. Pixels are a pure function of the recipe (and init image): see [`rng`].
+//! - **Equal to diffusers**: the same weights and starting latents give what diffusers
+//!   0.42 / transformers 5 compute, to float rounding (relative L2 ~1e-6 for a whole guided
+//!   run). `tests/diffusers_equivalence.rs` holds it there against models and outputs
+//!   written by diffusers itself (`scripts/make-diffusers-fixtures.sh`) for DDIM, Euler and
+//!   Euler-ancestral; runs from given starting latents and per-step noise go through
+//!   [`DiffusionEngine::generate_with`] and [`RunOptions`] ([`latents`]).
 //! - **Errors** ([`DiffusionError`], wrapped in [`crate::ArtError::Diffusion`]) name the file,
 //!   tensor or input at fault.
 //! - **Tests and benchmarks** write seeded random-weight models through [`testing`].
 
+pub mod clip;
 pub mod config;
 pub mod error;
 pub mod hashing;
+pub mod latents;
 pub mod memory;
 pub mod model;
 mod pipeline;
@@ -30,6 +39,7 @@ pub mod scheduler;
 #[doc(hidden)]
 pub mod testing;
 pub mod tokenizer;
+pub mod unet;
 mod weights;
 
 use std::path::Path;
@@ -39,6 +49,7 @@ use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelR
 
 pub use error::DiffusionError;
 pub use hashing::HashCacheLocation;
+pub use latents::{RunOptions, read_init_latents};
 pub use memory::MemoryEstimate;
 pub use model::{LoadOptions, ModelFolder};
 pub use pipeline::{MAX_SIDE, MIN_SIDE};
@@ -47,7 +58,18 @@ use crate::engine::{ArtError, Attribute, Engine, GenProgress, GeneratedImage, Rg
 
 /// Version of this pipeline, written into every diffusion recipe. Bump it whenever the
 /// pixels for some recipe would change (sampler math, RNG use, rounding, defaults).
-pub const ENGINE_VERSION: u32 = 1;
+///
+/// - 1: candle-transformers' UNet and SD 2.x text encoder (tanh-approximated GELU).
+/// - 2: our own UNet and CLIP with the exact (erf) GELU diffusers uses; Euler's starting
+///   noise scaled as diffusers scales it for `trailing` / `linspace` spacings.
+pub const ENGINE_VERSION: u32 = 2;
+
+/// What [`DiffusionEngine::generate_with`] made.
+pub struct DiffusionOutput {
+    pub image: GeneratedImage,
+    /// The final latents, before the VAE decoded them (f32, `(1, 4, h / 8, w / 8)`).
+    pub latents: candle_core::Tensor,
+}
 
 /// Loads the diffusion model in `model_dir` (diffusers layout) as an [`Engine`], hashing its
 /// files through the user's hash cache.
@@ -60,6 +82,8 @@ pub fn diffusion_engine(model_dir: &Path) -> Result<Box<dyn Engine>, ArtError> {
 #[derive(Debug)]
 pub struct DiffusionEngine {
     folder: ModelFolder,
+    /// What [`Engine::generate`] runs with (none by default; see [`Self::with_run_options`]).
+    options: RunOptions,
 }
 
 impl DiffusionEngine {
@@ -69,7 +93,13 @@ impl DiffusionEngine {
     }
 
     pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self, DiffusionError> {
-        Ok(Self { folder: ModelFolder::load(dir, opts)? })
+        Ok(Self { folder: ModelFolder::load(dir, opts)?, options: RunOptions::default() })
+    }
+
+    /// This engine with `options` applied to every [`Engine::generate`] call (e.g. a CLI run
+    /// from given starting latents). Its images are then not functions of their recipes.
+    pub fn with_run_options(self, options: RunOptions) -> Self {
+        Self { options, ..self }
     }
 
     /// The model's identity (relative path -> SHA-256 of every file the pipeline reads).
@@ -144,6 +174,20 @@ impl Engine for DiffusionEngine {
         on_progress: &mut dyn FnMut(&GenProgress),
         cancel: &CancelToken,
     ) -> Result<GeneratedImage, ArtError> {
+        self.generate_with(recipe, init, &self.options, on_progress, cancel).map(|o| o.image)
+    }
+}
+
+impl DiffusionEngine {
+    /// [`Engine::generate`] with [`RunOptions`], also returning the final latents.
+    pub fn generate_with(
+        &self,
+        recipe: &Recipe,
+        init: Option<&RgbImage>,
+        options: &RunOptions,
+        on_progress: &mut dyn FnMut(&GenProgress),
+        cancel: &CancelToken,
+    ) -> Result<DiffusionOutput, ArtError> {
         let EngineSpec::Diffusion(spec) = &recipe.engine else {
             return Err(ArtError::WrongEngine { engine: "diffusion", kind: "procedural" });
         };
@@ -159,9 +203,9 @@ impl Engine for DiffusionEngine {
         cancel.check()?;
         // candle asserts in places; a panic in there must not take the app down.
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pipeline::run(&self.folder, recipe, spec, init, on_progress, cancel)
+            pipeline::run(&self.folder, recipe, spec, init, options, on_progress, cancel)
         }));
-        let image = match run {
+        let out = match run {
             Ok(r) => r?,
             Err(panic) => {
                 let msg = panic
@@ -176,6 +220,9 @@ impl Engine for DiffusionEngine {
                 .into());
             }
         };
-        Ok(GeneratedImage { image, attributes: self.attributes(spec) })
+        Ok(DiffusionOutput {
+            image: GeneratedImage { image: out.image, attributes: self.attributes(spec) },
+            latents: out.latents,
+        })
     }
 }

@@ -11,17 +11,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::stable_diffusion::unet_2d::UNet2DConditionModel;
 use candle_transformers::models::stable_diffusion::vae::AutoEncoderKL;
 use chrysalis_core::recipe::ModelRef;
 
-use super::config::{self, JsonConfig, TextArch, TextEncoderArch, UnetArch, VaeArch};
+use super::clip::ClipTextModel;
+use super::config::{self, JsonConfig, TextEncoderArch, UnetArch, VaeArch};
 use super::error::{CandleContext, DiffusionError};
 use super::hashing::{HashCache, HashCacheLocation, stamp};
 use super::scheduler::NoiseSchedule;
 use super::tokenizer::{ClipTokenizer, tokenizer_files};
+use super::unet::Unet;
 use super::weights::{ShapeCheck, WeightsBackend, tweak_vae_quant_conv};
 
 /// How to load a model folder.
@@ -322,7 +323,7 @@ impl ModelFolder {
     }
 
     /// Builds the UNet in `dtype`.
-    pub fn unet(&self, dtype: DType) -> Result<UNet2DConditionModel, DiffusionError> {
+    pub fn unet(&self, dtype: DType) -> Result<Unet, DiffusionError> {
         let backend = Arc::new(self.backend(&self.unet)?);
         let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, Device::Cpu);
         Self::finish(&backend, "UNet", build_unet(vb, &self.unet_arch))
@@ -339,24 +340,14 @@ impl ModelFolder {
     }
 }
 
-/// candle's text encoder for `arch`, weights from `vb` (transformers' `text_model.` names).
+/// Our CLIP text encoder for `arch`, weights from `vb` (transformers' `text_model.` names).
 pub(crate) fn build_text(vb: VarBuilder, arch: &TextEncoderArch) -> candle_core::Result<TextEncoder> {
-    match &arch.arch {
-        TextArch::QuickGelu(cfg) => {
-            candle_transformers::models::clip::text_model::ClipTextTransformer::new(vb.pp("text_model"), cfg)
-                .map(TextEncoder::Generic)
-        }
-        TextArch::Sd2 => candle_transformers::models::stable_diffusion::clip::ClipTextTransformer::new(
-            vb,
-            &candle_transformers::models::stable_diffusion::clip::Config::v2_1(),
-        )
-        .map(TextEncoder::Sd),
-    }
+    ClipTextModel::new(vb.pp("text_model"), &arch.clip).map(TextEncoder)
 }
 
-/// candle's UNet for `arch`, weights from `vb` (diffusers names).
-pub(crate) fn build_unet(vb: VarBuilder, arch: &UnetArch) -> candle_core::Result<UNet2DConditionModel> {
-    UNet2DConditionModel::new(vb, arch.in_channels, arch.out_channels, false, arch.config.clone())
+/// Our UNet for `arch` (exact GELU, see [`super::unet`]), weights from `vb` (diffusers names).
+pub(crate) fn build_unet(vb: VarBuilder, arch: &UnetArch) -> candle_core::Result<Unet> {
+    Unet::new(vb, arch.in_channels, arch.out_channels, &arch.config)
 }
 
 /// candle's VAE for `arch`, weights from `vb` (diffusers names).
@@ -364,21 +355,14 @@ pub(crate) fn build_vae(vb: VarBuilder, arch: &VaeArch) -> candle_core::Result<A
     AutoEncoderKL::new(vb, 3, 3, arch.config.clone())
 }
 
-/// A text encoder of either CLIP flavour.
-pub enum TextEncoder {
-    Generic(candle_transformers::models::clip::text_model::ClipTextTransformer),
-    Sd(candle_transformers::models::stable_diffusion::clip::ClipTextTransformer),
-}
+/// The text encoder (either CLIP flavour: the activation comes from its config).
+pub struct TextEncoder(ClipTextModel);
 
 impl TextEncoder {
     /// `(1, max_len)` token ids to `(1, max_len, hidden)` embeddings (last hidden state,
     /// after the final layer norm, as Stable Diffusion uses it).
     pub fn encode(&self, ids: &[u32]) -> Result<Tensor, DiffusionError> {
         let t = Tensor::new(ids, &Device::Cpu).and_then(|t| t.unsqueeze(0)).ctx(|| "preparing token ids".into())?;
-        match self {
-            Self::Generic(m) => m.forward_with_mask(&t, usize::MAX),
-            Self::Sd(m) => m.forward(&t),
-        }
-        .ctx(|| "running the text encoder".into())
+        self.0.forward(&t).ctx(|| "running the text encoder".into())
     }
 }

@@ -17,6 +17,7 @@ use chrysalis_core::recipe::{DiffusionSpec, Recipe};
 use image::RgbImage;
 
 use super::error::{CandleContext, DiffusionError};
+use super::latents::{self, RunOptions};
 use super::memory;
 use super::model::ModelFolder;
 use super::rng::{NormalRng, Stream};
@@ -135,16 +136,26 @@ pub(crate) fn validate(
     Ok(())
 }
 
-/// Runs a validated recipe.
+/// What a run made: the image and the final latents it was decoded from.
+pub(crate) struct RunResult {
+    pub image: RgbImage,
+    pub latents: Tensor,
+}
+
+/// Runs a validated recipe, with the given noise instead of the seed's where `options`
+/// has some (see [`super::latents`]).
 pub(crate) fn run(
     model: &ModelFolder,
     recipe: &Recipe,
     spec: &DiffusionSpec,
     init: Option<&RgbImage>,
+    options: &RunOptions,
     on_progress: &mut dyn FnMut(&GenProgress),
     cancel: &CancelToken,
-) -> Result<RgbImage, ArtError> {
+) -> Result<RunResult, ArtError> {
     validate(model, recipe, spec, init)?;
+    let ds = model.vae_arch.downscale;
+    let lshape = (1, 4, recipe.height as usize / ds, recipe.width as usize / ds);
     let guided = spec.guidance > 1.0;
     let cond_ids = model.tokenizer.encode(&recipe.prompt, "prompt")?;
     let uncond_ids =
@@ -155,6 +166,7 @@ pub(crate) fn run(
     let strength = spec.init_image.as_ref().map(|i| i.strength);
     let sampler = Sampler::new(spec.scheduler, &model.schedule, spec.steps as usize, strength);
     let n = sampler.timesteps().len();
+    latents::check_run_options(options, lshape, (recipe.width, recipe.height, ds), n, sampler.takes_step_noise())?;
     let total = n as u32 + 1;
     on_progress(&GenProgress::new(0, total, "encoding prompt"));
     cancel.check()?;
@@ -172,9 +184,10 @@ pub(crate) fn run(
     cancel.check()?;
 
     // 2. Starting latents.
-    let ds = model.vae_arch.downscale;
-    let lshape = (1, 4, recipe.height as usize / ds, recipe.width as usize / ds);
-    let noise = NormalRng::new(recipe.seed, Stream::LatentNoise).tensor(lshape).ctx(|| "drawing noise".into())?;
+    let noise = match &options.init_latents {
+        Some(l) => l.clone(),
+        None => NormalRng::new(recipe.seed, Stream::LatentNoise).tensor(lshape).ctx(|| "drawing noise".into())?,
+    };
     let scaling = model.vae_arch.scaling_factor;
     let mut latents = match (strength, init) {
         (Some(_), Some(img)) => {
@@ -201,16 +214,20 @@ pub(crate) fn run(
         cancel.check()?;
         let ctx = || format!("UNet step {} of {n} (timestep {t})", i + 1);
         let input = sampler.scale_model_input(&latents, i).and_then(|x| x.to_dtype(dtype)).ctx(ctx)?;
-        let out_c = unet.forward(&input, t as f64, &cond).and_then(|o| o.to_dtype(DType::F32)).ctx(ctx)?;
+        let out_c = unet.forward(&input, t, &cond).and_then(|o| o.to_dtype(DType::F32)).ctx(ctx)?;
         let out = match &uncond {
             Some(u) => {
                 cancel.check()?;
-                let out_u = unet.forward(&input, t as f64, u).and_then(|o| o.to_dtype(DType::F32)).ctx(ctx)?;
+                let out_u = unet.forward(&input, t, u).and_then(|o| o.to_dtype(DType::F32)).ctx(ctx)?;
                 (&out_u + ((out_c - &out_u).ctx(ctx)? * spec.guidance).ctx(ctx)?).ctx(ctx)?
             }
             None => out_c,
         };
-        let step = sampler.step(i, &out, &latents, &mut ancestral).ctx(ctx)?;
+        let step = match &options.step_noise {
+            Some(given) => sampler.step_with_noise(i, &out, &latents, Some(&given[i])),
+            None => sampler.step(i, &out, &latents, &mut ancestral),
+        }
+        .ctx(ctx)?;
         latents = step.prev;
         let preview = latent_preview(&step.pred_x0)?;
         on_progress(&GenProgress::new(i as u32 + 1, total, "denoising").with_preview(preview));
@@ -227,7 +244,7 @@ pub(crate) fn run(
 
     // 4. Decode.
     let vae = model.vae(vae_dtype)?;
-    let img = (latents / scaling)
+    let img = (&latents / scaling)
         .and_then(|z| z.to_dtype(vae_dtype))
         .and_then(|z| vae.decode(&z))
         .and_then(|x| x.to_dtype(DType::F32))
@@ -235,5 +252,5 @@ pub(crate) fn run(
     drop(vae);
     let rgb = tensor_to_image(&img)?;
     on_progress(&GenProgress::new(total, total, "decoding"));
-    Ok(rgb)
+    Ok(RunResult { image: rgb, latents })
 }

@@ -9,12 +9,16 @@
 //! Conventions follow diffusers where they are well defined:
 //! - `alphas_cumprod[t] = Π (1 - beta_i)`, `sigma(t) = sqrt((1 - ᾱ_t) / ᾱ_t)`.
 //! - Timestep spacings `leading` (`t = i * (T / n) + steps_offset`), `trailing`
-//!   (`round(T - i * T / n) - 1`) and `linspace` (rounded to whole timesteps), with numpy's
-//!   round-half-to-even.
-//! - DDIM (η = 0) steps to the *next timestep in the list* (the last step goes to
-//!   `ᾱ = 1` when `set_alpha_to_one`, else to `ᾱ_0`).
+//!   (`round(T - i * T / n) - 1`) and `linspace` (`i * (T - 1) / (n - 1)`), with numpy's
+//!   round-half-to-even. DDIM rounds `linspace` to whole timesteps; Euler keeps them
+//!   fractional and interpolates σ linearly between whole timesteps (both as diffusers).
+//! - DDIM (η = 0) steps from `t` to `t − ⌊T / n⌋` (to `ᾱ = 1` when that is below 0 and
+//!   `set_alpha_to_one`, else to `ᾱ_0`), as diffusers' `DDIMScheduler` does. With `leading`
+//!   spacing that is the next timestep in the list; with `trailing` or `linspace` spacing
+//!   it can be one or two timesteps off the list (e.g. 999 → 833 when the list says 832).
 //! - Euler works in the "variance exploding" space `x / sqrt(ᾱ)`: the model sees
-//!   `x / sqrt(σ² + 1)`, starting noise is scaled by `sqrt(σ_max² + 1)`, img2img noise by σ.
+//!   `x / sqrt(σ² + 1)`, starting noise is scaled by `sqrt(σ_max² + 1)` (by `σ_max` for
+//!   `trailing` and `linspace` spacings, as diffusers does), img2img noise by σ.
 //! - img2img with strength `s` over `n` steps runs the last `clamp(floor(n·s), 1, n)` steps
 //!   of the `n`-step schedule (at least one step, so a small strength still does something).
 
@@ -148,6 +152,32 @@ impl NoiseSchedule {
         let a = self.alphas_cumprod[t];
         ((1.0 - a) / a).sqrt()
     }
+
+    /// The `n` timesteps an Euler run visits, highest first: [`Self::timesteps`], except
+    /// that `linspace` spacing is not rounded (diffusers' `EulerDiscreteScheduler` keeps
+    /// `linspace(0, T − 1, n)` as it is; its DDIM rounds).
+    pub fn euler_timesteps(&self, n: usize) -> Vec<f64> {
+        let t_max = self.train_steps();
+        match self.spacing {
+            Spacing::Linspace => {
+                let n = n.clamp(1, t_max);
+                let last = (t_max - 1) as f64;
+                let denom = (n.max(2) - 1) as f64;
+                (0..n).rev().map(|i| i as f64 * last / denom).collect()
+            }
+            Spacing::Leading | Spacing::Trailing => self.timesteps(n).into_iter().map(|t| t as f64).collect(),
+        }
+    }
+
+    /// σ at a possibly fractional timestep: linear interpolation between the whole
+    /// timesteps around it (numpy's `interp`, as diffusers does).
+    pub fn sigma_at(&self, t: f64) -> f64 {
+        let t = t.clamp(0.0, (self.train_steps() - 1) as f64);
+        let lo = t.floor() as usize;
+        let hi = (lo + 1).min(self.train_steps() - 1);
+        let w = t - lo as f64;
+        if w == 0.0 { self.sigma(lo) } else { self.sigma(lo) * (1.0 - w) + self.sigma(hi) * w }
+    }
 }
 
 /// The result of one sampler step.
@@ -163,9 +193,12 @@ pub struct StepOutput {
 pub struct Sampler {
     kind: Scheduler,
     schedule: NoiseSchedule,
-    timesteps: Vec<usize>,
+    /// What the model is told (whole numbers except for Euler with `linspace` spacing).
+    timesteps: Vec<f64>,
     /// Euler: σ at each timestep, then 0.
     sigmas: Vec<f64>,
+    /// DDIM: how far back each step goes, `⌊T / n⌋` for the full `n`-step schedule.
+    ddim_stride: usize,
 }
 
 /// How many of `steps` steps an img2img run of `strength` performs.
@@ -177,19 +210,23 @@ impl Sampler {
     /// A run of `steps` steps; for img2img (`strength = Some(s)`) only the last
     /// [`img2img_steps`] of them.
     pub fn new(kind: Scheduler, schedule: &NoiseSchedule, steps: usize, strength: Option<f64>) -> Self {
-        let all = schedule.timesteps(steps);
+        let all: Vec<f64> = match kind {
+            Scheduler::Ddim => schedule.timesteps(steps).into_iter().map(|t| t as f64).collect(),
+            Scheduler::Euler | Scheduler::EulerAncestral => schedule.euler_timesteps(steps),
+        };
         let run = match strength {
             Some(s) => img2img_steps(all.len(), s),
             None => all.len(),
         };
         let timesteps = all[all.len() - run..].to_vec();
-        let mut sigmas: Vec<f64> = timesteps.iter().map(|&t| schedule.sigma(t)).collect();
+        let mut sigmas: Vec<f64> = timesteps.iter().map(|&t| schedule.sigma_at(t)).collect();
         sigmas.push(0.0);
-        Self { kind, schedule: schedule.clone(), timesteps, sigmas }
+        let ddim_stride = schedule.train_steps() / steps.clamp(1, schedule.train_steps());
+        Self { kind, schedule: schedule.clone(), timesteps, sigmas, ddim_stride }
     }
 
-    /// The timesteps this run visits, highest first.
-    pub fn timesteps(&self) -> &[usize] {
+    /// The timesteps this run visits, highest first, as the model is given them.
+    pub fn timesteps(&self) -> &[f64] {
         &self.timesteps
     }
 
@@ -199,7 +236,19 @@ impl Sampler {
 
     /// Starting latents for txt2img from standard normal `noise`.
     pub fn initial_latents(&self, noise: &Tensor) -> candle_core::Result<Tensor> {
-        if self.is_euler() { noise * (self.sigmas[0] * self.sigmas[0] + 1.0).sqrt() } else { Ok(noise.clone()) }
+        if self.is_euler() { noise * self.euler_init_sigma() } else { Ok(noise.clone()) }
+    }
+
+    /// The standard deviation Euler's starting noise is given. `x / sqrt(ᾱ)` has variance
+    /// `σ² + 1` at σ, which is what diffusers uses for `leading` spacing; for `trailing` and
+    /// `linspace` it uses σ alone (`EulerDiscreteScheduler.init_noise_sigma`, diffusers
+    /// 0.42), and we follow it so the same noise gives the same image.
+    fn euler_init_sigma(&self) -> f64 {
+        let s = self.sigmas[0];
+        match self.schedule.spacing {
+            Spacing::Leading => (s * s + 1.0).sqrt(),
+            Spacing::Trailing | Spacing::Linspace => s,
+        }
     }
 
     /// img2img: the clean latents `x0` noised to the run's first timestep.
@@ -207,7 +256,7 @@ impl Sampler {
         if self.is_euler() {
             x0 + (noise * self.sigmas[0])?
         } else {
-            let a = self.schedule.alphas_cumprod[self.timesteps[0]];
+            let a = self.schedule.alphas_cumprod[self.timesteps[0] as usize];
             (x0 * a.sqrt())? + (noise * (1.0 - a).sqrt())?
         }
     }
@@ -230,18 +279,41 @@ impl Sampler {
         x: &Tensor,
         rng: &mut NormalRng,
     ) -> candle_core::Result<StepOutput> {
-        match self.kind {
-            Scheduler::Ddim => self.ddim_step(i, model_output, x),
-            Scheduler::Euler => self.euler_step(i, model_output, x, None),
-            Scheduler::EulerAncestral => self.euler_step(i, model_output, x, Some(rng)),
+        let noise = if self.kind == Scheduler::EulerAncestral { Some(rng.tensor(x.dims4()?)?) } else { None };
+        self.step_with_noise(i, model_output, x, noise.as_ref())
+    }
+
+    /// [`Self::step`] with Euler-ancestral's fresh noise for this step given (standard
+    /// normal, shaped like `x`; one draw per step, as diffusers draws it) instead of drawn.
+    /// The other samplers take no noise.
+    pub fn step_with_noise(
+        &self,
+        i: usize,
+        model_output: &Tensor,
+        x: &Tensor,
+        noise: Option<&Tensor>,
+    ) -> candle_core::Result<StepOutput> {
+        match (self.kind, noise) {
+            (Scheduler::Ddim, None) => self.ddim_step(i, model_output, x),
+            (Scheduler::Euler, None) => self.euler_step(i, model_output, x, None),
+            (Scheduler::EulerAncestral, Some(noise)) => self.euler_step(i, model_output, x, Some(noise)),
+            (Scheduler::EulerAncestral, None) => candle_core::bail!("Euler-ancestral needs fresh noise at every step"),
+            (kind, Some(_)) => candle_core::bail!("{kind:?} takes no fresh noise per step"),
         }
+    }
+
+    /// Whether each step takes fresh noise ([`Self::step_with_noise`]).
+    pub fn takes_step_noise(&self) -> bool {
+        self.kind == Scheduler::EulerAncestral
     }
 
     fn ddim_step(&self, i: usize, out: &Tensor, x: &Tensor) -> candle_core::Result<StepOutput> {
         let ac = &self.schedule.alphas_cumprod;
-        let a = ac[self.timesteps[i]];
-        let a_prev = match self.timesteps.get(i + 1) {
-            Some(&t) => ac[t],
+        // DDIM's timesteps are whole numbers (`NoiseSchedule::timesteps`).
+        let t = self.timesteps[i] as usize;
+        let a = ac[t];
+        let a_prev = match t.checked_sub(self.ddim_stride) {
+            Some(t) => ac[t],
             None => self.schedule.final_alpha_cumprod,
         };
         let (sa, sb) = (a.sqrt(), (1.0 - a).sqrt());
@@ -263,7 +335,7 @@ impl Sampler {
         i: usize,
         out: &Tensor,
         x: &Tensor,
-        rng: Option<&mut NormalRng>,
+        noise: Option<&Tensor>,
     ) -> candle_core::Result<StepOutput> {
         let sigma = self.sigmas[i];
         let sigma_next = self.sigmas[i + 1];
@@ -276,20 +348,15 @@ impl Sampler {
             Prediction::Sample => out.clone(),
         };
         let d = ((x - &x0)? / sigma)?;
-        let prev = match rng {
+        let prev = match noise {
             None => (x + (d * (sigma_next - sigma))?)?,
-            Some(rng) => {
+            Some(noise) => {
                 let up = (sigma_next * sigma_next * (sigma * sigma - sigma_next * sigma_next) / (sigma * sigma))
                     .max(0.0)
                     .sqrt();
                 let down = (sigma_next * sigma_next - up * up).max(0.0).sqrt();
                 let moved = (x + (d * (down - sigma))?)?;
-                if up > 0.0 {
-                    let noise = rng.tensor(x.dims4()?)?;
-                    (moved + (noise * up)?)?
-                } else {
-                    moved
-                }
+                if up > 0.0 { (moved + (noise * up)?)? } else { moved }
             }
         };
         Ok(StepOutput { prev, pred_x0: x0 })
@@ -315,6 +382,25 @@ mod tests {
         assert_eq!(sd(Spacing::Trailing, 0).timesteps(1), vec![999]);
         assert_eq!(sd(Spacing::Trailing, 0).timesteps(4), vec![999, 749, 499, 249]);
         assert_eq!(sd(Spacing::Linspace, 0).timesteps(3), vec![999, 500, 0]);
+    }
+
+    /// diffusers 0.42 `EulerDiscreteScheduler(timestep_spacing="linspace").set_timesteps(5)`
+    /// on SD's betas: timesteps [999, 749.25, 499.5, 249.75, 0], sigmas 14.614647,
+    /// 4.086090, 1.615583, 0.695151, 0.029168, 0; `init_noise_sigma` 14.614647.
+    #[test]
+    fn euler_linspace_keeps_fractional_timesteps_as_diffusers() {
+        let s = sd(Spacing::Linspace, 0);
+        let sampler = Sampler::new(Scheduler::Euler, &s, 5, None);
+        assert_eq!(sampler.timesteps(), &[999.0, 749.25, 499.5, 249.75, 0.0]);
+        let want = [14.614647, 4.086090, 1.615583, 0.695151, 0.029168, 0.0];
+        for (got, want) in sampler.sigmas.iter().zip(want) {
+            assert!((got - want).abs() < 2e-5 * want.max(1.0), "sigma {got} vs diffusers' {want}");
+        }
+        let one = Tensor::ones((1, 1, 1, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let start: f32 = sampler.initial_latents(&one).unwrap().flatten_all().unwrap().to_vec1().unwrap()[0];
+        assert!((start as f64 - 14.614647).abs() < 1e-4, "init sigma {start}");
+        // DDIM rounds the same spacing to whole timesteps.
+        assert_eq!(Sampler::new(Scheduler::Ddim, &s, 5, None).timesteps(), &[999.0, 749.0, 500.0, 250.0, 0.0]);
     }
 
     #[test]
@@ -351,7 +437,7 @@ mod tests {
                 let mut x = sampler.add_noise(&x0, &noise).unwrap();
                 let mut rng = NormalRng::new(1, Stream::Ancestral);
                 for (i, &t) in sampler.timesteps().iter().enumerate() {
-                    let a = sched.alphas_cumprod[t];
+                    let a = sched.alphas_cumprod[t as usize];
                     let out = match pred {
                         Prediction::Epsilon => noise.clone(),
                         Prediction::VPrediction => {
