@@ -701,6 +701,55 @@ pub fn commit_items(
     }
 }
 
+/// Who can change the program's code on a network, and so every NFT's metadata: the
+/// collection PDA is their update authority, and new code could use it any way it likes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProgramControl {
+    /// Nobody: deployed without an upgrade authority, or made final.
+    Immutable,
+    /// Whoever holds this key (a wallet, or a multisig's vault) can deploy new code.
+    Upgradeable { authority: String },
+    /// Built into the in-process sandbox (nothing to upgrade).
+    Builtin,
+    /// The program is not deployed on this network.
+    Missing,
+}
+
+const UPGRADEABLE_LOADER: Pubkey = anchor_lang::pubkey!("BPFLoaderUpgradeab1e11111111111111111111111");
+const NATIVE_LOADER: Pubkey = anchor_lang::pubkey!("NativeLoader1111111111111111111111111111111");
+
+/// Reads [`ProgramControl`] from the program account and, for the upgradeable loader, its
+/// program-data account (bincode: `Program { programdata }` = tag 2 + 32 bytes; `ProgramData
+/// { slot, authority: Option<Pubkey> }` = tag 3 + 8 bytes + an option byte + 32 bytes).
+pub fn program_control(ledger: &dyn Ledger) -> Result<ProgramControl, ChainError> {
+    let Some(program) = ledger.get_account(&PROGRAM_ID)? else {
+        return Ok(ProgramControl::Missing);
+    };
+    if program.owner == NATIVE_LOADER || !program.executable {
+        return Ok(ProgramControl::Builtin);
+    }
+    if program.owner != UPGRADEABLE_LOADER {
+        return Ok(ProgramControl::Immutable); // the old loaders cannot upgrade
+    }
+    let bad =
+        |reason: &str| ChainError::Decode { address: PROGRAM_ID, what: "upgradeable program", reason: reason.into() };
+    let data_address = match program.data.get(..36) {
+        Some(d) if d[..4] == 2u32.to_le_bytes() => Pubkey::new_from_array(d[4..36].try_into().expect("32 bytes")),
+        _ => return Err(bad("not a Program account of the upgradeable loader")),
+    };
+    let data = ledger.get_account(&data_address)?.ok_or_else(|| bad("its program-data account is missing"))?;
+    match data.data.get(..13) {
+        Some(d) if d[..4] == 3u32.to_le_bytes() && d[12] == 0 => Ok(ProgramControl::Immutable),
+        Some(d) if d[..4] == 3u32.to_le_bytes() && d[12] == 1 => {
+            let key = data.data.get(13..45).ok_or_else(|| bad("truncated program data"))?;
+            let authority = Pubkey::new_from_array(key.try_into().expect("32 bytes"));
+            Ok(ProgramControl::Upgradeable { authority: authority.to_string() })
+        }
+        _ => Err(bad("not a ProgramData account")),
+    }
+}
+
 /// The result of [`mint_nft`] and [`evolve`].
 #[derive(Clone, Debug)]
 pub struct NftOutcome {
@@ -927,4 +976,75 @@ pub fn close_collection(
 /// The recipe hash as the `recipe` metadata field stores it (lowercase hex).
 pub fn recipe_hex(recipe_hash: &[u8; 32]) -> String {
     hex::encode(recipe_hash)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use anchor_lang::prelude::Clock;
+    use solana_hash::Hash;
+    use solana_transaction::Transaction;
+
+    use super::*;
+    use crate::ledger::AccountData;
+
+    /// Accounts only: what `program_control` reads.
+    struct Accounts(HashMap<Pubkey, AccountData>);
+
+    impl Ledger for Accounts {
+        fn balance(&self, _: &Pubkey) -> Result<u64, LedgerError> {
+            unimplemented!()
+        }
+        fn airdrop(&self, _: &Pubkey, _: u64) -> Result<Signature, LedgerError> {
+            unimplemented!()
+        }
+        fn get_account(&self, pubkey: &Pubkey) -> Result<Option<AccountData>, LedgerError> {
+            Ok(self.0.get(pubkey).cloned())
+        }
+        fn latest_blockhash(&self) -> Result<Hash, LedgerError> {
+            unimplemented!()
+        }
+        fn send_transaction(&self, _: &Transaction) -> Result<Signature, LedgerError> {
+            unimplemented!()
+        }
+        fn clock(&self) -> Result<Clock, LedgerError> {
+            unimplemented!()
+        }
+        fn signature_status(&self, _: &Signature) -> Result<Option<Result<(), TransactionError>>, LedgerError> {
+            unimplemented!()
+        }
+    }
+
+    fn deployed(authority: Option<Pubkey>) -> Accounts {
+        let programdata = Pubkey::new_unique();
+        let mut program = 2u32.to_le_bytes().to_vec();
+        program.extend_from_slice(programdata.as_ref());
+        let mut data = 3u32.to_le_bytes().to_vec();
+        data.extend_from_slice(&77u64.to_le_bytes());
+        match authority {
+            Some(a) => {
+                data.push(1);
+                data.extend_from_slice(a.as_ref());
+            }
+            None => data.push(0),
+        }
+        data.extend_from_slice(&[0xCC; 64]); // the program's bytes follow
+        let acc = |data: Vec<u8>, executable| AccountData { lamports: 1, owner: UPGRADEABLE_LOADER, data, executable };
+        Accounts(HashMap::from([(PROGRAM_ID, acc(program, true)), (programdata, acc(data, false))]))
+    }
+
+    #[test]
+    fn program_control_reads_the_upgrade_authority() {
+        let key = Pubkey::new_unique();
+        assert_eq!(
+            program_control(&deployed(Some(key))).unwrap(),
+            ProgramControl::Upgradeable { authority: key.to_string() }
+        );
+        assert_eq!(program_control(&deployed(None)).unwrap(), ProgramControl::Immutable);
+        assert_eq!(program_control(&Accounts(HashMap::new())).unwrap(), ProgramControl::Missing);
+        let mut broken = deployed(Some(key));
+        broken.0.get_mut(&PROGRAM_ID).unwrap().data[0] = 9;
+        assert!(program_control(&broken).is_err());
+    }
 }

@@ -215,3 +215,10 @@ fn the_sandbox_is_a_shareable_ledger_object() {
     assert!(ledger.now().unwrap() > 0);
     assert!(sb.state_path().is_none());
 }
+
+#[test]
+fn the_sandboxs_program_is_builtin_not_upgradeable() {
+    let sb = Sandbox::new().unwrap();
+    let control = chrysalis_chain::client::program_control(&sb).unwrap();
+    assert_eq!(control, chrysalis_chain::client::ProgramControl::Builtin);
+}

@@ -220,6 +220,44 @@ pub struct MintEstimate {
     /// collection exists). `false`: an upper bound, because the collection's final sizes are
     /// only known once it is created.
     pub exact: bool,
+    /// Who can change the program, and with it every NFT's metadata, on this network.
+    pub program: ProgramControlView,
+}
+
+/// [`client::ProgramControl`] for the app: what it is and what it means for the artist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProgramControlView {
+    /// `immutable`, `upgradeable`, `builtin` or `missing`.
+    pub kind: String,
+    /// The upgrade authority's address, when there is one.
+    pub authority: Option<String>,
+    /// One sentence for the screen.
+    pub note: String,
+}
+
+impl From<client::ProgramControl> for ProgramControlView {
+    fn from(c: client::ProgramControl) -> Self {
+        use client::ProgramControl as P;
+        let (kind, authority, note) = match c {
+            P::Immutable => {
+                ("immutable", None, "The program is final: nobody can change its code or your NFTs' rules.".to_string())
+            }
+            P::Upgradeable { authority } => {
+                let note = format!(
+                    "Whoever holds the program's upgrade key ({authority}) can deploy new code, and new code could rewrite every NFT's metadata. Before a real launch, check that the key is final or held by a multisig you trust (programs/chrysalis/README.md, \"Upgrade risk\")."
+                );
+                ("upgradeable", Some(authority), note)
+            }
+            P::Builtin => (
+                "builtin",
+                None,
+                "The sandbox runs the program built into this app: nothing can upgrade it.".to_string(),
+            ),
+            P::Missing => ("missing", None, "The Chrysalis program is not deployed on this network.".to_string()),
+        };
+        Self { kind: kind.into(), authority, note }
+    }
 }
 
 /// Estimates what publishing's mint step will cost on `chain` for the project's current spec.
@@ -234,6 +272,7 @@ pub fn mint_estimate(project: &Project, chain: &Chain) -> Result<MintEstimate, P
         Some(address) => chain.collection(&address)?,
         None => None,
     };
+    let program = ProgramControlView::from(chain.op("reading the program", client::program_control)?);
     let estimate = match existing {
         Some(state) => {
             let minted = state.account.minted.min(items);
@@ -251,6 +290,7 @@ pub fn mint_estimate(project: &Project, chain: &Chain) -> Result<MintEstimate, P
                 per_item,
                 total: per_item * u64::from(items - minted),
                 exact: true,
+                program,
             }
         }
         None => {
@@ -265,6 +305,7 @@ pub fn mint_estimate(project: &Project, chain: &Chain) -> Result<MintEstimate, P
                 per_item,
                 total: mint::budget(u64::from(items), price),
                 exact: false,
+                program,
             }
         }
     };

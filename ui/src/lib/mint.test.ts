@@ -41,6 +41,7 @@ const ESTIMATE: MintEstimate = {
   per_item: 112_000_000,
   total: 1_394_000_000,
   exact: false,
+  program: { kind: "builtin", authority: null, note: "The sandbox runs the program built into this app." },
 };
 
 describe("chain choice", () => {

@@ -9,7 +9,7 @@ import Mint from "./Mint.svelte";
 
 const NET = { name: "sandbox", rpc_url: null, allows_airdrop: true, is_mainnet: false, has_explorer: false };
 const WALLET: WalletInfo = { address: "Art1st", path: null, balance: 5_000_000_000, network: NET, explorer_url: null, warning: null };
-const EST: MintEstimate = { network: "sandbox", items: 2, minted: 0, price: 0, collection: 50_000_000, per_item: 12_000_000, total: 74_000_000, exact: false };
+const EST: MintEstimate = { network: "sandbox", items: 2, minted: 0, price: 0, collection: 50_000_000, per_item: 12_000_000, total: 74_000_000, exact: false, program: { kind: "builtin", authority: null, note: "The sandbox runs the program built into this app: nothing can upgrade it." } };
 const minted = (i: number): MintRecord => ({ index: i, mint: `Mint${i}xxxxxxxxxx`, owner: "Art1st", status: "minted", signature: "s", explorer_url: null });
 
 describe("Mint", () => {
@@ -32,6 +32,16 @@ describe("Mint", () => {
     expect(await screen.findByTestId("mint-done")).toHaveTextContent("2 minted now, 2 in all on sandbox");
     await vi.waitFor(() => expect(screen.getAllByTestId("mint-row")).toHaveLength(2));
     expect(calls.find((c) => c.cmd === "mint_run")!.args.chain).toEqual({ network: "sandbox", wallet: null });
+  });
+
+  test("who can upgrade the program is said next to the cost, as a warning when someone can", async () => {
+    const note = "Whoever holds the program's upgrade key (Upgr4de) can deploy new code, and new code could rewrite every NFT's metadata.";
+    const upgradeable = { ...EST, program: { kind: "upgradeable", authority: "Upgr4de", note } };
+    backend({ wallet_info: () => WALLET, mint_estimate: () => upgradeable, mint_list: () => [] });
+    render(Mint, { project: MOTHS });
+    const line = await screen.findByTestId("program-control");
+    expect(line).toHaveTextContent("Upgr4de");
+    expect(line).toHaveClass("warn");
   });
 
   test("a keypair file readable by others is warned about beside the wallet", async () => {

@@ -52,6 +52,7 @@ export type { Price } from "./Price";
 export type { Problem } from "./Problem";
 export type { ProceduralArt } from "./ProceduralArt";
 export type { ProceduralSpec } from "./ProceduralSpec";
+export type { ProgramControlView } from "./ProgramControlView";
 export type { Progress } from "./Progress";
 export type { ProgressEvent } from "./ProgressEvent";
 export type { ProjectInfo } from "./ProjectInfo";
