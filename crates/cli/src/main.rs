@@ -213,13 +213,32 @@ fn main() -> ExitCode {
                 eprintln!("cancelled");
                 return ExitCode::from(130);
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_text(&err));
             if let Some(hint) = hint_for(&err) {
                 eprintln!("hint: {hint}");
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each said once. Library errors put their cause in
+/// their own message (the desktop app shows only that message) *and* expose it as
+/// `source()`, so anyhow's `{:#}` would print every cause twice; a cause whose text the line
+/// already holds is skipped.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let msg = cause.to_string();
+        if msg.is_empty() || text.contains(&msg) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&msg);
+    }
+    text
 }
 
 /// The CLI's own next step for errors whose message (shared with the desktop app) cannot

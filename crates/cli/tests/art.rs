@@ -138,7 +138,7 @@ fn bad_input_is_refused_with_a_reason() {
     fails(&["generate", "--size", "big"], "not a size");
     fails(&["generate", "--style", "nope"], "unknown procedural style");
     fails(&["generate", "--stage", "12"], "stage 12");
-    fails(&["generate", "--engine", "diffusion"], "--model DIR");
+    fails(&["generate", "--engine", "diffusion"], "--model PATH");
     assert!(!std::path::Path::new(out).exists(), "nothing is written on error");
     chrysalis().args(["regenerate", "x.png"]).assert().failure().stderr(predicate::str::contains("--out"));
 }

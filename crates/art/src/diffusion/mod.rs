@@ -27,6 +27,7 @@ pub mod model;
 mod pipeline;
 pub mod rng;
 pub mod scheduler;
+pub mod single_file;
 #[doc(hidden)]
 pub mod testing;
 pub mod tokenizer;
@@ -47,7 +48,10 @@ use crate::engine::{ArtError, Attribute, Engine, GenProgress, GeneratedImage, Rg
 
 /// Version of this pipeline, written into every diffusion recipe. Bump it whenever the
 /// pixels for some recipe would change (sampler math, RNG use, rounding, defaults).
-pub const ENGINE_VERSION: u32 = 1;
+///
+/// 2: a scheduler config without `clip_sample` clips DDIM's x0 estimate to [-1, 1], as
+/// diffusers' `DDIMScheduler` does by default (version 1 did not clip).
+pub const ENGINE_VERSION: u32 = 2;
 
 /// Loads the diffusion model in `model_dir` (diffusers layout) as an [`Engine`], hashing its
 /// files through the user's hash cache.

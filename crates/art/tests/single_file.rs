@@ -1,0 +1,250 @@
+//! Single-file checkpoints (A1111 / ComfyUI / Civitai `.safetensors` with LDM names) and
+//! diffusers folders as transformers 5 saves them.
+//!
+//! The fixtures under `tests/fixtures/single_file/` are written by `make_fixtures.py` there:
+//! tiny random diffusers models, saved by diffusers itself, and the same weights written under
+//! the original LDM names by our reverse mapping and checked with diffusers' own
+//! `from_single_file`. Here the loader reads those files and must agree with diffusers.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrysalis_art::diffusion::testing::{self, ModelSpec};
+use chrysalis_art::diffusion::tokenizer::{clip_tokenizer_json, clip_vocab_and_merges};
+use chrysalis_art::diffusion::{DiffusionEngine, DiffusionError, HashCacheLocation, LoadOptions};
+use chrysalis_art::{Engine, RgbImage};
+use chrysalis_core::CancelToken;
+use chrysalis_core::recipe::{CHECKPOINT_KEY, DType, EngineSpec, RECIPE_FORMAT, Recipe, Scheduler};
+use sha2::{Digest, Sha256};
+
+const NO_CACHE: LoadOptions = LoadOptions { hash_cache: HashCacheLocation::Disabled };
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/single_file").join(name)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// The SD 1.x fixture folder (as diffusers + transformers 5 saved it), with the bundled CLIP
+/// tokenizer added: the tokenizer a single file is run with.
+fn sd1_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture("sd1-tiny-diffusers"), dir.path());
+    let (vocab, merges) = clip_vocab_and_merges().unwrap();
+    std::fs::create_dir_all(dir.path().join("tokenizer")).unwrap();
+    std::fs::write(dir.path().join("tokenizer/tokenizer.json"), clip_tokenizer_json(&vocab, &merges).to_string())
+        .unwrap();
+    dir
+}
+
+fn recipe(e: &DiffusionEngine, scheduler: Scheduler) -> Recipe {
+    Recipe {
+        format: RECIPE_FORMAT,
+        engine: EngineSpec::Diffusion(e.spec(3, 5.0, scheduler, DType::F32, None)),
+        seed: 11,
+        width: 64,
+        height: 64,
+        stage: 0,
+        prompt: "a photo of a glowing moth".into(),
+        negative_prompt: "blurry".into(),
+    }
+}
+
+fn generate(e: &DiffusionEngine, r: &Recipe) -> RgbImage {
+    e.generate(r, None, &mut |_| {}, &CancelToken::new()).expect("generate").image
+}
+
+fn sha_hex(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+#[test]
+fn an_sd1_single_file_generates_what_its_diffusers_folder_generates() {
+    let folder = sd1_folder();
+    let from_folder = DiffusionEngine::load_with(folder.path(), &NO_CACHE).expect("load the diffusers folder");
+    let from_file = DiffusionEngine::load_with(&fixture("sd1-tiny.safetensors"), &NO_CACHE).expect("load the file");
+    assert_eq!(from_file.folder().params, from_folder.folder().params);
+    for scheduler in [Scheduler::Ddim, Scheduler::EulerAncestral] {
+        let a = generate(&from_folder, &recipe(&from_folder, scheduler));
+        let b = generate(&from_file, &recipe(&from_file, scheduler));
+        assert!(a == b, "{scheduler:?}: the single file and the folder give different pixels");
+        // Not a constant image: a mapping mistake would have room to show.
+        let raw = a.as_raw();
+        assert!(raw.iter().any(|&p| p != raw[0]));
+    }
+}
+
+#[test]
+fn a_single_file_is_identified_by_its_sha256_as_a1111_does() {
+    let path = fixture("sd1-tiny.safetensors");
+    let e = DiffusionEngine::load_with(&path, &NO_CACHE).unwrap();
+    let sha = sha_hex(&path);
+    let m = e.model_ref();
+    assert_eq!(m.files, BTreeMap::from([(CHECKPOINT_KEY.to_string(), sha.clone())]));
+    assert_eq!(m.name, "sd1-tiny");
+    // A1111's "AutoV2" hash: the first 10 hex digits of the file's SHA-256, shown as the
+    // PNG's `Model hash`.
+    assert_eq!(m.short_hash(), sha[..10]);
+    let r = recipe(&e, Scheduler::Ddim);
+    let text = chrysalis_art::png_meta::a1111_parameters(&r);
+    assert!(text.contains(&format!("Model hash: {}", &sha[..10])), "{text}");
+    let image = generate(&e, &r);
+    let png = chrysalis_art::png_meta::encode_png(&image, &r).unwrap();
+    let back = chrysalis_art::png_meta::recipe_from_png(&png).unwrap();
+    assert_eq!(back, r);
+
+    // The recipe regenerates from the same file under another name (the key is fixed), and
+    // is refused by a different model.
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = dir.path().join("my favourite model.safetensors");
+    std::fs::copy(&path, &renamed).unwrap();
+    let again = DiffusionEngine::load_with(&renamed, &NO_CACHE).unwrap();
+    assert!(generate(&again, &back) == image);
+    let folder = sd1_folder();
+    let other = DiffusionEngine::load_with(folder.path(), &NO_CACHE).unwrap();
+    let err = other.generate(&back, None, &mut |_| {}, &CancelToken::new()).unwrap_err().to_string();
+    assert!(err.contains("checkpoint.safetensors"), "{err}");
+}
+
+#[test]
+fn an_sd2_single_file_maps_every_tensor_as_diffusers_does() {
+    // SD 2.x's OpenCLIP layout: packed q/k/v, `resblocks`, one layer more than SD 2.x uses.
+    // The expected values are digests of the diffusers model the file was written from.
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("sd2-tiny.expected.json")).unwrap()).unwrap();
+    let expected = expected.as_object().unwrap();
+    let got = testing::single_file_tensors(&fixture("sd2-tiny.safetensors")).unwrap();
+    let got_names: Vec<&String> = got.keys().collect();
+    let want_names: Vec<&String> = expected.keys().collect();
+    assert_eq!(got_names, want_names);
+    for (name, t) in &got {
+        let want = &expected[name];
+        let shape: Vec<usize> = serde_json::from_value(want["shape"].clone()).unwrap();
+        assert_eq!(t.dims(), shape.as_slice(), "{name}");
+        let values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), want["sha256"].as_str().unwrap(), "{name}");
+    }
+    // Run as a model, this tiny OpenCLIP is refused by name (candle runs only SD 2.x's own).
+    let err = DiffusionEngine::load_with(&fixture("sd2-tiny.safetensors"), &NO_CACHE).unwrap_err().to_string();
+    assert!(err.contains("GELU text encoder") && err.contains("sd2-tiny.safetensors"), "{err}");
+}
+
+#[test]
+fn the_sd1_single_file_maps_every_tensor_of_its_folder() {
+    // Every tensor of the diffusers folder, read through the single file's name map.
+    let got = testing::single_file_tensors(&fixture("sd1-tiny.safetensors")).unwrap();
+    let folder = fixture("sd1-tiny-diffusers");
+    let mut want = BTreeMap::new();
+    for (component, file) in [
+        ("unet", "unet/diffusion_pytorch_model.safetensors"),
+        ("vae", "vae/diffusion_pytorch_model.safetensors"),
+        ("text_encoder", "text_encoder/model.safetensors"),
+    ] {
+        let tensors = candle_core::safetensors::load(folder.join(file), &candle_core::Device::Cpu).unwrap();
+        for (name, t) in tensors {
+            let name = if component == "text_encoder" { format!("text_model.{name}") } else { name };
+            want.insert(format!("{component}/{name}"), t.to_dtype(candle_core::DType::F32).unwrap());
+        }
+    }
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    for (name, t) in &got {
+        let w = &want[name];
+        assert_eq!(t.dims(), w.dims(), "{name}");
+        let diff = (t - w).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+        assert_eq!(diff, 0.0, "{name}");
+    }
+}
+
+/// A safetensors file holding `names` (tiny zero tensors), for refusal tests.
+fn write_keys(path: &Path, names: &[(&str, &[usize])]) {
+    let tensors: Vec<(String, candle_core::Tensor)> = names
+        .iter()
+        .map(|(n, s)| {
+            (n.to_string(), candle_core::Tensor::zeros(*s, candle_core::DType::F16, &candle_core::Device::Cpu).unwrap())
+        })
+        .collect();
+    candle_core::safetensors::save(&tensors.into_iter().collect(), path).unwrap();
+}
+
+fn load_err(path: &Path) -> DiffusionError {
+    DiffusionEngine::load_with(path, &NO_CACHE).expect_err("the load should fail")
+}
+
+#[test]
+fn other_checkpoints_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[(&str, &[usize])], &str); 5] = [
+        (
+            "xl.safetensors",
+            &[
+                ("conditioner.embedders.0.transformer.text_model.final_layer_norm.weight", &[4]),
+                ("model.diffusion_model.input_blocks.0.0.weight", &[4, 4, 3, 3]),
+            ],
+            "SDXL",
+        ),
+        ("sd3.safetensors", &[("model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight", &[4, 4])], "SD 3"),
+        ("flux.safetensors", &[("double_blocks.0.img_attn.qkv.weight", &[4, 4])], "Flux"),
+        ("lora.safetensors", &[("lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight", &[4, 4])], "LoRA"),
+        (
+            "unet-only.safetensors",
+            &[
+                ("model.diffusion_model.input_blocks.0.0.weight", &[4, 4, 3, 3]),
+                ("first_stage_model.encoder.conv_in.weight", &[4, 3, 3, 3]),
+            ],
+            "no text encoder",
+        ),
+    ];
+    for (file, names, says) in cases {
+        let path = dir.path().join(file);
+        write_keys(&path, names);
+        let err = load_err(&path).to_string();
+        assert!(err.contains(says) && err.contains(file), "{file}: {err}");
+    }
+    let pickled = dir.path().join("model.ckpt");
+    std::fs::write(&pickled, b"PK\x03\x04").unwrap();
+    let err = load_err(&pickled).to_string();
+    assert!(err.contains("pickled") && err.contains(".safetensors"), "{err}");
+    let missing = dir.path().join("nowhere.safetensors");
+    let err = load_err(&missing).to_string();
+    assert!(err.contains("diffusers folder or a single-file .safetensors checkpoint"), "{err}");
+}
+
+#[test]
+fn a_text_encoder_with_or_without_the_text_model_prefix_loads_the_same() {
+    // transformers < 5 saved `text_model.embeddings...`; transformers 5 saves
+    // `embeddings...`. Both folders must give the same pixels.
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old");
+    testing::write_model(&old, &ModelSpec::tiny(3)).unwrap();
+    let new = dir.path().join("new");
+    copy_dir(&old, &new);
+    let file = new.join("text_encoder/model.safetensors");
+    let tensors = candle_core::safetensors::load(&file, &candle_core::Device::Cpu).unwrap();
+    assert!(tensors.keys().all(|k| k.starts_with("text_model.")));
+    let stripped: std::collections::HashMap<String, candle_core::Tensor> =
+        tensors.into_iter().map(|(k, v)| (k["text_model.".len()..].to_string(), v)).collect();
+    candle_core::safetensors::save(&stripped, &file).unwrap();
+
+    let a = DiffusionEngine::load_with(&old, &NO_CACHE).unwrap();
+    let b = DiffusionEngine::load_with(&new, &NO_CACHE).expect("a transformers 5 text encoder loads");
+    assert!(generate(&a, &recipe(&a, Scheduler::Ddim)) == generate(&b, &recipe(&b, Scheduler::Ddim)));
+
+    // A file with neither layout still names the tensor it lacks.
+    let renamed: std::collections::HashMap<String, candle_core::Tensor> =
+        stripped.into_iter().map(|(k, v)| (k.replace("token_embedding", "tok_embedding"), v)).collect();
+    candle_core::safetensors::save(&renamed, &file).unwrap();
+    let err = load_err(&new).to_string();
+    assert!(err.contains("token_embedding"), "{err}");
+}
