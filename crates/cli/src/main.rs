@@ -255,7 +255,38 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::log_filter;
+    use super::{error_text, log_filter};
+
+    /// Like our library errors: the cause in the message *and* as `source()`.
+    #[derive(Debug)]
+    struct Outer {
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot read x.json: {}", self.source)
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    /// A library error that repeats its cause in its message is printed with the cause once;
+    /// context anyhow adds, and causes the message does not repeat, still appear.
+    #[test]
+    fn every_cause_is_printed_once() {
+        let inner = || std::io::Error::other("disk on fire");
+        let e = anyhow::Error::new(Outer { source: inner() });
+        assert_eq!(error_text(&e), "cannot read x.json: disk on fire");
+        let e = e.context("loading the model");
+        assert_eq!(error_text(&e), "loading the model: cannot read x.json: disk on fire");
+        let plain = anyhow::Error::new(inner()).context("step");
+        assert_eq!(error_text(&plain), "step: disk on fire");
+    }
 
     /// ureq-proto is capped at DEBUG (its TRACE carries tokens) and never raised above the
     /// level asked for: without `-v` a remote pin prints no debug lines.
