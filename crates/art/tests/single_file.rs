@@ -167,8 +167,11 @@ fn the_sd1_single_file_maps_every_tensor_of_its_folder() {
     }
 }
 
+/// A tensor name and shape.
+type Tensor<'a> = (&'a str, &'a [usize]);
+
 /// A safetensors file holding `names` (tiny zero tensors), for refusal tests.
-fn write_keys(path: &Path, names: &[(&str, &[usize])]) {
+fn write_keys(path: &Path, names: &[Tensor]) {
     let tensors: Vec<(String, candle_core::Tensor)> = names
         .iter()
         .map(|(n, s)| {
@@ -185,7 +188,7 @@ fn load_err(path: &Path) -> DiffusionError {
 #[test]
 fn other_checkpoints_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &[(&str, &[usize])], &str); 5] = [
+    let cases: [(&str, &[Tensor], &str); 5] = [
         (
             "xl.safetensors",
             &[
@@ -247,4 +250,74 @@ fn a_text_encoder_with_or_without_the_text_model_prefix_loads_the_same() {
     candle_core::safetensors::save(&renamed, &file).unwrap();
     let err = load_err(&new).to_string();
     assert!(err.contains("token_embedding"), "{err}");
+}
+
+/// A full-size single file with the tensor names and shapes of `<family>-shapes.json` and no
+/// data (a sparse file: gigabytes that take no disk), and a hash cache that already knows it,
+/// so loading checks the whole layout against the architecture without reading or hashing
+/// gigabytes of zeros.
+fn sparse_checkpoint(dir: &Path, family: &str) -> (PathBuf, LoadOptions, serde_json::Value) {
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{family}-shapes.json"))).unwrap()).unwrap();
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (name, shape) in spec["tensors"].as_object().unwrap() {
+        let shape: Vec<usize> = serde_json::from_value(shape.clone()).unwrap();
+        let bytes = shape.iter().product::<usize>() * 2;
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": "F16", "shape": shape, "data_offsets": [offset, offset + bytes]}),
+        );
+        offset += bytes;
+    }
+    let mut text = serde_json::Value::Object(header).to_string();
+    while !(text.len()).is_multiple_of(8) {
+        text.push(' ');
+    }
+    let path = dir.join(format!("{family}.safetensors"));
+    let mut f = std::fs::File::create(&path).unwrap();
+    std::io::Write::write_all(&mut f, &(text.len() as u64).to_le_bytes()).unwrap();
+    std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+    f.set_len((8 + text.len() + offset) as u64).unwrap();
+    drop(f);
+    let meta = std::fs::metadata(&path).unwrap();
+    let mtime = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let cache = dir.join("hashes.json");
+    let key = path.canonicalize().unwrap().to_string_lossy().into_owned();
+    let entry = serde_json::json!({"size": meta.len(), "mtime_ns": mtime, "sha256": "ab".repeat(32)});
+    std::fs::write(&cache, serde_json::json!({"files": {key: entry}}).to_string()).unwrap();
+    (path, LoadOptions { hash_cache: HashCacheLocation::File(cache) }, spec["params"].clone())
+}
+
+#[test]
+fn full_size_sd15_and_sd21_layouts_load() {
+    let dir = tempfile::tempdir().unwrap();
+    for family in ["sd15", "sd21"] {
+        let (path, opts, params) = sparse_checkpoint(dir.path(), family);
+        let e = DiffusionEngine::load_with(&path, &opts).unwrap_or_else(|e| panic!("{family}: {e}"));
+        let f = e.folder();
+        // Every parameter of diffusers' models, found under the LDM names.
+        assert_eq!(f.params.unet, params["unet"].as_u64().unwrap(), "{family}");
+        assert_eq!(f.params.vae, params["vae"].as_u64().unwrap(), "{family}");
+        assert_eq!(f.params.text, params["text_encoder"].as_u64().unwrap(), "{family}");
+        assert_eq!(e.model_ref().short_hash(), "abababab".to_string() + "ab");
+        let heads: Vec<usize> = f.unet_arch.config.blocks.iter().map(|b| b.attention_head_dim).collect();
+        let v = f.schedule.prediction == chrysalis_art::diffusion::scheduler::Prediction::VPrediction;
+        if family == "sd15" {
+            assert_eq!(heads, [8, 8, 8, 8]);
+            assert!(!f.unet_arch.config.use_linear_projection && !v);
+        } else {
+            assert_eq!(heads, [5, 10, 20, 20]);
+            assert!(f.unet_arch.config.use_linear_projection);
+            assert!(v, "SD 2.x without a yaml is taken as the 768 px v-prediction model");
+            assert!(matches!(f.text_arch.arch, chrysalis_art::diffusion::config::TextArch::Sd2));
+            // An adjacent LDM yaml decides: the 512 px base config has no `parameterization`.
+            std::fs::write(path.with_extension("yaml"), "model:\n  params:\n    linear_start: 0.00085\n").unwrap();
+            let mut opts = opts.clone();
+            opts.hash_cache = HashCacheLocation::File(dir.path().join("hashes.json"));
+            let base = DiffusionEngine::load_with(&path, &opts).unwrap();
+            assert_eq!(base.folder().schedule.prediction, chrysalis_art::diffusion::scheduler::Prediction::Epsilon);
+            assert!(base.model_ref().files.contains_key("checkpoint.yaml"));
+        }
+    }
 }

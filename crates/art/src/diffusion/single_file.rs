@@ -260,7 +260,7 @@ fn unet(h: &Header, family: Family) -> Result<(Value, KeyMap), DiffusionError> {
     // input_blocks: conv_in, then per level `layers` resnets (+ attention) and a downsampler
     // (except the last level).
     let total = inputs.len();
-    if total < 2 || (total - 1 - downsamplers) % levels != 0 || inputs.iter().max() != Some(&(total - 1)) {
+    if total < 2 || !(total - 1 - downsamplers).is_multiple_of(levels) || inputs.iter().max() != Some(&(total - 1)) {
         return Err(h.unsupported(format!(
             "the UNet's input_blocks ({total} of them, {downsamplers} downsamplers) do not form Stable Diffusion's layout"
         )));

@@ -74,10 +74,8 @@ pub fn clip_tokenizer_json(vocab: &BTreeMap<String, u32>, merges: &[String]) -> 
 fn byte_symbols() -> Vec<(u8, char)> {
     let printable = |b: u8| (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
     let mut out: Vec<(u8, char)> = (0..=255u8).filter(|&b| printable(b)).map(|b| (b, char::from(b))).collect();
-    let mut next = 256u32;
-    for b in (0..=255u8).filter(|&b| !printable(b)) {
+    for (next, b) in (256u32..).zip((0..=255u8).filter(|&b| !printable(b))) {
         out.push((b, char::from_u32(next).expect("below U+0200")));
-        next += 1;
     }
     out
 }
