@@ -215,6 +215,9 @@ fn other_checkpoints_are_refused_by_name() {
         let err = load_err(&path).to_string();
         assert!(err.contains(says) && err.contains(file), "{file}: {err}");
     }
+    // One component of a diffusers folder, passed instead of the folder.
+    let err = load_err(&fixture("sd1-tiny-diffusers/unet/diffusion_pytorch_model.safetensors")).to_string();
+    assert!(err.contains("pass the model folder"), "{err}");
     let pickled = dir.path().join("model.ckpt");
     std::fs::write(&pickled, b"PK\x03\x04").unwrap();
     let err = load_err(&pickled).to_string();

@@ -9,9 +9,11 @@
 //!
 //! - **Loading** ([`DiffusionEngine::load`], [`diffusion_engine`]): a diffusers-layout folder
 //!   (SD 1.x, SD 2.x incl. v-prediction, SD-Turbo), architecture read from its config files
-//!   ([`config`]), every file's SHA-256 recorded in [`DiffusionEngine::model_ref`] (cached by
-//!   path + size + mtime, [`hashing`]). Weights are read per generation, one component at a
-//!   time ([`model`]).
+//!   ([`config`]), or a single-file SD 1.x/2.x `.safetensors` checkpoint with the original
+//!   LDM names, architecture read from its tensor shapes ([`single_file`]). Every file's
+//!   SHA-256 is recorded in [`DiffusionEngine::model_ref`] (cached by path + size + mtime,
+//!   [`hashing`]); a single file's is A1111's model hash. Weights are read per generation,
+//!   one component at a time ([`model`]).
 //! - **Generating** ([`crate::Engine::generate`]): txt2img and img2img, classifier-free
 //!   guidance with negative prompt, DDIM / Euler / Euler-ancestral ([`scheduler`]), f32 or
 //!   f16. Pixels are a pure function of the recipe (and init image): see [`rng`].
@@ -49,12 +51,13 @@ use crate::engine::{ArtError, Attribute, Engine, GenProgress, GeneratedImage, Rg
 /// Version of this pipeline, written into every diffusion recipe. Bump it whenever the
 /// pixels for some recipe would change (sampler math, RNG use, rounding, defaults).
 ///
-/// 2: a scheduler config without `clip_sample` clips DDIM's x0 estimate to [-1, 1], as
-/// diffusers' `DDIMScheduler` does by default (version 1 did not clip).
+/// 2: a scheduler config without `clip_sample` clips DDIM's x0 estimate to [-1, 1], and one
+/// without `set_alpha_to_one` ends DDIM at alpha = 1, as diffusers' `DDIMScheduler` does by
+/// default (version 1 did neither).
 pub const ENGINE_VERSION: u32 = 2;
 
-/// Loads the diffusion model in `model_dir` (diffusers layout) as an [`Engine`], hashing its
-/// files through the user's hash cache.
+/// Loads the diffusion model at `model_dir` (a diffusers-layout folder or a single-file
+/// `.safetensors` checkpoint) as an [`Engine`], hashing its files through the user's hash cache.
 pub fn diffusion_engine(model_dir: &Path) -> Result<Box<dyn Engine>, ArtError> {
     Ok(Box::new(DiffusionEngine::load(model_dir)?))
 }

@@ -1,6 +1,9 @@
-//! The model-folder loader: finds the files of a diffusers-layout folder, reads every
-//! architecture from its configs, hashes the files into a [`ModelRef`], and builds each
-//! candle component on demand.
+//! The model loader: finds the files of a diffusers-layout folder (or reads a single-file
+//! checkpoint, see [`super::single_file`]), reads every architecture from its configs (or
+//! tensor shapes), hashes the files into a [`ModelRef`], and builds each candle component on
+//! demand. Where the stored tensor names are not the ones candle's modules ask for (a
+//! single file's LDM names, a text encoder saved by transformers 5 without `text_model.`),
+//! a [`KeyMap`] maps them on read.
 //!
 //! Loading ([`ModelFolder::load`]) reads configs, the tokenizer and safetensors *headers*
 //! only, and hashes the files (through the [`HashCache`]). Weights are read when a component

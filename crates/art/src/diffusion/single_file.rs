@@ -137,6 +137,11 @@ pub(crate) fn inspect(path: &Path, file: &WeightFile) -> Result<Checkpoint, Diff
             );
         }
     }
+    if ["down_blocks.", "encoder.down_blocks.", "text_model.", "encoder.layers."].iter().any(|p| h.has_prefix(p)) {
+        return Err(h.unsupported(
+            "this is one component of a diffusers model (diffusers names, not LDM ones): pass the model folder, the one holding model_index.json",
+        ));
+    }
     if !h.has_prefix(UNET) {
         return Err(h.unsupported(
             "no UNet (model.diffusion_model.*): not a Stable Diffusion 1.x/2.x checkpoint (a LoRA, VAE or embedding file?)",
@@ -457,8 +462,8 @@ fn clip_heads(hidden: usize) -> usize {
 fn clip_l(h: &Header) -> Result<(Value, KeyMap), DiffusionError> {
     let nested = h.has_prefix(&format!("{CLIP_L}text_model."));
     let p = |s: &str| if nested { format!("{CLIP_L}text_model.{s}") } else { format!("{CLIP_L}{s}") };
-    let tok = h.need(&p("embeddings.token_embedding.weight"))?.to_vec();
-    let (vocab, hidden) = (tok[0], *tok.get(1).unwrap_or(&0));
+    let (vocab, hidden) =
+        (h.dim(&p("embeddings.token_embedding.weight"), 0)?, h.dim(&p("embeddings.token_embedding.weight"), 1)?);
     let config = json!({
         "architectures": ["CLIPTextModel"],
         "model_type": "clip_text_model",
@@ -487,8 +492,7 @@ fn clip_l(h: &Header) -> Result<(Value, KeyMap), DiffusionError> {
 /// penultimate one, which is what SD 2.x conditions on, then the final layer norm.
 fn open_clip(h: &Header) -> Result<(Value, KeyMap), DiffusionError> {
     let p = |s: &str| format!("{OPEN_CLIP}{s}");
-    let tok = h.need(&p("token_embedding.weight"))?.to_vec();
-    let (vocab, hidden) = (tok[0], *tok.get(1).unwrap_or(&0));
+    let (vocab, hidden) = (h.dim(&p("token_embedding.weight"), 0)?, h.dim(&p("token_embedding.weight"), 1)?);
     let blocks = h.indices(&p("transformer.resblocks.")).len();
     if blocks < 2 {
         return Err(h.unsupported(format!("OpenCLIP text encoder with {blocks} layers")));

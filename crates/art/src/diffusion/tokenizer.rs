@@ -245,10 +245,18 @@ impl ClipTokenizer {
 
     /// CLIP's own tokenizer (the bundled vocabulary), padding with `pad` (SD 1.x pads with
     /// [`EOS`], SD 2.x's OpenCLIP with `!`).
+    /// The tokenizer is built once per process (about 100 000 vocabulary entries and merges).
     pub fn builtin(pad: &str, max_len: usize) -> Result<Self, DiffusionError> {
-        let (vocab, merges) = clip_vocab_and_merges()?;
+        static BUILT: std::sync::OnceLock<tokenizers::Tokenizer> = std::sync::OnceLock::new();
         let path = PathBuf::from("<bundled CLIP vocabulary>");
-        let tok = build_tokenizer(&path, &clip_tokenizer_json(&vocab, &merges).to_string(), "cannot build")?;
+        let tok = match BUILT.get() {
+            Some(t) => t.clone(),
+            None => {
+                let (vocab, merges) = clip_vocab_and_merges()?;
+                let tok = build_tokenizer(&path, &clip_tokenizer_json(&vocab, &merges).to_string(), "cannot build")?;
+                BUILT.get_or_init(|| tok).clone()
+            }
+        };
         Self::finish(tok, &path, Some(pad.to_string()), max_len)
     }
 
