@@ -260,8 +260,17 @@ fn a_text_encoder_with_or_without_the_text_model_prefix_loads_the_same() {
 /// so loading checks the whole layout against the architecture without reading or hashing
 /// gigabytes of zeros.
 fn sparse_checkpoint(dir: &Path, family: &str) -> (PathBuf, LoadOptions, serde_json::Value) {
-    let spec: serde_json::Value =
+    sparse_checkpoint_edited(dir, family, |_| {})
+}
+
+fn sparse_checkpoint_edited(
+    dir: &Path,
+    family: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> (PathBuf, LoadOptions, serde_json::Value) {
+    let mut spec: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixture(&format!("{family}-shapes.json"))).unwrap()).unwrap();
+    edit(&mut spec["tensors"]);
     let mut header = serde_json::Map::new();
     let mut offset = 0usize;
     for (name, shape) in spec["tensors"].as_object().unwrap() {
@@ -322,5 +331,18 @@ fn full_size_sd15_and_sd21_layouts_load() {
             assert_eq!(base.folder().schedule.prediction, chrysalis_art::diffusion::scheduler::Prediction::Epsilon);
             assert!(base.model_ref().files.contains_key("checkpoint.yaml"));
         }
+    }
+}
+
+#[test]
+fn inpainting_and_instruct_checkpoints_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    for channels in [9, 8] {
+        let (path, opts, _) = sparse_checkpoint_edited(dir.path(), "sd15", |t| {
+            t["model.diffusion_model.input_blocks.0.0.weight"] = serde_json::json!([320, channels, 3, 3]);
+        });
+        let err = DiffusionEngine::load_with(&path, &opts).unwrap_err().to_string();
+        assert!(err.contains("inpainting") && err.contains(&format!("`in_channels` {channels}")), "{err}");
+        assert!(err.contains("sd15.safetensors"), "{err}");
     }
 }
