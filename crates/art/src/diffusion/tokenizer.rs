@@ -22,6 +22,8 @@ use super::error::DiffusionError;
 /// `bpe_simple_vocab_16e6.txt` (as PyPI `open_clip_torch` ships it, MIT licensed: see
 /// `assets/clip/README.md`), the only ones CLIP's 49 408-token vocabulary uses. A single-file
 /// checkpoint carries no tokenizer, and every SD 1.x / 2.x text encoder uses this vocabulary.
+/// A single-file recipe does not list it (it is not the artist's file): it is part of the
+/// engine, so changing these bytes needs an `ENGINE_VERSION` bump.
 const CLIP_MERGES_GZ: &[u8] = include_bytes!("../../assets/clip/clip_bpe_merges.txt.gz");
 
 /// Tokens in CLIP's vocabulary: 256 bytes, 256 bytes ending a word, the merges, BOS, EOS.
