@@ -7,7 +7,8 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to 600 (10 minutes); TARGET defaults to all of them:
-#   collection_toml metadata_json png_chunks diffusion_configs keypair_file arweave_jwk car_import
+#   collection_toml metadata_json png_chunks diffusion_configs single_file_headers keypair_file
+#   arweave_jwk car_import
 # On a shared machine run it at low priority:
 #   nohup nice -n 19 scripts/fuzz.sh > /tmp/fuzz.log 2>&1 &
 #
@@ -30,11 +31,12 @@ declare -A crate_of=(
   [metadata_json]=chrysalis-core
   [png_chunks]=chrysalis-art
   [diffusion_configs]=chrysalis-art
+  [single_file_headers]=chrysalis-art
   [keypair_file]=chrysalis-chain
   [arweave_jwk]=chrysalis-storage
   [car_import]=chrysalis-storage
 )
-all=(collection_toml metadata_json png_chunks diffusion_configs keypair_file arweave_jwk car_import)
+all=(collection_toml metadata_json png_chunks diffusion_configs single_file_headers keypair_file arweave_jwk car_import)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 for t in "${targets[@]}"; do

@@ -255,7 +255,7 @@ fn load_model(dir: &Path) -> CommandResult<DiffusionEngine> {
         CommandError::new(
             ErrorKind::Engine,
             format!(
-                "{} is not a usable diffusion model: {}. Choose a folder in the diffusers layout (with model_index.json, unet/, vae/, text_encoder/ and tokenizer/).",
+                "{} is not a usable diffusion model: {}. Choose a folder in the diffusers layout (with model_index.json, unet/, vae/, text_encoder/ and tokenizer/) or a single-file Stable Diffusion 1.x/2.x .safetensors checkpoint.",
                 dir.display(),
                 sentence(&e.to_string()).trim_end_matches('.')
             ),

@@ -316,6 +316,27 @@ fn model_folders_are_hashed_and_non_models_explained() {
     assert_eq!(check["identical"], true, "{check}");
 }
 
+/// A single-file checkpoint (A1111 / ComfyUI / Civitai `.safetensors`) is a model too: its
+/// hash is A1111's (the file's SHA-256, first 10 hex digits).
+#[test]
+fn single_file_checkpoints_are_models() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _events) = studio_recording(tmp.path());
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/art/tests/fixtures/single_file/sd1-tiny.safetensors");
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&file).unwrap()))
+    };
+    let info = app.ok("model_info", json!({ "dir": path_arg(&file) }));
+    assert_eq!(info["name"], "sd1-tiny");
+    assert_eq!(info["short_hash"], sha[..10]);
+    assert_eq!(info["files"], json!({ "checkpoint.safetensors": sha }));
+    let (kind, message) = app.err("model_info", json!({ "dir": path_arg(&tmp.path().join("x.ckpt")) }));
+    assert_eq!(kind, "engine");
+    assert!(message.contains(".safetensors"), "{message}");
+}
+
 #[test]
 fn tokens_go_to_the_keyring_and_never_come_back() {
     let tmp = tempfile::tempdir().unwrap();

@@ -51,7 +51,9 @@ pub enum ArtError {
     WrongEngine { engine: &'static str, kind: &'static str },
 
     /// A diffusion recipe without a model folder to run it with.
-    #[error("this recipe uses a diffusion model: pass the model folder (diffusers layout) with --model DIR")]
+    #[error(
+        "this recipe uses a diffusion model: pass the model (a diffusers folder or a single-file .safetensors checkpoint) with --model PATH"
+    )]
     ModelDirRequired,
 
     /// The diffusion engine is not part of this build.

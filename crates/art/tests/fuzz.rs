@@ -441,6 +441,123 @@ fn diffusion_configs() {
     fuzz("diffusion_configs", 100, model_inputs(), |edit: ModelEdit| model_case(&edit));
 }
 
+// ------------------------------------------------------------- single-file checkpoints
+
+/// One change to a single-file checkpoint's header: drop, rename or reshape a tensor, or add
+/// one under another family's name.
+#[derive(Debug, Clone)]
+enum HeaderEdit {
+    Drop(Index),
+    /// Replace the tensor's `n`th dot-separated segment (block numbers, module names).
+    Rename(Index, Index, String),
+    Reshape(Index, Vec<usize>),
+    Add(String, Vec<usize>),
+}
+
+fn header_edits() -> impl Strategy<Value = Vec<HeaderEdit>> {
+    let segment = prop_oneof![
+        (0usize..40).prop_map(|n| n.to_string()),
+        Just("1".to_string()),
+        "[a-z_]{1,12}",
+        Just("transformer_blocks".to_string()),
+        Just("in_proj_weight".to_string()),
+    ];
+    let shape = proptest::collection::vec(prop_oneof![Just(0usize), Just(1), 1usize..80, Just(49408)], 0..5);
+    let prefix = prop_oneof![
+        Just("model.diffusion_model."),
+        Just("first_stage_model."),
+        Just("cond_stage_model.transformer.text_model."),
+        Just("cond_stage_model.model."),
+        Just("conditioner.embedders.0."),
+    ];
+    let edit = prop_oneof![
+        any::<Index>().prop_map(HeaderEdit::Drop),
+        (any::<Index>(), any::<Index>(), segment.clone()).prop_map(|(t, n, s)| HeaderEdit::Rename(t, n, s)),
+        (any::<Index>(), shape.clone()).prop_map(|(t, s)| HeaderEdit::Reshape(t, s)),
+        (prefix, proptest::collection::vec(segment, 1..5), shape)
+            .prop_map(|(p, segs, s)| HeaderEdit::Add(format!("{p}{}", segs.join(".")), s)),
+    ];
+    proptest::collection::vec(edit, 1..4)
+}
+
+/// The SD 1.x fixture's tensor names and shapes.
+fn checkpoint_header() -> &'static Vec<(String, Vec<usize>)> {
+    static HEADER: OnceLock<Vec<(String, Vec<usize>)>> = OnceLock::new();
+    HEADER.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/single_file/sd1-tiny.safetensors");
+        let bytes = std::fs::read(path).unwrap();
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let mut v: Vec<(String, Vec<usize>)> =
+            meta.tensors().into_iter().map(|(k, info)| (k, info.shape.clone())).collect();
+        v.sort();
+        v
+    })
+}
+
+fn single_file_case(edits: &[HeaderEdit]) -> Result<(), TestCaseError> {
+    let mut tensors = checkpoint_header().clone();
+    for edit in edits {
+        match edit {
+            HeaderEdit::Drop(i) if !tensors.is_empty() => {
+                tensors.remove(i.index(tensors.len()));
+            }
+            HeaderEdit::Rename(i, n, seg) if !tensors.is_empty() => {
+                let k = i.index(tensors.len());
+                let t = &mut tensors[k];
+                let mut parts: Vec<String> = t.0.split('.').map(str::to_string).collect();
+                let k = n.index(parts.len());
+                parts[k] = seg.clone();
+                t.0 = parts.join(".");
+            }
+            HeaderEdit::Reshape(i, shape) if !tensors.is_empty() => {
+                let k = i.index(tensors.len());
+                tensors[k].1 = shape.clone();
+            }
+            HeaderEdit::Add(name, shape) => tensors.push((name.clone(), shape.clone())),
+            _ => {}
+        }
+    }
+    // Later duplicates replace earlier ones, as a JSON object would.
+    let mut header = serde_json::Map::new();
+    let mut offset = 0usize;
+    for (name, shape) in &tensors {
+        // Keep the (sparse) file small enough to hash quickly: the loader hashes every byte.
+        let Some(bytes) = shape.iter().try_fold(2usize, |a, &d| a.checked_mul(d)).filter(|&b| b <= 16 << 20) else {
+            fuzz::note("skipped: too big");
+            return Ok(());
+        };
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": "F16", "shape": shape, "data_offsets": [offset, offset + bytes]}),
+        );
+        offset += bytes;
+    }
+    let text = Value::Object(header).to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edited.safetensors");
+    let mut f = std::fs::File::create(&path).unwrap();
+    std::io::Write::write_all(&mut f, &(text.len() as u64).to_le_bytes()).unwrap();
+    std::io::Write::write_all(&mut f, text.as_bytes()).unwrap();
+    f.set_len((8 + text.len() + offset) as u64).unwrap();
+    drop(f);
+    match ModelFolder::load(&path, &LoadOptions { hash_cache: HashCacheLocation::Disabled }) {
+        Ok(folder) => {
+            fuzz::note("loaded");
+            match folder.tokenizer.encode("a glowing moth", "prompt") {
+                Ok(ids) => prop_assert_eq!(ids.len(), folder.tokenizer.max_len()),
+                Err(e) => check_message("ClipTokenizer::encode", &e.to_string())?,
+            }
+            Ok(())
+        }
+        Err(e) => check_message("ModelFolder::load(single file)", &e.to_string()),
+    }
+}
+
+#[test]
+fn single_file_headers() {
+    fuzz("single_file_headers", 64, header_edits(), |edits: Vec<HeaderEdit>| single_file_case(&edits));
+}
+
 // ------------------------------------------------------- regressions found by these targets
 
 /// A tiny model of its own (the fuzz target edits the shared ones), one edit at a time.

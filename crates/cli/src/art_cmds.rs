@@ -21,7 +21,7 @@ use crate::output::Output;
 pub enum EngineKind {
     /// The built-in procedural engine (no weights).
     Procedural,
-    /// A Stable-Diffusion model folder (diffusers layout), run by candle.
+    /// A Stable-Diffusion model (diffusers folder or single-file .safetensors), run by candle.
     Diffusion,
 }
 
@@ -73,8 +73,9 @@ pub struct GenerateArgs {
     /// A style parameter, NAME=VALUE; repeat for more (see the list below).
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
     params: Vec<(String, f64)>,
-    /// Diffusion model folder in the diffusers layout.
-    #[arg(long, value_name = "DIR")]
+    /// Diffusion model: a diffusers-layout folder, or a single-file SD 1.x/2.x .safetensors
+    /// checkpoint (as A1111, ComfyUI and Civitai use).
+    #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
     /// What to draw (diffusion); the title of a procedural image.
     #[arg(long, default_value = "")]
@@ -139,8 +140,9 @@ pub struct RegenerateArgs {
     /// Where to write the regenerated PNG (required without --check).
     #[arg(long, short, required_unless_present = "check")]
     out: Option<PathBuf>,
-    /// The diffusion model folder, for diffusion recipes (checked against the recipe's hashes).
-    #[arg(long, value_name = "DIR")]
+    /// The diffusion model (folder or .safetensors file), for diffusion recipes (checked
+    /// against the recipe's hashes).
+    #[arg(long, value_name = "PATH")]
     model: Option<PathBuf>,
     /// The img2img source image, for img2img recipes (checked against the recipe's hash).
     #[arg(long, value_name = "IMAGE")]

@@ -213,13 +213,32 @@ fn main() -> ExitCode {
                 eprintln!("cancelled");
                 return ExitCode::from(130);
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_text(&err));
             if let Some(hint) = hint_for(&err) {
                 eprintln!("hint: {hint}");
             }
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each said once. Library errors put their cause in
+/// their own message (the desktop app shows only that message) *and* expose it as
+/// `source()`, so anyhow's `{:#}` would print every cause twice; a cause whose text the line
+/// already holds is skipped.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let msg = cause.to_string();
+        if msg.is_empty() || text.contains(&msg) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&msg);
+    }
+    text
 }
 
 /// The CLI's own next step for errors whose message (shared with the desktop app) cannot
@@ -236,7 +255,38 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::log_filter;
+    use super::{error_text, log_filter};
+
+    /// Like our library errors: the cause in the message *and* as `source()`.
+    #[derive(Debug)]
+    struct Outer {
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot read x.json: {}", self.source)
+        }
+    }
+
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    /// A library error that repeats its cause in its message is printed with the cause once;
+    /// context anyhow adds, and causes the message does not repeat, still appear.
+    #[test]
+    fn every_cause_is_printed_once() {
+        let inner = || std::io::Error::other("disk on fire");
+        let e = anyhow::Error::new(Outer { source: inner() });
+        assert_eq!(error_text(&e), "cannot read x.json: disk on fire");
+        let e = e.context("loading the model");
+        assert_eq!(error_text(&e), "loading the model: cannot read x.json: disk on fire");
+        let plain = anyhow::Error::new(inner()).context("step");
+        assert_eq!(error_text(&plain), "step: disk on fire");
+    }
 
     /// ureq-proto is capped at DEBUG (its TRACE carries tokens) and never raised above the
     /// level asked for: without `-v` a remote pin prints no debug lines.

@@ -138,7 +138,7 @@ fn bad_input_is_refused_with_a_reason() {
     fails(&["generate", "--size", "big"], "not a size");
     fails(&["generate", "--style", "nope"], "unknown procedural style");
     fails(&["generate", "--stage", "12"], "stage 12");
-    fails(&["generate", "--engine", "diffusion"], "--model DIR");
+    fails(&["generate", "--engine", "diffusion"], "--model PATH");
     assert!(!std::path::Path::new(out).exists(), "nothing is written on error");
     chrysalis().args(["regenerate", "x.png"]).assert().failure().stderr(predicate::str::contains("--out"));
 }
@@ -194,6 +194,62 @@ fn tiny_diffusion_sample_regenerates_identically() {
     let other = tmp.path().join("other-sd");
     chrysalis_art::diffusion::testing::write_tiny_model(&other, 8).unwrap();
     chrysalis().args(["regenerate", stage0, "--model", other.to_str().unwrap(), "--check"]).assert().failure();
+}
+
+fn single_file_fixture() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../art/tests/fixtures/single_file/sd1-tiny.safetensors")
+}
+
+/// A model that does not load is reported once: the library error names its cause in its own
+/// message, and the CLI used to print that cause again from the error's source chain.
+#[test]
+fn a_bad_model_is_reported_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("model_index.json"), r#"{"_class_name": "StableDiffusionPipeline"}"#).unwrap();
+    let out = tmp.path().join("x.png");
+    let run = |model: &std::path::Path, says: &str| {
+        let o = chrysalis()
+            .args(["generate", "--model", model.to_str().unwrap(), "--prompt", "x", "--out", out.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(stderr.matches(says).count(), 1, "{stderr}");
+        assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
+    };
+    run(tmp.path(), "unet/config.json does not exist");
+    let corrupt = tmp.path().join("broken.safetensors");
+    std::fs::write(&corrupt, b"\x10\0\0\0\0\0\0\0{not json at all").unwrap();
+    run(&corrupt, "is not a valid safetensors file");
+}
+
+/// A single-file checkpoint (LDM names, as A1111 / ComfyUI / Civitai share them) generates,
+/// records its SHA-256 (A1111's hash in the PNG), and regenerates identically from the file.
+#[test]
+fn a_single_file_checkpoint_generates_and_regenerates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = single_file_fixture();
+    let model = model.to_str().unwrap();
+    let png = tmp.path().join("moth.png");
+    let png = png.to_str().unwrap();
+    chrysalis()
+        .args(["generate", "--model", model, "--prompt", "a photo of a moth", "--seed", "5", "--steps", "3"])
+        .args(["--size", "64x64", "--out", png])
+        .assert()
+        .success();
+    let out = chrysalis().args(["recipe", png, "--json"]).output().unwrap();
+    let recipe: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sha = recipe["engine"]["model"]["files"]["checkpoint.safetensors"].as_str().unwrap().to_string();
+    assert_eq!(recipe["engine"]["model"]["files"].as_object().unwrap().len(), 1, "{recipe}");
+    let bytes = std::fs::read(png).unwrap();
+    let chunks = chrysalis_art::png_meta::png_text_chunks(&bytes).unwrap();
+    let params = &chunks.iter().find(|(k, _)| k == "parameters").unwrap().1;
+    assert!(params.contains(&format!("Model hash: {}", &sha[..10])), "{params}");
+    chrysalis()
+        .args(["regenerate", png, "--model", model, "--check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("identical"));
 }
 
 /// A named pipe would block `read` until a writer opened it: `recipe` refuses it at once,

@@ -99,10 +99,27 @@ pub struct ModelRef {
     pub files: BTreeMap<String, String>,
 }
 
+/// The key a single-file checkpoint (`.safetensors` as A1111, ComfyUI and Civitai use) has in
+/// [`ModelRef::files`], whatever the file is called on disk. Folder models never use it: their
+/// keys are `component/file` paths.
+pub const CHECKPOINT_KEY: &str = "checkpoint.safetensors";
+
 impl ModelRef {
-    /// A short fingerprint of the whole model for A1111's `Model hash`: the first 10 hex
+    /// The SHA-256 of the single-file checkpoint this model is, if it is one.
+    pub fn checkpoint_sha256(&self) -> Option<&str> {
+        self.files.get(CHECKPOINT_KEY).map(String::as_str)
+    }
+
+    /// A short fingerprint of the whole model for A1111's `Model hash`. For a single-file
+    /// checkpoint it is A1111's own "AutoV2" hash (the first 10 hex digits of the file's
+    /// SHA-256), so Civitai and A1111 recognise the model; for a folder, the first 10 hex
     /// digits of the SHA-256 over `path\0sha256\n` lines in path order.
     pub fn short_hash(&self) -> String {
+        if let Some(sha) = self.checkpoint_sha256()
+            && sha.len() >= 10
+        {
+            return sha[..10].to_ascii_lowercase();
+        }
         let mut h = Sha256::new();
         for (path, sha) in &self.files {
             h.update(path.as_bytes());
@@ -336,5 +353,12 @@ mod tests {
         assert_eq!(a.len(), 10);
         m.files.insert("vae/b".into(), "11".into());
         assert_ne!(a, m.short_hash());
+        // A single file: A1111's AutoV2, the file's SHA-256 cut to 10 digits (the yaml that
+        // may sit beside it does not change it).
+        let sha = "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa";
+        let mut single = ModelRef { name: "v1-5".into(), files: BTreeMap::from([(CHECKPOINT_KEY.into(), sha.into())]) };
+        assert_eq!(single.short_hash(), "6ce0161689");
+        single.files.insert("checkpoint.yaml".into(), "ab".into());
+        assert_eq!(single.short_hash(), "6ce0161689");
     }
 }

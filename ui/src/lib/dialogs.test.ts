@@ -1,6 +1,13 @@
 import { describe, expect, test } from "vitest";
 import { backend, fail } from "../test/backend";
-import { chooseFolder, chooseKeypairFile, chooseNewKeypairFile, choosePngDestination, dialogDefault } from "./dialogs";
+import {
+  chooseFolder,
+  chooseKeypairFile,
+  chooseModelFile,
+  chooseNewKeypairFile,
+  choosePngDestination,
+  dialogDefault,
+} from "./dialogs";
 
 describe("dialogs", () => {
   test("a folder dialog asks for one directory with its title and returns the choice", async () => {
@@ -12,6 +19,18 @@ describe("dialogs", () => {
         args: { options: { directory: true, multiple: false, title: "Choose a model folder", defaultPath: "/models" } },
       },
     ]);
+  });
+
+  test("the checkpoint dialog opens one .safetensors file", async () => {
+    const calls = backend({ "plugin:dialog|open": () => "/models/v1-5.safetensors" });
+    expect(await chooseModelFile("/models")).toBe("/models/v1-5.safetensors");
+    expect(calls[0].args.options).toEqual({
+      directory: false,
+      multiple: false,
+      title: "Open a Stable Diffusion checkpoint (.safetensors)",
+      filters: [{ name: "Stable Diffusion checkpoint", extensions: ["safetensors"] }],
+      defaultPath: "/models",
+    });
   });
 
   test("the keypair dialog opens one JSON file", async () => {

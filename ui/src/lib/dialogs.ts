@@ -8,6 +8,7 @@ import { toCommandError } from "./errors";
 
 const KEYPAIR_FILTERS = [{ name: "Solana keypair", extensions: ["json"] }];
 const PNG_FILTERS = [{ name: "PNG image", extensions: ["png"] }];
+const CHECKPOINT_FILTERS = [{ name: "Stable Diffusion checkpoint", extensions: ["safetensors"] }];
 
 /** Only the first path of a selection (the dialogs here never allow several). */
 function one(picked: string | string[] | null): string | null {
@@ -38,6 +39,20 @@ export function dialogDefault(path: string): string | undefined {
 /** Choose a folder (the diffusion model folder on Create). */
 export function chooseFolder(title: string, current = ""): Promise<string | null> {
   return ask(() => open({ directory: true, multiple: false, title, defaultPath: dialogDefault(current) }));
+}
+
+/** Choose a single-file Stable Diffusion checkpoint (Create's model: A1111 / ComfyUI /
+ *  Civitai `.safetensors`). */
+export function chooseModelFile(current = ""): Promise<string | null> {
+  return ask(() =>
+    open({
+      directory: false,
+      multiple: false,
+      title: "Open a Stable Diffusion checkpoint (.safetensors)",
+      filters: CHECKPOINT_FILTERS,
+      defaultPath: dialogDefault(current),
+    }),
+  );
 }
 
 /** Choose an existing Solana CLI keypair file (Mint's wallet). */

@@ -192,6 +192,32 @@ describe("Create", () => {
     expect(studio.modelDir).toBe("/models/sd15");
   });
 
+  test("File… loads a single-file checkpoint picked in the dialog", async () => {
+    const calls = backend({
+      engine_catalog: () => CATALOG,
+      list_generations: () => [],
+      "plugin:dialog|open": () => "/models/v1-5.safetensors",
+      model_info: (args) => ({
+        dir: args.dir,
+        name: "v1-5",
+        short_hash: "6ce0161689",
+        pipeline: "StableDiffusionPipeline",
+        parameters: 1_066_235_307,
+        files: { "checkpoint.safetensors": "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa" },
+      }),
+    });
+    const user = userEvent.setup();
+    render(Create, { project: MOTHS });
+    await user.click(await screen.findByTestId("engine-diffusion"));
+    await user.click(screen.getByTestId("model-file"));
+    expect(await screen.findByTestId("model-info")).toHaveTextContent("6ce0161689");
+    expect(calls.find((c) => c.cmd === "plugin:dialog|open")!.args.options).toMatchObject({
+      directory: false,
+      filters: [{ name: "Stable Diffusion checkpoint", extensions: ["safetensors"] }],
+    });
+    expect(calls.filter((c) => c.cmd === "model_info").map((c) => c.args)).toEqual([{ dir: "/models/v1-5.safetensors" }]);
+  });
+
   test("a history thumbnail that cannot be read says why on its placeholder", async () => {
     backend({
       engine_catalog: () => CATALOG,

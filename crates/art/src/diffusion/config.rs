@@ -510,7 +510,13 @@ pub(crate) fn noise_schedule(cfg: Option<&JsonConfig>) -> Result<NoiseSchedule, 
     };
     cfg.require("rescale_betas_zero_snr", &[false.into()], "zero-terminal-SNR schedules are not supported")?;
     cfg.require("thresholding", &[false.into()], "dynamic thresholding is not supported")?;
-    let clip_sample = if cfg.bool("clip_sample", false)? { Some(cfg.f64("clip_sample_range", 1.0)?) } else { None };
+    // `clip_sample` belongs to diffusers' DDIMScheduler (and DDPMScheduler); only our DDIM
+    // sampler reads it (the Euler schedulers have no such parameter and never clip). A config
+    // without it, e.g. a PNDMScheduler config as diffusers saves it (PNDM has no such field),
+    // gets what `DDIMScheduler.from_config` gives it: DDIMScheduler's own defaults (a field
+    // missing from the file takes the *target* class's default, whatever class saved it),
+    // `clip_sample=True`, `clip_sample_range=1.0` (diffusers 0.42 `scheduling_ddim.py`).
+    let clip_sample = if cfg.bool("clip_sample", true)? { Some(cfg.f64("clip_sample_range", 1.0)?) } else { None };
     if let Some(r) = clip_sample
         && !(r.is_finite() && r > 0.0)
     {
@@ -526,7 +532,11 @@ pub(crate) fn noise_schedule(cfg: Option<&JsonConfig>) -> Result<NoiseSchedule, 
             format!("`steps_offset` {steps_offset} must be less than `num_train_timesteps` ({train_steps})"),
         ));
     }
-    Ok(NoiseSchedule::new(&betas, prediction, spacing, steps_offset, cfg.bool("set_alpha_to_one", false)?, clip_sample))
+    // Also a DDIM parameter (where DDIM steps to after its last step): DDIMScheduler's default
+    // is `True`. PNDM configs always carry it (PNDM has it too, default `False`), but an Euler
+    // config (SD-Turbo's) has none, and DDIM built from it goes to alpha = 1.
+    let set_alpha_to_one = cfg.bool("set_alpha_to_one", true)?;
+    Ok(NoiseSchedule::new(&betas, prediction, spacing, steps_offset, set_alpha_to_one, clip_sample))
 }
 
 /// Checks `model_index.json` names a pipeline we run and lists the components we need.
@@ -639,6 +649,29 @@ mod tests {
         )))
         .unwrap();
         assert_eq!(sd15.timesteps(50)[0], 981);
+    }
+
+    #[test]
+    fn clip_sample_defaults_as_diffusers_ddim_scheduler() {
+        // A PNDM config as diffusers saves it has no `clip_sample`: DDIM built from it clips
+        // x0 to [-1, 1] (DDIMScheduler's defaults), unless the config says otherwise.
+        let pndm = r#"{"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+            "beta_start": 0.00085, "num_train_timesteps": 1000, "set_alpha_to_one": false, "skip_prk_steps": true,
+            "steps_offset": 1, "timestep_spacing": "leading", "trained_betas": null}"#;
+        assert_eq!(noise_schedule(Some(&cfg(pndm))).unwrap().clip_sample, Some(1.0));
+        let off = pndm.replace("\"steps_offset\": 1", "\"steps_offset\": 1, \"clip_sample\": false");
+        assert_eq!(noise_schedule(Some(&cfg(&off))).unwrap().clip_sample, None);
+        let range = pndm.replace("\"steps_offset\": 1", "\"steps_offset\": 1, \"clip_sample_range\": 2.5");
+        assert_eq!(noise_schedule(Some(&cfg(&range))).unwrap().clip_sample, Some(2.5));
+        // No scheduler config at all: Stable Diffusion's own schedule, which does not clip.
+        assert_eq!(noise_schedule(None).unwrap().clip_sample, None);
+        // `set_alpha_to_one` is DDIM's too: absent (an Euler config), DDIM ends at alpha = 1;
+        // a PNDM config's `false` ends at alpha_0.
+        let euler = r#"{"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+            "beta_start": 0.00085, "num_train_timesteps": 1000, "steps_offset": 1, "timestep_spacing": "trailing"}"#;
+        assert_eq!(noise_schedule(Some(&cfg(euler))).unwrap().final_alpha_cumprod, 1.0);
+        let s = noise_schedule(Some(&cfg(pndm))).unwrap();
+        assert_eq!(s.final_alpha_cumprod, s.alphas_cumprod[0]);
     }
 
     #[test]

@@ -91,8 +91,8 @@ pub enum DiffusionError {
     #[error("size {width}x{height}: both sides must be multiples of {multiple} for this model")]
     SizeMultiple { width: u32, height: u32, multiple: u32 },
 
-    /// The recipe's model (file hashes) is not the model in this folder.
-    #[error("the model folder does not hold the recipe's model: {}", describe_mismatch(.missing, .unexpected, .changed))]
+    /// The recipe's model (file hashes) is not this model (folder or single file).
+    #[error("this model is not the recipe's model: {}", describe_mismatch(.missing, .unexpected, .changed))]
     ModelMismatch {
         /// Files the recipe lists that the folder lacks.
         missing: Vec<String>,
@@ -131,10 +131,10 @@ fn describe_mismatch(missing: &[String], unexpected: &[String], changed: &[Strin
         parts.push(format!("different contents (SHA-256) in {}", changed.join(", ")));
     }
     if !missing.is_empty() {
-        parts.push(format!("the recipe needs {} which the folder lacks", missing.join(", ")));
+        parts.push(format!("the recipe needs {} which this model lacks", missing.join(", ")));
     }
     if !unexpected.is_empty() {
-        parts.push(format!("the folder's model also uses {} which the recipe does not list", unexpected.join(", ")));
+        parts.push(format!("this model also uses {} which the recipe does not list", unexpected.join(", ")));
     }
     parts.join("; ")
 }

@@ -10,9 +10,11 @@
 //!
 //! - **Loading** ([`DiffusionEngine::load`], [`diffusion_engine`]): a diffusers-layout folder
 //!   (SD 1.x, SD 2.x incl. v-prediction, SD-Turbo), architecture read from its config files
-//!   ([`config`]), every file's SHA-256 recorded in [`DiffusionEngine::model_ref`] (cached by
-//!   path + size + mtime, [`hashing`]). Weights are read per generation, one component at a
-//!   time ([`model`]).
+//!   ([`config`]), or a single-file SD 1.x/2.x `.safetensors` checkpoint with the original
+//!   LDM names, architecture read from its tensor shapes ([`single_file`]). Every file's
+//!   SHA-256 is recorded in [`DiffusionEngine::model_ref`] (cached by path + size + mtime,
+//!   [`hashing`]); a single file's is A1111's model hash. Weights are read per generation,
+//!   one component at a time ([`model`]).
 //! - **Generating** ([`crate::Engine::generate`]): txt2img and img2img, classifier-free
 //!   guidance with negative prompt, DDIM / Euler / Euler-ancestral ([`scheduler`]), f32 or
 //!   f16. Pixels are a pure function of the recipe (and init image): see [`rng`].
@@ -36,6 +38,7 @@ pub mod model;
 mod pipeline;
 pub mod rng;
 pub mod scheduler;
+pub mod single_file;
 #[doc(hidden)]
 pub mod testing;
 pub mod tokenizer;
@@ -61,7 +64,9 @@ use crate::engine::{ArtError, Attribute, Engine, GenProgress, GeneratedImage, Rg
 ///
 /// - 1: candle-transformers' UNet and SD 2.x text encoder (tanh-approximated GELU).
 /// - 2: our own UNet and CLIP with the exact (erf) GELU diffusers uses; Euler's starting
-///   noise scaled as diffusers scales it for `trailing` / `linspace` spacings.
+///   noise scaled as diffusers scales it for `trailing` / `linspace` spacings; a scheduler
+///   config without `clip_sample` clips DDIM's x0 estimate to [-1, 1], and one without
+///   `set_alpha_to_one` ends DDIM at alpha = 1, as diffusers' `DDIMScheduler` does by default.
 pub const ENGINE_VERSION: u32 = 2;
 
 /// What [`DiffusionEngine::generate_with`] made.
@@ -71,8 +76,8 @@ pub struct DiffusionOutput {
     pub latents: candle_core::Tensor,
 }
 
-/// Loads the diffusion model in `model_dir` (diffusers layout) as an [`Engine`], hashing its
-/// files through the user's hash cache.
+/// Loads the diffusion model at `model_dir` (a diffusers-layout folder or a single-file
+/// `.safetensors` checkpoint) as an [`Engine`], hashing its files through the user's hash cache.
 pub fn diffusion_engine(model_dir: &Path) -> Result<Box<dyn Engine>, ArtError> {
     Ok(Box::new(DiffusionEngine::load(model_dir)?))
 }

@@ -1,6 +1,9 @@
-//! The model-folder loader: finds the files of a diffusers-layout folder, reads every
-//! architecture from its configs, hashes the files into a [`ModelRef`], and builds each
-//! candle component on demand.
+//! The model loader: finds the files of a diffusers-layout folder (or reads a single-file
+//! checkpoint, see [`super::single_file`]), reads every architecture from its configs (or
+//! tensor shapes), hashes the files into a [`ModelRef`], and builds each candle component on
+//! demand. Where the stored tensor names are not the ones candle's modules ask for (a
+//! single file's LDM names, a text encoder saved by transformers 5 without `text_model.`),
+//! a [`KeyMap`] maps them on read.
 //!
 //! Loading ([`ModelFolder::load`]) reads configs, the tokenizer and safetensors *headers*
 //! only, and hashes the files (through the [`HashCache`]). Weights are read when a component
@@ -15,15 +18,17 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::stable_diffusion::vae::AutoEncoderKL;
 use chrysalis_core::recipe::ModelRef;
+use serde_json::Value;
 
 use super::clip::ClipTextModel;
 use super::config::{self, JsonConfig, TextEncoderArch, UnetArch, VaeArch};
 use super::error::{CandleContext, DiffusionError};
 use super::hashing::{HashCache, HashCacheLocation, stamp};
 use super::scheduler::NoiseSchedule;
+use super::single_file::{self, Checkpoint};
 use super::tokenizer::{ClipTokenizer, tokenizer_files};
 use super::unet::Unet;
-use super::weights::{ShapeCheck, WeightsBackend, tweak_vae_quant_conv};
+use super::weights::{KeyMap, ShapeCheck, View, WeightFile, WeightsBackend, tweak_vae_quant_conv};
 
 /// How to load a model folder.
 #[derive(Debug, Clone, Default)]
@@ -49,8 +54,21 @@ pub struct ModelFolder {
     unet: Component,
     vae: Component,
     text: Component,
-    /// (size, mtime) of every file in `model_ref` when it was hashed.
-    stamps: BTreeMap<String, (u64, u128)>,
+    /// Where every file in `model_ref` is, and its (size, mtime) when it was hashed.
+    stamps: BTreeMap<String, (PathBuf, (u64, u128))>,
+}
+
+/// What [`ModelFolder::assemble`] needs from either kind of model.
+struct Parts {
+    pipeline: String,
+    unet: (JsonConfig, Component),
+    vae: (JsonConfig, Component),
+    text: (TextEncoderArch, Component),
+    schedule: NoiseSchedule,
+    tokenizer: ClipTokenizer,
+    /// Recipe key -> file, for every file the model's pixels depend on.
+    files: BTreeMap<String, PathBuf>,
+    name: String,
 }
 
 /// Parameter counts, from the architecture.
@@ -63,8 +81,32 @@ pub struct Params {
 
 #[derive(Debug, Clone)]
 struct Component {
+    /// The config file (for a single-file checkpoint, the checkpoint: named in errors).
     config: PathBuf,
     weights: Vec<PathBuf>,
+    /// How the model's tensor names map onto stored ones, when they differ.
+    keys: Option<Arc<KeyMap>>,
+}
+
+impl Component {
+    fn backend(&self) -> Result<WeightsBackend, DiffusionError> {
+        let mut b = WeightsBackend::open(&self.config, &self.weights)?;
+        if let Some(keys) = &self.keys {
+            b.remap(keys)?;
+        }
+        Ok(b)
+    }
+}
+
+/// transformers 5 saves `CLIPTextModel` without the `text_model.` level diffusers folders had
+/// until then (`embeddings.token_embedding.weight`, not `text_model.embeddings...`); candle's
+/// CLIP asks for the old names. For such files, map every name onto the stored one.
+fn text_key_map(c: &Component) -> Result<Option<Arc<KeyMap>>, DiffusionError> {
+    let b = c.backend()?;
+    if b.names().any(|n| n.starts_with("text_model.")) {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(b.names().map(|n| (format!("text_model.{n}"), View::rename(n.clone()))).collect())))
 }
 
 /// `SimpleBackend` is implemented on a shared handle so the loader can still ask the
@@ -162,14 +204,21 @@ fn component(dir: &Path, name: &str, config_file: &str, stem: &str) -> Result<(J
     let config = dir.join(name).join(config_file);
     let cfg = JsonConfig::read(&config, &format!("{name} config"))?;
     let weights = weight_files(dir, name, stem)?;
-    Ok((cfg, Component { config, weights }))
+    Ok((cfg, Component { config, weights, keys: None }))
 }
 
 impl ModelFolder {
-    /// Loads the folder's configs, tokenizer and safetensors headers, and hashes its files.
+    /// Loads a model: a diffusers folder, or a single-file `.safetensors` checkpoint (see
+    /// [`single_file`]). Reads configs, tokenizer and safetensors headers, and hashes the files.
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self, DiffusionError> {
+        if dir.is_file() {
+            return Self::load_checkpoint(dir, opts);
+        }
         if !dir.is_dir() {
-            return Err(DiffusionError::MissingFile { path: dir.to_path_buf(), what: "model folder".into() });
+            return Err(DiffusionError::MissingFile {
+                path: dir.to_path_buf(),
+                what: "model (a diffusers folder or a single-file .safetensors checkpoint)".into(),
+            });
         }
         let index =
             JsonConfig::read(&dir.join("model_index.json"), "model_index.json (not a diffusers model folder?)")?;
@@ -177,10 +226,97 @@ impl ModelFolder {
 
         let (unet_cfg, unet) = component(dir, "unet", "config.json", "diffusion_pytorch_model")?;
         let (vae_cfg, vae) = component(dir, "vae", "config.json", "diffusion_pytorch_model")?;
-        let (text_cfg, text) = component(dir, "text_encoder", "config.json", "model")?;
+        let (text_cfg, mut text) = component(dir, "text_encoder", "config.json", "model")?;
+        text.keys = text_key_map(&text)?;
+        let sched_path = dir.join("scheduler").join("scheduler_config.json");
+        let sched_cfg =
+            if sched_path.is_file() { Some(JsonConfig::read(&sched_path, "scheduler config")?) } else { None };
+        let schedule = config::noise_schedule(sched_cfg.as_ref())?;
+        let text_arch = config::text_arch(&text_cfg)?;
+        let tok_dir = dir.join("tokenizer");
+        let tokenizer = ClipTokenizer::load(&tok_dir, text_arch.max_position_embeddings)?;
+
+        let mut files: Vec<PathBuf> = Vec::new();
+        for c in [&unet, &vae, &text] {
+            files.push(c.config.clone());
+            files.extend(c.weights.iter().cloned());
+        }
+        if sched_cfg.is_some() {
+            files.push(sched_path);
+        }
+        files.extend(tokenizer_files(&tok_dir)?);
+        let files = files.into_iter().map(|f| (rel(dir, &f), f)).collect();
+        let name = dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| dir.display().to_string());
+        let parts = Parts {
+            pipeline,
+            unet: (unet_cfg, unet),
+            vae: (vae_cfg, vae),
+            text: (text_arch, text),
+            schedule,
+            tokenizer,
+            files,
+            name,
+        };
+        Self::assemble(dir, parts, opts)
+    }
+
+    /// A single-file checkpoint: architecture from its tensor shapes, names mapped on read.
+    fn load_checkpoint(path: &Path, opts: &LoadOptions) -> Result<Self, DiffusionError> {
+        if path.extension().is_none_or(|e| !e.eq_ignore_ascii_case("safetensors")) {
+            let what = match path.extension().and_then(|e| e.to_str()) {
+                Some(e) if ["ckpt", "pt", "pth", "bin"].contains(&e.to_ascii_lowercase().as_str()) => {
+                    "a pickled PyTorch checkpoint, which can run code when loaded: convert it to .safetensors"
+                }
+                _ => "not a .safetensors checkpoint or a diffusers model folder",
+            };
+            return Err(DiffusionError::unsupported(path, what));
+        }
+        let file = WeightFile::open(path)?;
+        let Checkpoint { family, unet, vae, text, scheduler, yaml } = single_file::inspect(path, &file)?;
+        drop(file);
+        let cfg = |v: Value| JsonConfig { path: path.to_path_buf(), map: v.as_object().cloned().unwrap_or_default() };
+        let component = |keys: KeyMap| Component {
+            config: path.to_path_buf(),
+            weights: vec![path.to_path_buf()],
+            keys: Some(Arc::new(keys)),
+        };
+        let text_arch = config::text_arch(&cfg(text.0))?;
+        let pad = match family {
+            single_file::Family::Sd1 => super::tokenizer::EOS,
+            single_file::Family::Sd2 => "!",
+        };
+        let tokenizer = ClipTokenizer::builtin(pad, text_arch.max_position_embeddings)?;
+        let parts = Parts {
+            pipeline: "StableDiffusionPipeline".into(),
+            unet: (cfg(unet.0), component(unet.1)),
+            vae: (cfg(vae.0), component(vae.1)),
+            text: (text_arch, component(text.1)),
+            schedule: config::noise_schedule(Some(&cfg(scheduler)))?,
+            tokenizer,
+            files: single_file::model_files(path, yaml.as_deref()),
+            name: single_file::display_name(path),
+        };
+        Self::assemble(path, parts, opts)
+    }
+
+    /// Checks every component's tensors against its architecture and hashes the files.
+    fn assemble(dir: &Path, parts: Parts, opts: &LoadOptions) -> Result<Self, DiffusionError> {
+        let Parts {
+            pipeline,
+            unet: (unet_cfg, unet),
+            vae: (vae_cfg, vae),
+            text: (text_arch, text),
+            schedule,
+            tokenizer,
+            files,
+            name,
+        } = parts;
         let unet_arch = config::unet_arch(&unet_cfg)?;
         let vae_arch = config::vae_arch(&vae_cfg)?;
-        let text_arch = config::text_arch(&text_cfg)?;
         if text_arch.hidden_size != unet_arch.config.cross_attention_dim {
             return Err(DiffusionError::unsupported(
                 &unet.config,
@@ -192,18 +328,11 @@ impl ModelFolder {
                 ),
             ));
         }
-        let sched_path = dir.join("scheduler").join("scheduler_config.json");
-        let sched_cfg =
-            if sched_path.is_file() { Some(JsonConfig::read(&sched_path, "scheduler config")?) } else { None };
-        let schedule = config::noise_schedule(sched_cfg.as_ref())?;
-
-        let tok_dir = dir.join("tokenizer");
-        let tokenizer = ClipTokenizer::load(&tok_dir, text_arch.max_position_embeddings)?;
 
         // Open every weight file and check every tensor's presence and shape against the
         // architecture now (headers only): bad weights are reported at load, not mid-run.
         let probe = |c: &Component, what: &str, build: &dyn Fn(VarBuilder) -> candle_core::Result<()>| {
-            let mut backend = WeightsBackend::open(&c.config, &c.weights)?;
+            let mut backend = c.backend()?;
             if what == "VAE" {
                 tweak_vae_quant_conv(&mut backend, vae_arch.config.latent_channels, vae_arch.has_quant_conv)?;
             }
@@ -225,30 +354,14 @@ impl ModelFolder {
             vae: probe(&vae, "VAE", &|vb| build_vae(vb, &vae_arch).map(drop))?,
         };
 
-        let mut files: Vec<PathBuf> = Vec::new();
-        for c in [&unet, &vae, &text] {
-            files.push(c.config.clone());
-            files.extend(c.weights.iter().cloned());
-        }
-        if sched_cfg.is_some() {
-            files.push(sched_path);
-        }
-        files.extend(tokenizer_files(&tok_dir)?);
-
         let mut cache = HashCache::open(&opts.hash_cache);
         let mut hashes = BTreeMap::new();
         let mut stamps = BTreeMap::new();
-        for f in &files {
-            let key = rel(dir, f);
-            stamps.insert(key.clone(), stamp(f)?);
-            hashes.insert(key, cache.sha256(f)?);
+        for (key, f) in files {
+            stamps.insert(key.clone(), (f.clone(), stamp(&f)?));
+            hashes.insert(key, cache.sha256(&f)?);
         }
         cache.save();
-        let name = dir
-            .canonicalize()
-            .ok()
-            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| dir.display().to_string());
         Ok(Self {
             dir: dir.to_path_buf(),
             pipeline,
@@ -282,8 +395,8 @@ impl ModelFolder {
             return Err(DiffusionError::ModelMismatch { missing, unexpected, changed });
         }
         let mut modified = Vec::new();
-        for (key, was) in &self.stamps {
-            let now = stamp(&self.dir.join(key))?;
+        for (key, (path, was)) in &self.stamps {
+            let now = stamp(path)?;
             if now != *was {
                 modified.push(key.clone());
             }
@@ -292,10 +405,6 @@ impl ModelFolder {
             return Err(DiffusionError::ModelChanged { files: modified });
         }
         Ok(())
-    }
-
-    fn backend(&self, c: &Component) -> Result<WeightsBackend, DiffusionError> {
-        WeightsBackend::open(&c.config, &c.weights)
     }
 
     fn finish<T>(
@@ -317,14 +426,14 @@ impl ModelFolder {
 
     /// Builds the text encoder in `dtype`.
     pub fn text_encoder(&self, dtype: DType) -> Result<TextEncoder, DiffusionError> {
-        let backend = Arc::new(self.backend(&self.text)?);
+        let backend = Arc::new(self.text.backend()?);
         let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, Device::Cpu);
         Self::finish(&backend, "text encoder", build_text(vb, &self.text_arch))
     }
 
     /// Builds the UNet in `dtype`.
     pub fn unet(&self, dtype: DType) -> Result<Unet, DiffusionError> {
-        let backend = Arc::new(self.backend(&self.unet)?);
+        let backend = Arc::new(self.unet.backend()?);
         let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, Device::Cpu);
         Self::finish(&backend, "UNet", build_unet(vb, &self.unet_arch))
     }
@@ -332,7 +441,7 @@ impl ModelFolder {
     /// Builds the VAE in `dtype` (its encoder returns the latent mean; see
     /// [`tweak_vae_quant_conv`]).
     pub fn vae(&self, dtype: DType) -> Result<AutoEncoderKL, DiffusionError> {
-        let mut backend = self.backend(&self.vae)?;
+        let mut backend = self.vae.backend()?;
         tweak_vae_quant_conv(&mut backend, self.vae_arch.config.latent_channels, self.vae_arch.has_quant_conv)?;
         let backend = Arc::new(backend);
         let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, Device::Cpu);

@@ -26,8 +26,9 @@ use super::config::{self, JsonConfig};
 use super::error::DiffusionError;
 use super::model::{build_text, build_unet, build_vae};
 use super::rng::NormalRng;
+use super::single_file;
 use super::tokenizer::{BOS, EOS, clip_tokenizer_json};
-use super::weights::{ShapeCheck, TensorList};
+use super::weights::{ShapeCheck, TensorList, WeightFile, WeightsBackend};
 
 /// The dtype weight files are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -550,4 +551,22 @@ pub fn test_image(w: u32, h: u32) -> image::RgbImage {
         let b = (255.0 * fy) as u8;
         image::Rgb([r, g, b])
     })
+}
+
+/// Every tensor a single-file checkpoint gives the loader, under the diffusers names the
+/// models ask for (`unet/...`, `vae/...`, `text_encoder/text_model....`), read through the
+/// loader's name map (slices and reshapes included) as f32. Lets tests compare a checkpoint
+/// with the diffusers model it was written from even where the model cannot run here.
+pub fn single_file_tensors(path: &Path) -> Result<BTreeMap<String, candle_core::Tensor>, DiffusionError> {
+    let file = WeightFile::open(path)?;
+    let ck = single_file::inspect(path, &file)?;
+    let mut out = BTreeMap::new();
+    for (component, map) in [("unet", &ck.unet.1), ("vae", &ck.vae.1), ("text_encoder", &ck.text.1)] {
+        let mut b = WeightsBackend::open(path, &[path.to_path_buf()])?;
+        b.remap(map)?;
+        for name in map.keys() {
+            out.insert(format!("{component}/{name}"), b.load(None, name, DType::F32)?);
+        }
+    }
+    Ok(out)
 }

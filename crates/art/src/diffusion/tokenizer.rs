@@ -18,6 +18,17 @@ use serde_json::{Value, json};
 
 use super::error::DiffusionError;
 
+/// CLIP's BPE merges: the first 48 894 lines after the header of OpenAI's
+/// `bpe_simple_vocab_16e6.txt` (as PyPI `open_clip_torch` ships it, MIT licensed: see
+/// `assets/clip/README.md`), the only ones CLIP's 49 408-token vocabulary uses. A single-file
+/// checkpoint carries no tokenizer, and every SD 1.x / 2.x text encoder uses this vocabulary.
+/// A single-file recipe does not list it (it is not the artist's file): it is part of the
+/// engine, so changing these bytes needs an `ENGINE_VERSION` bump.
+const CLIP_MERGES_GZ: &[u8] = include_bytes!("../../assets/clip/clip_bpe_merges.txt.gz");
+
+/// Tokens in CLIP's vocabulary: 256 bytes, 256 bytes ending a word, the merges, BOS, EOS.
+pub const CLIP_VOCAB_SIZE: usize = 49_408;
+
 pub const BOS: &str = "<|startoftext|>";
 pub const EOS: &str = "<|endoftext|>";
 
@@ -57,6 +68,63 @@ pub fn clip_tokenizer_json(vocab: &BTreeMap<String, u32>, merges: &[String]) -> 
                   "end_of_word_suffix": "</w>", "fuse_unk": false, "byte_fallback": false,
                   "vocab": Value::Object(vocab_obj), "merges": merges}
     })
+}
+
+/// The printable character GPT-2/CLIP byte-level BPE uses for each byte, in CLIP's vocabulary
+/// order: the bytes that are printable Latin-1 (`!`..`~`, `¡`..`¬`, `®`..`ÿ`) stand for
+/// themselves and come first; the other 68 bytes follow, mapped to U+0100 onwards.
+fn byte_symbols() -> Vec<(u8, char)> {
+    let printable = |b: u8| (b'!'..=b'~').contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+    let mut out: Vec<(u8, char)> = (0..=255u8).filter(|&b| printable(b)).map(|b| (b, char::from(b))).collect();
+    for (next, b) in (256u32..).zip((0..=255u8).filter(|&b| !printable(b))) {
+        out.push((b, char::from_u32(next).expect("below U+0200")));
+    }
+    out
+}
+
+/// The body of a gzip member (RFC 1952): header fields skipped, DEFLATE data inflated.
+fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
+    if data.len() < 18 || data[0] != 0x1f || data[1] != 0x8b || data[2] != 8 {
+        return Err("not a gzip file".into());
+    }
+    let flags = data[3];
+    let mut pos = 10;
+    if flags & 4 != 0 {
+        let n = u16::from_le_bytes([data[pos], data[pos + 1]]) as usize;
+        pos += 2 + n;
+    }
+    for bit in [8u8, 16] {
+        if flags & bit != 0 {
+            pos += data[pos..].iter().position(|&b| b == 0).ok_or("unterminated gzip header field")? + 1;
+        }
+    }
+    if flags & 2 != 0 {
+        pos += 2;
+    }
+    miniz_oxide::inflate::decompress_to_vec(data.get(pos..).ok_or("truncated gzip header")?)
+        .map_err(|e| format!("cannot inflate: {e:?}"))
+}
+
+/// CLIP's vocabulary (token -> id) and merges, from the bundled merges file.
+pub fn clip_vocab_and_merges() -> Result<(BTreeMap<String, u32>, Vec<String>), DiffusionError> {
+    let bundled = || PathBuf::from("<bundled CLIP vocabulary>");
+    let text = gunzip(CLIP_MERGES_GZ).map_err(|e| tok_err(&bundled(), e))?;
+    let text = String::from_utf8(text).map_err(|_| tok_err(&bundled(), "not UTF-8"))?;
+    let merges: Vec<String> = text.lines().map(str::to_string).collect();
+    let symbols: Vec<String> = byte_symbols().into_iter().map(|(_, c)| c.to_string()).collect();
+    let mut tokens: Vec<String> = symbols.clone();
+    tokens.extend(symbols.iter().map(|s| format!("{s}</w>")));
+    for m in &merges {
+        let (a, b) = m.split_once(' ').ok_or_else(|| tok_err(&bundled(), format!("bad merge line {m:?}")))?;
+        tokens.push(format!("{a}{b}"));
+    }
+    tokens.push(BOS.into());
+    tokens.push(EOS.into());
+    if tokens.len() != CLIP_VOCAB_SIZE {
+        return Err(tok_err(&bundled(), format!("{} tokens, expected {CLIP_VOCAB_SIZE}", tokens.len())));
+    }
+    let vocab = tokens.into_iter().enumerate().map(|(i, t)| (t, i as u32)).collect();
+    Ok((vocab, merges))
 }
 
 /// A loaded CLIP tokenizer.
@@ -174,11 +242,37 @@ impl ClipTokenizer {
             let json = clip_tokenizer_json(&vocab, &merges).to_string();
             build_tokenizer(&merges_path, &json, "cannot build a BPE tokenizer")?
         };
+        Self::finish(tok, main, pad_token(dir)?, max_len)
+    }
+
+    /// CLIP's own tokenizer (the bundled vocabulary), padding with `pad` (SD 1.x pads with
+    /// [`EOS`], SD 2.x's OpenCLIP with `!`).
+    /// The tokenizer is built once per process (about 100 000 vocabulary entries and merges).
+    pub fn builtin(pad: &str, max_len: usize) -> Result<Self, DiffusionError> {
+        static BUILT: std::sync::OnceLock<tokenizers::Tokenizer> = std::sync::OnceLock::new();
+        let path = PathBuf::from("<bundled CLIP vocabulary>");
+        let tok = match BUILT.get() {
+            Some(t) => t.clone(),
+            None => {
+                let (vocab, merges) = clip_vocab_and_merges()?;
+                let tok = build_tokenizer(&path, &clip_tokenizer_json(&vocab, &merges).to_string(), "cannot build")?;
+                BUILT.get_or_init(|| tok).clone()
+            }
+        };
+        Self::finish(tok, &path, Some(pad.to_string()), max_len)
+    }
+
+    fn finish(
+        tok: tokenizers::Tokenizer,
+        main: &Path,
+        pad: Option<String>,
+        max_len: usize,
+    ) -> Result<Self, DiffusionError> {
         let id = |t: &str| {
             tok.token_to_id(t).ok_or_else(|| tok_err(main, format!("has no {t} token: not a CLIP tokenizer")))
         };
         let (bos, eos) = (id(BOS)?, id(EOS)?);
-        let pad = match pad_token(dir)? {
+        let pad = match pad {
             Some(p) => id(&p)?,
             None => eos,
         };
@@ -249,6 +343,20 @@ mod tests {
         for text in ["a glowing moth", "Moths, glowing!", "zebra 42"] {
             assert_eq!(ta.encode(text, "prompt").unwrap(), tb.encode(text, "prompt").unwrap(), "{text}");
         }
+    }
+
+    #[test]
+    fn the_bundled_vocabulary_is_clips() {
+        // Ids of OpenAI's CLIP tokenizer, as every SD 1.x / 2.x model card's examples show them.
+        let tok = ClipTokenizer::builtin(EOS, 77).unwrap();
+        let ids = tok.encode("a photo of a cat", "prompt").unwrap();
+        assert_eq!(ids[..7], [49406, 320, 1125, 539, 320, 2368, 49407]);
+        assert!(ids[7..].iter().all(|&i| i == 49407));
+        // SD 2.x pads with "!" (id 0).
+        let ids = ClipTokenizer::builtin("!", 77).unwrap().encode("a cat", "prompt").unwrap();
+        assert_eq!(ids[..5], [49406, 320, 2368, 49407, 0]);
+        assert_eq!(byte_symbols()[0], (b'!', '!'));
+        assert_eq!(byte_symbols()[188], (0, '\u{100}'));
     }
 
     #[test]

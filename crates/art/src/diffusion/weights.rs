@@ -75,6 +75,11 @@ impl WeightFile {
         self.tensors.get(name)
     }
 
+    /// The stored shape of tensor `name`.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|t| t.shape.as_slice())
+    }
+
     /// Reads tensor `name` (which must exist) in its stored dtype.
     fn read(&self, name: &str) -> Result<Tensor, DiffusionError> {
         let info = &self.tensors[name];
@@ -105,12 +110,51 @@ impl WeightFile {
     }
 }
 
+/// Where a tensor the model asks for lives in a file written with other names or layouts
+/// (a single-file checkpoint's LDM names, a text encoder saved without `text_model.`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct View {
+    /// The tensor's name in the file.
+    pub source: String,
+    /// Only rows `start..start + len` of the first dimension (OpenCLIP packs q, k and v
+    /// into one `in_proj_weight`).
+    pub rows: Option<(usize, usize)>,
+    /// Drop trailing dimensions of size 1 (the LDM VAE's attention is 1x1 convolutions where
+    /// diffusers has linear layers).
+    pub squeeze: bool,
+}
+
+impl View {
+    pub fn rename(source: impl Into<String>) -> Self {
+        Self { source: source.into(), rows: None, squeeze: false }
+    }
+
+    /// The shape this view has over a stored tensor of shape `stored`.
+    fn shape(&self, stored: &[usize]) -> Vec<usize> {
+        let mut s = stored.to_vec();
+        if let (Some((_, len)), Some(first)) = (self.rows, s.first_mut()) {
+            *first = len;
+        }
+        if self.squeeze {
+            while s.len() > 1 && s.last() == Some(&1) {
+                s.pop();
+            }
+        }
+        s
+    }
+}
+
+/// The model's tensor name -> where it is stored.
+pub(crate) type KeyMap = BTreeMap<String, View>;
+
 /// A candle `VarBuilder` backend over one component's weight files.
 pub(crate) struct WeightsBackend {
     /// The component's config.json, named in shape errors.
     config: PathBuf,
     files: Vec<WeightFile>,
+    /// Tensor name -> file; with `views`, the names are the model's and point at a view.
     index: HashMap<String, usize>,
+    views: HashMap<String, View>,
     /// Tensors supplied by the loader instead of the files (see `VaeEncoderTweak`).
     synthetic: HashMap<String, Tensor>,
     last_error: Mutex<Option<DiffusionError>>,
@@ -140,6 +184,7 @@ impl WeightsBackend {
             config: config.to_path_buf(),
             files,
             index,
+            views: HashMap::new(),
             synthetic: HashMap::new(),
             last_error: Mutex::new(None),
             used: Mutex::new(BTreeSet::new()),
@@ -151,6 +196,56 @@ impl WeightsBackend {
             [one] => one.path.clone(),
             _ => self.config.parent().map(Path::to_path_buf).unwrap_or_default(),
         }
+    }
+
+    /// Serves the model's tensors through `map` (model name -> stored tensor) instead of the
+    /// stored names: only the mapped names exist afterwards. A view whose source tensor is
+    /// not in the files, or whose rows fall outside it, is an error naming it.
+    pub fn remap(&mut self, map: &KeyMap) -> Result<(), DiffusionError> {
+        let mut index = HashMap::with_capacity(map.len());
+        for (name, view) in map {
+            let Some(&i) = self.index.get(&view.source) else {
+                return Err(DiffusionError::MissingTensor {
+                    path: self.where_(),
+                    config: self.config.clone(),
+                    tensor: format!("{} (for {name})", view.source),
+                });
+            };
+            let stored = &self.files[i].info(&view.source).expect("indexed").shape;
+            if let Some((start, len)) = view.rows
+                && stored.first().is_none_or(|&n| start + len > n)
+            {
+                return Err(DiffusionError::TensorShape {
+                    path: self.files[i].path.clone(),
+                    config: self.config.clone(),
+                    tensor: view.source.clone(),
+                    expected: vec![start + len],
+                    actual: stored.clone(),
+                });
+            }
+            index.insert(name.clone(), i);
+        }
+        self.index = index;
+        self.views = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        Ok(())
+    }
+
+    /// The stored name and shape of `name` (after its view, if any).
+    fn locate<'a>(&'a self, name: &'a str) -> Option<(&'a WeightFile, &'a str, Option<&'a View>, Vec<usize>)> {
+        let &i = self.index.get(name)?;
+        let file = &self.files[i];
+        match self.views.get(name) {
+            Some(v) => {
+                let info = file.info(&v.source)?;
+                Some((file, v.source.as_str(), Some(v), v.shape(&info.shape)))
+            }
+            None => Some((file, name, None, file.info(name)?.shape.clone())),
+        }
+    }
+
+    /// The names the model can ask for.
+    pub fn names(&self) -> impl Iterator<Item = &String> {
+        self.index.keys()
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -189,58 +284,76 @@ impl WeightsBackend {
         if self.synthetic.contains_key(name) {
             return Ok(());
         }
-        let Some(&i) = self.index.get(name) else {
+        let Some((file, stored, _, actual)) = self.locate(name) else {
             return Err(DiffusionError::MissingTensor {
                 path: self.where_(),
                 config: self.config.clone(),
                 tensor: name.into(),
             });
         };
-        let file = &self.files[i];
-        let info = file.info(name).expect("indexed");
-        if info.shape.as_slice() != shape.dims() {
+        if actual.as_slice() != shape.dims() {
             return Err(DiffusionError::TensorShape {
                 path: file.path.clone(),
                 config: self.config.clone(),
-                tensor: name.into(),
+                tensor: shown_name(name, stored),
                 expected: shape.dims().to_vec(),
-                actual: info.shape.clone(),
+                actual,
             });
         }
         Ok(())
     }
 
-    fn load(&self, shape: Option<&Shape>, name: &str, dtype: DType) -> Result<Tensor, DiffusionError> {
+    pub(crate) fn load(&self, shape: Option<&Shape>, name: &str, dtype: DType) -> Result<Tensor, DiffusionError> {
         let t = match self.synthetic.get(name) {
             Some(t) => t.clone(),
             None => {
-                let Some(&i) = self.index.get(name) else {
+                let Some((file, stored, view, actual)) = self.locate(name) else {
                     return Err(DiffusionError::MissingTensor {
                         path: self.where_(),
                         config: self.config.clone(),
                         tensor: name.into(),
                     });
                 };
-                let file = &self.files[i];
-                let info = file.info(name).expect("indexed");
                 if let Some(shape) = shape
-                    && info.shape.as_slice() != shape.dims()
+                    && actual.as_slice() != shape.dims()
                 {
                     return Err(DiffusionError::TensorShape {
                         path: file.path.clone(),
                         config: self.config.clone(),
-                        tensor: name.into(),
+                        tensor: shown_name(name, stored),
                         expected: shape.dims().to_vec(),
-                        actual: info.shape.clone(),
+                        actual,
                     });
                 }
-                file.read(name)?
+                let t = file.read(stored)?;
+                match view {
+                    None => t,
+                    Some(v) => {
+                        let t = match v.rows {
+                            Some((start, len)) => t.narrow(0, start, len),
+                            None => Ok(t),
+                        };
+                        t.and_then(|t| t.reshape(actual)).map_err(|source| DiffusionError::Candle {
+                            context: format!(
+                                "reading tensor {} from {}",
+                                shown_name(name, stored),
+                                file.path.display()
+                            ),
+                            source,
+                        })?
+                    }
+                }
             }
         };
         self.used.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string());
         t.to_dtype(dtype)
             .map_err(|source| DiffusionError::Candle { context: format!("converting tensor {name}"), source })
     }
+}
+
+/// `name`, and the name it is stored under when that differs.
+fn shown_name(name: &str, stored: &str) -> String {
+    if name == stored { name.to_string() } else { format!("{name} (stored as {stored})") }
 }
 
 impl SimpleBackend for WeightsBackend {

@@ -7,7 +7,8 @@ import type { Scheduler } from "./Scheduler";
  */
 export type DiffusionArt = { 
 /**
- * Model folder (diffusers layout), relative to the project folder or absolute.
+ * Model folder (diffusers layout) or single-file `.safetensors` checkpoint (SD 1.x/2.x),
+ * relative to the project folder or absolute.
  */
 model: string, 
 /**

@@ -134,7 +134,8 @@ pub struct ProceduralArt {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct DiffusionArt {
-    /// Model folder (diffusers layout), relative to the project folder or absolute.
+    /// Model folder (diffusers layout) or single-file `.safetensors` checkpoint (SD 1.x/2.x),
+    /// relative to the project folder or absolute.
     pub model: String,
     /// Base prompt; trait values add their `prompt` fragments after it.
     pub prompt: String,
