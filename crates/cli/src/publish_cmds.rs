@@ -220,8 +220,14 @@ pub fn import_shard(out: &Output, args: ImportShardArgs, cancel: &CancelToken) -
         ("Imported", format!("{} image(s)", report.imported)),
         ("Already here", format!("{} image(s)", report.already)),
     ];
+    if let Some(shard) = report.shard {
+        rows.insert(0, ("Shard", shard.to_string()));
+    }
+    if report.missing > 0 {
+        rows.push(("Not made yet", format!("{} image(s): finish the shard there and import again", report.missing)));
+    }
     for r in &report.refused {
-        rows.push(("Refused", r.clone()));
+        rows.push(("Refused", r.to_string()));
     }
     out.data(&report, &rows)?;
     Ok(if report.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
