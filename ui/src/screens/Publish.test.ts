@@ -224,7 +224,8 @@ describe("Publish", () => {
     backend({ publish_status: () => ({ ...READY, planned: { items: 12, stages: 3, spec_sha256: "ab", current: true } }), shard_job: () => null });
     render(Publish, { project: MOTHS });
     expect(await screen.findByTestId("shard-jobs")).toHaveTextContent("Several machines");
-    expect(screen.getByTestId("shard-export")).toBeEnabled();
+    expect(screen.getByTestId("shard-pick")).toBeEnabled();
+    expect(screen.getByTestId("shard-export")).toBeDisabled(); // until a folder is chosen
     expect(screen.queryByTestId("shard-job")).toBeNull();
   });
 });

@@ -49,6 +49,10 @@ describe("Several machines", () => {
     expect(screen.getByTestId("shard-export")).toBeDisabled();
     await user.clear(count);
     await user.type(count, "3");
+    expect(screen.getByTestId("shard-export")).toBeDisabled();
+    await user.click(screen.getByTestId("shard-dest-browse"));
+    await vi.waitFor(() => expect(screen.getByTestId("shard-dest")).toHaveValue("/home/ada/jobs"));
+    expect(calls.filter((c) => c.cmd === "shard_export")).toHaveLength(0);
     await user.click(screen.getByTestId("shard-export"));
     expect(await screen.findByTestId("shard-exported")).toHaveTextContent("3 job folders for “Moths of Night” are in /home/ada/jobs");
     expect(calls.find((c) => c.cmd === "shard_export")?.args).toEqual({ dest: "/home/ada/jobs", count: 3 });
@@ -60,18 +64,19 @@ describe("Several machines", () => {
     expect(screen.getByRole("button", { name: "Copy the command of shard 2/3" })).toBeInTheDocument();
   });
 
-  test("a cancelled folder dialog exports nothing; a refused export says why", async () => {
-    let picked: string | null = null;
+  test("a cancelled folder dialog changes nothing; a typed folder works; a refused export says why", async () => {
     const calls = backend({
-      "plugin:dialog|open": () => picked,
+      "plugin:dialog|open": () => null,
       shard_export: fail(commandError("invalidInput", "`/home/ada/jobs/moths-of-night-shard-0-of-3` already exists")),
     });
     const user = userEvent.setup();
     render(ShardJobs, { items: 12 });
-    await user.click(screen.getByTestId("shard-export"));
+    await user.click(screen.getByTestId("shard-dest-browse"));
     expect(calls.map((c) => c.cmd)).toEqual(["plugin:dialog|open"]);
-    picked = "/home/ada/jobs";
-    await user.click(screen.getByTestId("shard-export"));
+    expect(screen.getByTestId("shard-dest")).toHaveValue("");
+    expect(screen.getByTestId("shard-export")).toBeDisabled();
+    await user.type(screen.getByTestId("shard-dest"), "~/jobs{Enter}");
+    expect(calls.at(-1)).toEqual({ cmd: "shard_export", args: { dest: "~/jobs", count: 3 } });
     expect(await screen.findByTestId("error-message")).toHaveTextContent("already exists");
     expect(screen.queryByTestId("shard-exported")).toBeNull();
   });
@@ -125,7 +130,6 @@ describe("Several machines", () => {
     let check: ShardCheck = { ...CHECK, found: 0, notes: [], problem: "`/x/collection.toml` was made from another collection.toml than this project's" };
     const job = deferred<ImportReport>();
     const calls = backend({
-      "plugin:dialog|open": () => DIR,
       shard_inspect: () => check,
       shard_import: (args) => {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -139,14 +143,15 @@ describe("Several machines", () => {
     });
     const user = userEvent.setup();
     render(ShardJobs, { items: 12 });
-    await user.click(screen.getByTestId("shard-pick"));
+    await user.type(screen.getByTestId("shard-from"), DIR);
+    await user.click(screen.getByTestId("shard-check-folder"));
     const shown = await screen.findByTestId("shard-check");
     expect(shown).toHaveAttribute("data-importable", "false");
     expect(shown).toHaveTextContent("another collection.toml");
     expect(screen.queryByTestId("shard-import")).toBeNull();
 
     check = CHECK;
-    await user.click(screen.getByTestId("shard-pick"));
+    await user.click(screen.getByTestId("shard-check-folder"));
     await user.click(await screen.findByTestId("shard-import"));
     await user.click(await screen.findByTestId("shard-cancel"));
     expect(calls.map((c) => c.cmd)).toContain("cancel_job");
@@ -160,5 +165,6 @@ describe("Several machines", () => {
     render(ShardJobs, { items: 12, busy: true });
     expect(screen.getByTestId("shard-export")).toBeDisabled();
     expect(screen.getByTestId("shard-pick")).toBeDisabled();
+    expect(screen.getByTestId("shard-dest-browse")).toBeDisabled();
   });
 });
