@@ -511,6 +511,9 @@ fn shard_jobs_export_run_and_import_to_the_single_machine_cids() {
         assert_eq!(report["refused"], json!([]));
         assert!(!take(&events).is_empty(), "progress streamed");
     }
+    // The Publish screen counts them against the plan: all made, nothing pinned yet.
+    let status = s.ok("publish_status", json!({}));
+    assert_eq!((status["planned"]["items"].as_u64(), status["images_ready"].as_u64()), (Some(2), Some(6)), "{status}");
     let report = s.ok("publish_run", json!({ "request": request, "onEvent": CHANNEL }));
     assert_eq!(report["generate"]["generated"], 0, "every image came from a job");
     assert_eq!(cids(&report), expected, "merged = single machine");

@@ -96,6 +96,15 @@ pub fn import(
     let planned = same_spec(root, from)?;
     let shard = read_job(from)?.map(|job| job.shard);
     let journal = Journal::new(project.db());
+    // The plan the images are checked against is the project's plan from now on, so the
+    // Publish screen counts imported images against it ("12 of 36 images") as after a run.
+    let summary = serde_json::to_value(planned.summary()).unwrap_or_default();
+    journal.record_plan(
+        &planned.spec_sha256,
+        planned.plan.items.len() as u32,
+        planned.plan.stages.len() as u32,
+        &summary,
+    )?;
     let stages = planned.plan.stages.len();
     let total = (planned.plan.items.len() * stages) as u64;
     let mut report = ImportReport { shard, ..ImportReport::default() };
