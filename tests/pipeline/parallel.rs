@@ -178,6 +178,24 @@ fn exported_shard_jobs_run_anywhere_and_merge_to_the_single_machine_cids() {
     assert!(std::fs::read_dir(&dest).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
     let again = shard_jobs::export(&home, &dest, 3, &CancelToken::new()).unwrap_err().to_string();
     assert!(again.contains("already exists"), "{again}");
+    // The CLI writes the same folders (another destination), and says why it refuses.
+    let cli = |dest: &std::path::Path, machines: &str| {
+        std::process::Command::new(chrysalis_tests::chrysalis_bin!())
+            .args(["--json", "export-shards", "--machines", machines, "--project"])
+            .arg(home_dir.path())
+            .arg(dest)
+            .output()
+            .unwrap()
+    };
+    let out_cli = cli(&out.path().join("cli-jobs"), "2");
+    assert!(out_cli.status.success(), "{}", String::from_utf8_lossy(&out_cli.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out_cli.stdout).unwrap();
+    assert_eq!(json["jobs"].as_array().unwrap().len(), 2, "{json}");
+    assert_eq!(json["jobs"][1]["command"], "chrysalis publish --project . --only generate --shard 1/2");
+    assert!(out.path().join("cli-jobs/night-moths-shard-1-of-2/shard.json").is_file());
+    let refused = cli(&out.path().join("cli-jobs"), "2");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already exists"));
 
     // Machine 0: the app's "Generate this shard" (the library call behind it).
     let job0 = chrysalis_core::Project::open(&dirs[0]).unwrap();
