@@ -136,7 +136,7 @@ describe("the whole path: generate -> collect -> publish -> mint -> evolve -> ro
     await (await byTestId("open-dir")).waitForDisplayed({ timeout: 15_000 });
     await (await byTestId("open-dir")).setValue(job);
     await (await byTestId("open-button")).click();
-    await waitForText("header-project", folders[0], 30_000);
+    await waitForText("project-name", folders[0], 30_000);
     await show("publish");
     await waitForText("shard-job-text", "shard job 0/3 of “Chrysalis Demo”: it makes 12 images", 30_000);
     await (await byTestId("shard-run")).click();
@@ -148,7 +148,7 @@ describe("the whole path: generate -> collect -> publish -> mint -> evolve -> ro
     await (await byTestId("open-dir")).waitForDisplayed({ timeout: 15_000 });
     await (await byTestId("open-dir")).setValue(dir());
     await (await byTestId("open-button")).click();
-    await waitForText("header-project", "Demo Path", 30_000);
+    await waitForText("project-name", "Demo Path", 30_000);
     await show("publish");
     await (await byTestId("shard-from")).setValue(job);
     await (await byTestId("shard-check-folder")).click();
