@@ -182,5 +182,18 @@ pub fn import(
             );
         }
     }
+    // The last image of a shard is rarely the collection's last: say the walk is complete.
+    on_event(&PipelineEvent::new(
+        Phase::Generate,
+        total,
+        total,
+        format!(
+            "{} imported, {} already here, {} refused, {} not made yet",
+            report.imported,
+            report.already,
+            report.refused.len(),
+            report.missing
+        ),
+    ));
     Ok(report)
 }

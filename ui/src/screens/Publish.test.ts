@@ -204,6 +204,7 @@ describe("Publish", () => {
     const user = userEvent.setup();
     render(Publish, { project: MOTHS });
     expect(await screen.findByTestId("shard-job-text")).toHaveTextContent("shard job 2/3 of “Moths of Night”: it makes 12 images");
+    expect(screen.getByText(/Make this machine's share of/)).toHaveTextContent("the images of shard 2/3");
     // Nothing else to do here: no publish form, no export, no state of a full run.
     expect(screen.queryByTestId("publish-run")).toBeNull();
     expect(screen.queryByTestId("shard-jobs")).toBeNull();
