@@ -123,6 +123,7 @@ describe("Several machines", () => {
     expect(refused[0]).toHaveTextContent("#4");
     expect(refused[0]).toHaveTextContent("not the one planned for item 4 stage 2");
     expect(onimported).toHaveBeenCalledOnce();
+    expect(screen.queryByTestId("shard-progress")).toBeNull(); // the result replaces it
     expect(screen.queryByTestId("shard-cancel")).toBeNull();
   });
 
