@@ -339,6 +339,58 @@ pub fn inspect(project: &Project, from: &Path) -> Result<ShardCheck, PipelineErr
 mod tests {
     use super::*;
 
+    /// A diffusion collection's jobs name the model folder each machine needs (the README
+    /// says where), and a job run without it stops before generating, naming `art.model`.
+    #[test]
+    fn diffusion_jobs_name_their_model_and_refuse_to_run_without_it() {
+        let home = tempfile::tempdir().unwrap();
+        let project = Project::create(home.path(), Some("diffusion")).unwrap();
+        chrysalis_art::diffusion::testing::write_tiny_model(&home.path().join("models/tiny"), 5).unwrap();
+        let spec = r#"name = "Tiny Moths"
+symbol = "TM"
+description = "Two tiny diffusion moths."
+size = 2
+seed = 1
+royalty_bps = 0
+price = "0"
+
+[[creators]]
+address = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf"
+share_bps = 10000
+
+[art]
+engine = "diffusion"
+model = "models/tiny"
+prompt = "a moth"
+steps = 2
+guidance = 0
+scheduler = "ddim"
+width = 256
+height = 256
+
+[[traits]]
+name = "Wing"
+values = [{ value = "Pale", count = 1, prompt = "pale" }, { value = "Dark", count = 1, prompt = "dark" }]
+
+[[stages]]
+name = "Larva"
+unlock = "mint"
+"#;
+        std::fs::write(home.path().join(SPEC_FILE), spec).unwrap();
+        let dest = home.path().join("jobs");
+        let export = export(&project, &dest, 2, &CancelToken::new()).unwrap();
+        assert_eq!(export.model.as_deref(), Some("models/tiny"));
+        let dir = Path::new(&export.jobs[1].dir);
+        let job = read_job(dir).unwrap().unwrap();
+        assert_eq!(job.model.as_deref(), Some("models/tiny"));
+        let readme = std::fs::read_to_string(dir.join(README_FILE)).unwrap();
+        assert!(readme.contains("Stable Diffusion model at `models/tiny`"), "{readme}");
+        let job_project = Project::open(dir).unwrap();
+        let err = run(&job_project, None, &mut |_| {}, &CancelToken::new()).unwrap_err().to_string();
+        assert!(err.contains("art.model"), "{err}");
+        assert!(!dir.join("build/stage-0/images/1.png").exists(), "nothing was generated");
+    }
+
     #[test]
     fn folder_names_are_portable() {
         let s = Shard { index: 1, count: 3 };
