@@ -9,6 +9,11 @@
 //! after the app was closed mid-way" is simply running the same command again; the Publish
 //! screen reads [`publish_status`] on open to offer exactly that.
 //!
+//! ## Several machines
+//! The Publish screen exports shard jobs (`shard_export`), runs one when the open project is
+//! a job folder (`shard_job`, `shard_run`) and imports a job's results (`shard_inspect`,
+//! `shard_import`): see `chrysalis_pipeline::shard_jobs` for what a job folder holds.
+//!
 //! ## Long jobs
 //! Publishing, minting and cranking evolutions are jobs (`AppState::start_job`): one at a
 //! time, cancelled by `cancel_job` at the pipeline's next checkpoint. Chain access goes
@@ -26,7 +31,10 @@ use chrysalis_core::{CancelToken, Project};
 use chrysalis_pipeline::creators::{self, CreatorStatus};
 use chrysalis_pipeline::evolve::{self, EvolveReport};
 use chrysalis_pipeline::journal::Journal;
+use chrysalis_pipeline::merge::{self, ImportReport};
 use chrysalis_pipeline::royalties::{self, RoyaltiesReport};
+use chrysalis_pipeline::shard::{self, ShardJob};
+use chrysalis_pipeline::shard_jobs::{self, JobsExport, ShardCheck};
 use chrysalis_pipeline::studio::{self, MintEstimate, MintRecord, PublishStatus, RoyaltyEvent, Timeline};
 use chrysalis_pipeline::verify::{self, VerifyReport};
 use chrysalis_pipeline::{
@@ -255,6 +263,63 @@ pub async fn publish_run(
         let mut send = sender(on_event);
         let pinner: Option<&dyn Pinner> = pinner.as_deref().map(|p| p as &dyn Pinner);
         chrysalis_pipeline::publish(project, &options, pinner, &mut send, cancel)
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// Several machines (shard jobs; the logic is `chrysalis_pipeline::shard_jobs`)
+
+/// Writes `count` shard job folders for the open project's collection into `dest`: one
+/// project per shard, holding the spec, `shard.json` and a README with the command to run.
+/// Nothing is overwritten.
+#[tauri::command]
+pub async fn shard_export(state: State<'_, AppState>, dest: String, count: u32) -> CommandResult<JobsExport> {
+    let dest = parse_path(&dest, "the folder for the shard jobs", "~/Desktop/moth-jobs")?;
+    job(&state, move |project, cancel| shard_jobs::export(project, &dest, count, cancel)).await
+}
+
+/// The open project's `shard.json` when it is a shard job folder (the Publish screen then
+/// offers "Generate this shard"), else `null`.
+#[tauri::command]
+pub async fn shard_job(state: State<'_, AppState>) -> CommandResult<Option<ShardJob>> {
+    let (_, root) = project_root(&state)?;
+    blocking(move || shard::read_job(&root).map_err(pipeline_error)).await
+}
+
+/// Makes the open job folder's images (its own shard only), streaming progress. Running it
+/// again keeps finished images. Cancellable with `cancel_job`.
+#[tauri::command]
+pub async fn shard_run(state: State<'_, AppState>, on_event: Channel<PipelineEvent>) -> CommandResult<PublishReport> {
+    job(&state, move |project, cancel| {
+        let mut send = sender(on_event);
+        shard_jobs::run(project, None, &mut send, cancel)
+    })
+    .await
+}
+
+/// What the shard folder `dir` holds before it is imported: which shard, how many images,
+/// and why it cannot be imported, if it cannot. Reads only.
+#[tauri::command]
+pub async fn shard_inspect(state: State<'_, AppState>, dir: String) -> CommandResult<ShardCheck> {
+    let dir = parse_path(&dir, "the shard's folder", "~/Desktop/moth-jobs/moths-shard-0-of-3")?;
+    let project = state.project()?;
+    blocking(move || shard_jobs::inspect(&lock(&project), &dir).map_err(pipeline_error)).await
+}
+
+/// Copies the shard folder `dir`'s images into the open project, each checked against the
+/// recipe planned for it, streaming progress; refused images are listed with the reason and
+/// not copied. Safe to run again. Cancellable with `cancel_job`.
+#[tauri::command]
+pub async fn shard_import(
+    state: State<'_, AppState>,
+    dir: String,
+    on_event: Channel<PipelineEvent>,
+) -> CommandResult<ImportReport> {
+    let dir = parse_path(&dir, "the shard's folder", "~/Desktop/moth-jobs/moths-shard-0-of-3")?;
+    job(&state, move |project, cancel| {
+        let mut send = sender(on_event);
+        merge::import(project, &dir, &mut send, cancel)
     })
     .await
 }

@@ -120,6 +120,11 @@ fn project_commands_say_to_open_a_project_first() {
         ("royalties_pay", json!({ "chain": sandbox(), "lamports": 1000 })),
         ("royalties_distribute", json!({ "chain": sandbox() })),
         ("verify_nft", json!({ "chain": sandbox(), "mint": "11111111111111111111111111111111" })),
+        ("shard_export", json!({ "dest": "/tmp/jobs", "count": 2 })),
+        ("shard_job", json!({})),
+        ("shard_run", json!({ "onEvent": CHANNEL })),
+        ("shard_inspect", json!({ "dir": "/tmp/jobs/x" })),
+        ("shard_import", json!({ "dir": "/tmp/jobs/x", "onEvent": CHANNEL })),
     ] {
         let (kind, message) = s.err(cmd, args);
         assert_eq!(kind, "noProject", "{cmd}: {message}");
@@ -438,4 +443,89 @@ fn a_cancelled_publish_resumes_where_it_stopped() {
     assert_eq!(report["generate"]["reused"].as_u64(), Some(made as u64), "{report}");
     assert_eq!(report["generate"]["generated"].as_u64(), Some(6 - made as u64));
     assert_eq!(s.ok("publish_status", json!({}))["complete"], true);
+}
+
+/// Several machines, as the Publish screen does it: export two shard jobs, open each job
+/// folder and "Generate this shard", reopen the project, inspect and import each folder with
+/// progress, then publish: the CIDs equal a project that made everything itself.
+#[test]
+fn shard_jobs_export_run_and_import_to_the_single_machine_cids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, events) = studio();
+    let request = json!({ "backend": "local", "endpoint": null, "arweave_wallet": null, "layout": "v0" });
+    let cids = |report: &Value| -> Vec<(Value, Value)> {
+        report["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|st| (st["images_cid"].clone(), st["metadata_cid"].clone()))
+            .collect()
+    };
+    let single = tmp.path().join("single");
+    new_project(&s, &single);
+    std::fs::write(single.join("collection.toml"), TINY_SPEC).unwrap();
+    let expected = cids(&s.ok("publish_run", json!({ "request": request, "onEvent": CHANNEL })));
+
+    let home = tmp.path().join("home");
+    new_project(&s, &home);
+    std::fs::write(home.join("collection.toml"), TINY_SPEC).unwrap();
+    assert_eq!(s.ok("shard_job", json!({})), Value::Null, "a project of its own is no job");
+    let dest = tmp.path().join("jobs");
+    let (kind, message) = s.err("shard_export", json!({ "dest": path_arg(&dest), "count": 3 }));
+    assert_eq!(kind, "invalidInput");
+    assert!(message.contains("choose from 1 to 2"), "{message}");
+    let (kind, _) = s.err("shard_export", json!({ "dest": "jobs", "count": 2 }));
+    assert_eq!(kind, "invalidInput", "a relative folder");
+    let export = s.ok("shard_export", json!({ "dest": path_arg(&dest), "count": 2 }));
+    let jobs = export["jobs"].as_array().unwrap().clone();
+    assert_eq!(jobs.len(), 2);
+    let (kind, message) = s.err("shard_run", json!({ "onEvent": CHANNEL }));
+    assert_eq!(kind, "notReady");
+    assert!(message.contains("not a shard job folder"), "{message}");
+
+    // "Another machine": the app opens each job folder and makes its shard.
+    for (k, job) in jobs.iter().enumerate() {
+        s.ok("open_project", json!({ "dir": job["dir"] }));
+        let manifest = s.ok("shard_job", json!({}));
+        assert_eq!(manifest["shard"], json!({ "index": k, "count": 2 }));
+        assert_eq!(manifest["images"], 3);
+        let (kind, message) = s.err("publish_run", json!({ "request": request, "onEvent": CHANNEL }));
+        assert_eq!(kind, "invalidInput");
+        assert!(message.contains("shard job"), "{message}");
+        take(&events);
+        let report = s.ok("shard_run", json!({ "onEvent": CHANNEL }));
+        assert_eq!(report["generate"]["generated"], 3, "{report}");
+        assert!(take(&events).iter().any(|e| e["phase"] == "generate"), "progress streamed");
+    }
+
+    // Back home: inspect, then import with progress.
+    s.ok("open_project", json!({ "dir": path_arg(&home) }));
+    for (k, job) in jobs.iter().enumerate() {
+        let check = s.ok("shard_inspect", json!({ "dir": job["dir"] }));
+        assert_eq!((check["found"].as_u64(), check["expected"].as_u64()), (Some(3), Some(3)), "{check}");
+        assert_eq!(check["problem"], Value::Null, "{check}");
+        take(&events);
+        let report = s.ok("shard_import", json!({ "dir": job["dir"], "onEvent": CHANNEL }));
+        assert_eq!(report["shard"]["index"], k);
+        assert_eq!((report["imported"].as_u64(), report["missing"].as_u64()), (Some(3), Some(0)), "{report}");
+        assert_eq!(report["refused"], json!([]));
+        assert!(!take(&events).is_empty(), "progress streamed");
+    }
+    // The Publish screen counts them against the plan: all made, nothing pinned yet.
+    let status = s.ok("publish_status", json!({}));
+    assert_eq!((status["planned"]["items"].as_u64(), status["images_ready"].as_u64()), (Some(2), Some(6)), "{status}");
+    let report = s.ok("publish_run", json!({ "request": request, "onEvent": CHANNEL }));
+    assert_eq!(report["generate"]["generated"], 0, "every image came from a job");
+    assert_eq!(cids(&report), expected, "merged = single machine");
+
+    // A project of the same spec made by hand (no shard.json) imports too: all there already.
+    let report = s.ok("shard_import", json!({ "dir": path_arg(&single), "onEvent": CHANNEL }));
+    assert_eq!((report["shard"].clone(), report["already"].as_u64()), (Value::Null, Some(6)), "{report}");
+    // A folder of another collection is shown as such, and refused on import.
+    std::fs::write(single.join("collection.toml"), TINY_SPEC.replace("seed = 3", "seed = 4")).unwrap();
+    let check = s.ok("shard_inspect", json!({ "dir": path_arg(&single) }));
+    assert!(check["problem"].as_str().unwrap().contains("another collection.toml"), "{check}");
+    let (kind, message) = s.err("shard_import", json!({ "dir": path_arg(&single), "onEvent": CHANNEL }));
+    assert_eq!(kind, "invalidInput");
+    assert!(message.contains("another collection.toml"), "{message}");
 }

@@ -97,6 +97,9 @@ enum Command {
     /// Merge the images of a shard (`publish --only generate --shard K/N` on another
     /// machine) into this project, each checked against the recipe planned for it.
     ImportShard(publish_cmds::ImportShardArgs),
+    /// Write one shard job folder per machine (the spec, shard.json and a README with the
+    /// command to run there), to generate the collection on several machines.
+    ExportShards(publish_cmds::ExportShardsArgs),
     /// The whole path in a new project on embedded defaults: 12 items × 3 stages, generated,
     /// published, minted in the sandbox, warped, evolved, royalties paid and distributed,
     /// every NFT verified.
@@ -190,6 +193,7 @@ fn main() -> ExitCode {
         Command::Regenerate(args) => art_cmds::regenerate(&out, args, cancel_token()),
         Command::Publish(args) => publish_cmds::publish(&out, *args, cancel_token()),
         Command::ImportShard(args) => publish_cmds::import_shard(&out, args, cancel_token()),
+        Command::ExportShards(args) => publish_cmds::export_shards(&out, args, cancel_token()),
         Command::Evolve(args) => chain_cmds::evolve(&out, args, cancel_token()),
         Command::Warp(args) => chain_cmds::warp(&out, args),
         Command::Royalties(args) => chain_cmds::royalties(&out, args),

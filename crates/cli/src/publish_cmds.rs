@@ -201,6 +201,42 @@ pub fn print_publish(out: &Output, r: &PublishReport) -> anyhow::Result<()> {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportShardsArgs {
+    /// The folder to write the job folders into (created if needed; nothing is overwritten).
+    pub dest: PathBuf,
+    /// How many machines (shards): from 1 to the number of items.
+    #[arg(long, value_name = "N")]
+    pub machines: u32,
+    /// The project whose collection is split; defaults to the project containing the
+    /// current directory.
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+}
+
+/// `chrysalis export-shards DEST --machines N`: one job folder per machine.
+pub fn export_shards(out: &Output, args: ExportShardsArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
+    let project = crate::project_cmds::open_project(args.project.as_deref())?;
+    let export = chrysalis_pipeline::shard_jobs::export(&project, &args.dest, args.machines, cancel)?;
+    let mut rows = vec![
+        ("Collection", format!("{} ({} items × {} stages)", export.collection, export.items, export.stages)),
+        ("Jobs in", export.dest.clone()),
+    ];
+    if let Some(model) = &export.model {
+        rows.push(("Model needed", format!("{model} (the same files on every machine)")));
+    }
+    for job in &export.jobs {
+        let folder = std::path::Path::new(&job.dir).file_name().map(|f| f.to_string_lossy().into_owned());
+        rows.push(("Shard", format!("{}  {} images  {}", job.shard, job.images, folder.unwrap_or_default())));
+    }
+    rows.push((
+        "Run there",
+        "the command in each folder's README.txt, then `chrysalis import-shard FOLDER` here".into(),
+    ));
+    out.data(&export, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
 pub struct ImportShardArgs {
     /// The shard's project folder (where `publish --only generate --shard K/N` ran).
     pub from: PathBuf,
@@ -220,8 +256,14 @@ pub fn import_shard(out: &Output, args: ImportShardArgs, cancel: &CancelToken) -
         ("Imported", format!("{} image(s)", report.imported)),
         ("Already here", format!("{} image(s)", report.already)),
     ];
+    if let Some(shard) = report.shard {
+        rows.insert(0, ("Shard", shard.to_string()));
+    }
+    if report.missing > 0 {
+        rows.push(("Not made yet", format!("{} image(s): finish the shard there and import again", report.missing)));
+    }
     for r in &report.refused {
-        rows.push(("Refused", r.clone()));
+        rows.push(("Refused", r.to_string()));
     }
     out.data(&report, &rows)?;
     Ok(if report.refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })

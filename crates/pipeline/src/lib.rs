@@ -75,6 +75,7 @@ pub mod plan;
 pub mod publish;
 pub mod royalties;
 pub mod shard;
+pub mod shard_jobs;
 pub mod studio;
 pub mod verify;
 

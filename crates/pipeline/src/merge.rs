@@ -10,19 +10,74 @@ use serde::{Deserialize, Serialize};
 
 use super::generate::{image_path, published_recipe};
 use super::journal::Journal;
-use super::plan::plan_text;
+use super::plan::{Planned, plan_text};
+use super::shard::{Shard, read_job};
 use super::{OnEvent, Phase, PipelineError, PipelineEvent, SPEC_FILE, sha256_hex};
 
 /// What [`import`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportReport {
+    /// The shard the folder is a job for (its `shard.json`); `None` for a shard folder made
+    /// by hand with `publish --shard`.
+    pub shard: Option<Shard>,
     /// Images copied into the project.
     pub imported: u32,
     /// Images the project already had, byte for byte.
     pub already: u32,
     /// Images refused, each with its file and why: nothing of them was copied.
-    pub refused: Vec<String>,
+    pub refused: Vec<RefusedImage>,
+    /// Images the shard should have made but the folder does not hold (a job stopped early,
+    /// or not run): import the folder again once they are made. 0 without a `shard.json`.
+    pub missing: u32,
+}
+
+/// One image [`import`] did not copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RefusedImage {
+    /// The file, in the shard's folder.
+    pub file: String,
+    pub index: u32,
+    pub stage: u32,
+    /// Why, in words for a person.
+    pub reason: String,
+}
+
+impl std::fmt::Display for RefusedImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file, self.reason)
+    }
+}
+
+/// Plans this project's collection and checks that the shard folder `from` was made from the
+/// very same `collection.toml` bytes (anything else would plan other recipes): the check
+/// [`import`] starts with, and what [`crate::shard_jobs::inspect`] shows before importing.
+pub fn same_spec(project_root: &Path, from: &Path) -> Result<Planned, PipelineError> {
+    let spec_path = project_root.join(SPEC_FILE);
+    let text = match std::fs::read_to_string(&spec_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(PipelineError::NoSpec { path: spec_path }),
+        Err(e) => return Err(PipelineError::io(&spec_path)(e)),
+    };
+    if !from.is_dir() {
+        return Err(PipelineError::Invalid(format!("`{}` is not a folder: name the shard's folder", from.display())));
+    }
+    let theirs_path = from.join(SPEC_FILE);
+    let theirs = std::fs::read(&theirs_path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => PipelineError::Invalid(format!(
+            "`{}` is not a shard of this collection: it has no collection.toml (name the shard's project folder)",
+            from.display()
+        )),
+        _ => PipelineError::io(&theirs_path)(e),
+    })?;
+    if sha256_hex(&theirs) != sha256_hex(text.as_bytes()) {
+        return Err(PipelineError::Invalid(format!(
+            "`{}` was made from another collection.toml than this project's: a shard must use the very same file (copy this project's collection.toml to the shard machine and generate again)",
+            theirs_path.display()
+        )));
+    }
+    plan_text(&text, &spec_path, project_root)
 }
 
 /// Merges the images a shard made in the project folder `from` into `project`. The shard
@@ -38,27 +93,21 @@ pub fn import(
 ) -> Result<ImportReport, PipelineError> {
     project.require_writable("importing a shard")?;
     let root = project.root();
-    let spec_path = root.join(SPEC_FILE);
-    let text = std::fs::read_to_string(&spec_path).map_err(PipelineError::io(&spec_path))?;
-    let theirs_path = from.join(SPEC_FILE);
-    let theirs = std::fs::read(&theirs_path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => PipelineError::Invalid(format!(
-            "`{}` is not a shard of this collection: it has no collection.toml (name the shard's project folder)",
-            from.display()
-        )),
-        _ => PipelineError::io(&theirs_path)(e),
-    })?;
-    if sha256_hex(&theirs) != sha256_hex(text.as_bytes()) {
-        return Err(PipelineError::Invalid(format!(
-            "`{}` was made from another collection.toml than this project's: a shard must use the very same file (copy this project's collection.toml to the shard machine and generate again)",
-            theirs_path.display()
-        )));
-    }
-    let planned = plan_text(&text, &spec_path, root)?;
+    let planned = same_spec(root, from)?;
+    let shard = read_job(from)?.map(|job| job.shard);
     let journal = Journal::new(project.db());
+    // The plan the images are checked against is the project's plan from now on, so the
+    // Publish screen counts imported images against it ("12 of 36 images") as after a run.
+    let summary = serde_json::to_value(planned.summary()).unwrap_or_default();
+    journal.record_plan(
+        &planned.spec_sha256,
+        planned.plan.items.len() as u32,
+        planned.plan.stages.len() as u32,
+        &summary,
+    )?;
     let stages = planned.plan.stages.len();
     let total = (planned.plan.items.len() * stages) as u64;
-    let mut report = ImportReport::default();
+    let mut report = ImportReport { shard, ..ImportReport::default() };
     let mut step = 0;
     on_event(&PipelineEvent::new(Phase::Generate, 0, total, format!("importing images from {}", from.display())));
     for item in &planned.plan.items {
@@ -67,9 +116,15 @@ pub fn import(
             step += 1;
             let s = stage as u32;
             let src = image_path(from, s, item.index);
-            let Ok(bytes) = std::fs::read(&src) else { continue };
+            let Ok(bytes) = std::fs::read(&src) else {
+                if shard.is_some_and(|k| k.includes(item.index)) {
+                    report.missing += 1;
+                }
+                continue;
+            };
             let dest = image_path(root, s, item.index);
-            let refuse = |why: String| format!("{}: {why}", src.display());
+            let refuse =
+                |reason: String| RefusedImage { file: src.display().to_string(), index: item.index, stage: s, reason };
             // The recipe planned here; an img2img stage's names the image imported (or made)
             // here for the stage before, so a stage only follows its own predecessor.
             let planned_recipe = match published_recipe(root, item, stage) {
@@ -127,5 +182,18 @@ pub fn import(
             );
         }
     }
+    // The last image of a shard is rarely the collection's last: say the walk is complete.
+    on_event(&PipelineEvent::new(
+        Phase::Generate,
+        total,
+        total,
+        format!(
+            "{} imported, {} already here, {} refused, {} not made yet",
+            report.imported,
+            report.already,
+            report.refused.len(),
+            report.missing
+        ),
+    ));
     Ok(report)
 }

@@ -174,6 +174,9 @@ fn run(
             "--shard {shard} makes images only: use it with --only generate, then import every shard into one project (`chrysalis import-shard`) and publish there"
         )));
     }
+    if only != Only::Plan {
+        super::shard::check_job_run(root, options.shard)?;
+    }
     // Plan first: an unsatisfiable spec is refused before anything else is touched.
     let planned = plan::plan_project(root, &journal, &network.to_string(), on_event)?;
     // The report as it stands once planned: nothing generated, pinned or minted yet.

@@ -1,11 +1,12 @@
 // End-to-end: the artist's whole path in the built Chrysalis Studio, on embedded defaults
-// only: a new project -> the demo collection -> Publish (this computer's store) -> Mint
+// only: a new project -> the demo collection -> a third of it made as a shard job (exported,
+// run in its own folder, imported back) -> Publish (this computer's store) -> Mint
 // (Sandbox) -> Evolve (warp the Sandbox clock, crank what is due) -> Royalties (a simulated
 // sale, then distribute). Each step asserts what the window shows and saves
 // screenshots/<screen>.png. Run it with scripts/e2e.sh (see app.spec.mjs for the setup).
 
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as e2e from "./support.mjs";
@@ -52,6 +53,14 @@ async function waitForStages(expected, timeout = 120_000) {
 }
 
 const screenshot = (name) => e2e.screenshot(browser, name);
+
+/** A screenshot with the element `id` scrolled to the top of the window (a card further down
+ *  the screen). */
+async function screenshotOf(id, name) {
+  await browser.execute((testId) => document.querySelector(`[data-testid="${testId}"]`)?.scrollIntoView({ block: "start" }), id);
+  await browser.pause(200);
+  await browser.saveScreenshot(path.join(e2e.SCREENSHOTS, `${name}.png`));
+}
 
 async function show(id) {
   await (await byTestId(`nav-${id}`)).click();
@@ -111,12 +120,54 @@ describe("the whole path: generate -> collect -> publish -> mint -> evolve -> ro
     assert.ok(existsSync(path.join(dir(), "collection.toml")), "the demo spec is in the project");
   });
 
+  it("several machines: exports 3 shard jobs, runs one in its own folder, imports its images back", async () => {
+    const jobs = path.join(scratch, "jobs");
+    await (await byTestId("shard-dest")).setValue(jobs);
+    await (await byTestId("shard-export")).click();
+    await waitForText("shard-exported", "3 job folders", 60_000);
+    assert.equal((await allByTestId("shard-job-row")).length, 3);
+    const folders = readdirSync(jobs).sort();
+    assert.deepEqual(folders, ["chrysalis-demo-shard-0-of-3", "chrysalis-demo-shard-1-of-3", "chrysalis-demo-shard-2-of-3"]);
+    const job = path.join(jobs, folders[0]);
+    assert.equal(JSON.parse(readFileSync(path.join(job, "shard.json"), "utf8")).images, 12, "4 items x 3 stages");
+
+    // "Another machine": open the job folder; its Publish screen only makes its shard.
+    await (await byTestId("switch-project")).click();
+    await (await byTestId("open-dir")).waitForDisplayed({ timeout: 15_000 });
+    await (await byTestId("open-dir")).setValue(job);
+    await (await byTestId("open-button")).click();
+    await waitForText("project-name", folders[0], 30_000);
+    await show("publish");
+    await waitForText("shard-job-text", "shard job 0/3 of “Chrysalis Demo”: it makes 12 images", 30_000);
+    await (await byTestId("shard-run")).click();
+    await waitForText("shard-run-done", "12 made now", LONG);
+    await screenshot("shard-job");
+
+    // Back home: check the folder, import it, every image checked against its recipe.
+    await (await byTestId("switch-project")).click();
+    await (await byTestId("open-dir")).waitForDisplayed({ timeout: 15_000 });
+    await (await byTestId("open-dir")).setValue(dir());
+    await (await byTestId("open-button")).click();
+    await waitForText("project-name", "Demo Path", 30_000);
+    await show("publish");
+    await (await byTestId("shard-from")).setValue(job);
+    await (await byTestId("shard-check-folder")).click();
+    await waitForText("shard-check-text", "12 of 12 images found", 60_000);
+    await (await byTestId("shard-import")).click();
+    await waitForText("shard-imported-text", "12 images imported", 120_000);
+    assert.equal(readdirSync(path.join(dir(), "build", "stage-2", "images")).length, 4, "items 0, 3, 6, 9");
+    await waitForAttr("publish-state", "data-state", "partial");
+    await screenshotOf("shard-jobs", "shards");
+  });
+
   it("publish: makes every stage and pins it to this computer's store, with progress and CIDs", async () => {
     await (await byTestId("backend-local")).click();
     await (await byTestId("publish-run")).click();
     await (await byTestId("publish-progress")).waitForDisplayed({ timeout: 60_000 });
     await waitForAttr("publish-state", "data-state", "complete", LONG);
     await waitForText("publish-done", "12 items × 3 stages");
+    // The shard's 12 images were kept, not made again.
+    await waitForText("publish-done", "24 images made, 12 kept from before");
     const rows = await allByTestId("cid-row");
     assert.equal(rows.length, 7, "3 stages x (images, metadata) + the collection JSON");
     for (const r of rows) assert.match(await r.getText(), /Qm[1-9A-HJ-NP-Za-km-z]{44}/);

@@ -28,6 +28,7 @@ describe("Publish", () => {
   test("a project without a collection is offered the demo one", async () => {
     let status = EMPTY;
     const calls = backend({
+      shard_job: () => null,
       publish_status: () => status,
       use_demo_collection: () => {
         status = READY;
@@ -47,6 +48,7 @@ describe("Publish", () => {
     const job = deferred<unknown>();
     let send: ((e: PipelineEvent) => void) | undefined;
     const calls = backend({
+      shard_job: () => null,
       publish_status: () => status,
       publish_run: (args) => {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -76,6 +78,7 @@ describe("Publish", () => {
 
   test("a pinning service needs its address; a failed run shows why", async () => {
     backend({
+      shard_job: () => null,
       publish_status: () => READY,
       credential_status: () => ({ backend: "psa", account: "psa@x", env: "PSA_TOKEN", from_env: false, in_keyring: false, keyring_error: null }),
       publish_run: fail(commandError("storage", "Kubo at http://127.0.0.1:5001 is not reachable.")),
@@ -96,7 +99,7 @@ describe("Publish", () => {
       planned: { items: 12, stages: 3, spec_sha256: "ab", current: true },
       images_ready: 21,
     };
-    backend({ publish_status: () => crashed });
+    backend({ publish_status: () => crashed, shard_job: () => null });
     render(Publish, { project: MOTHS });
     const state = await screen.findByTestId("publish-state");
     await vi.waitFor(() => expect(state).toHaveAttribute("data-state", "partial"));
@@ -112,6 +115,7 @@ describe("Publish", () => {
     let send: ((e: PipelineEvent) => void) | undefined;
     const job = deferred<unknown>();
     backend({
+      shard_job: () => null,
       publish_status: () => READY,
       publish_run: (args) => {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -154,6 +158,7 @@ describe("Publish", () => {
     let send: ((e: PipelineEvent) => void) | undefined;
     const job = deferred<unknown>();
     backend({
+      shard_job: () => null,
       publish_status: () => READY,
       publish_run: (args) => {
         // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -170,5 +175,58 @@ describe("Publish", () => {
     job.resolve({ plan: { items: 12, stages: 1 }, generate: null });
     await vi.waitFor(() => expect(progress).toHaveAttribute("data-state", "done"));
     expect(progress.querySelector('[role="progressbar"]')).toHaveAttribute("aria-valuenow", "100");
+  });
+
+  test("a shard job folder only makes its own shard, with progress, and says where to take it", async () => {
+    const job = deferred<unknown>();
+    let send: ((e: PipelineEvent) => void) | undefined;
+    const calls = backend({
+      publish_status: () => READY,
+      shard_job: () => ({
+        format: 1,
+        collection: "Moths of Night",
+        shard: { index: 2, count: 3 },
+        spec_sha256: "ab",
+        items: 12,
+        stages: 3,
+        shard_items: 4,
+        images: 12,
+        model: null,
+        chrysalis: "0.1.0",
+        command: "chrysalis publish --project . --only generate --shard 2/3",
+      }),
+      shard_run: (args) => {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        send = channelSender(args.onEvent as Channel<any>) as unknown as (e: PipelineEvent) => void;
+        return job.promise;
+      },
+    });
+    const user = userEvent.setup();
+    render(Publish, { project: MOTHS });
+    expect(await screen.findByTestId("shard-job-text")).toHaveTextContent("shard job 2/3 of “Moths of Night”: it makes 12 images");
+    expect(screen.getByText(/Make this machine's share of/)).toHaveTextContent("the images of shard 2/3");
+    // Nothing else to do here: no publish form, no export, no state of a full run.
+    expect(screen.queryByTestId("publish-run")).toBeNull();
+    expect(screen.queryByTestId("shard-jobs")).toBeNull();
+    expect(screen.queryByTestId("publish-state")).toBeNull();
+    await user.click(screen.getByTestId("shard-run"));
+    expect(calls.at(-1)?.cmd).toBe("shard_run");
+    send!({ phase: "generate", step: 5, total: 12, message: "#8 stage 1", index: 8, stage: 1, bytes: null });
+    const progress = await screen.findByTestId("publish-progress");
+    await vi.waitFor(() => expect(progress).toHaveTextContent("5 of 12"));
+    expect(screen.getByTestId("shard-run-cancel")).toBeInTheDocument();
+    job.resolve({ plan: { items: 12, stages: 3 }, generate: { generated: 12, reused: 0, metadata_written: 0 } });
+    expect(await screen.findByTestId("shard-run-done")).toHaveTextContent("12 made now, 0 kept from before");
+    expect(screen.getByTestId("shard-run-done")).toHaveTextContent("Import results");
+    expect(screen.queryByTestId("publish-done")).toBeNull();
+  });
+
+  test("a project with a collection offers several machines", async () => {
+    backend({ publish_status: () => ({ ...READY, planned: { items: 12, stages: 3, spec_sha256: "ab", current: true } }), shard_job: () => null });
+    render(Publish, { project: MOTHS });
+    expect(await screen.findByTestId("shard-jobs")).toHaveTextContent("Several machines");
+    expect(screen.getByTestId("shard-pick")).toBeEnabled();
+    expect(screen.getByTestId("shard-export")).toBeDisabled(); // until a folder is chosen
+    expect(screen.queryByTestId("shard-job")).toBeNull();
   });
 });
