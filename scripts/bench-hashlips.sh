@@ -206,7 +206,8 @@ hashlips_run() { # jobs round: ITEMS editions split over `jobs` processes
 }
 
 chrysalis_run() { # jobs round
-  local jobs="$1" round="$2" d="$work/ch-$round-$jobs"
+  local jobs="$1" round="$2"
+  local d="$work/ch-$round-$jobs"
   cp -a "$template" "$d"
   timed chrysalis "$jobs" "$round" "$bin" publish --project "$d" --only generate --jobs "$jobs"
   local made
@@ -226,7 +227,7 @@ done
 # --- Table ---------------------------------------------------------------------------------
 awk -F'\t' -v items="$ITEMS" -v side="$SIDE" -v style="$STYLE" -v date="$(date -u +%Y-%m-%d)" \
   -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" -v cores="$(nproc)" '
-  { key = $1 " " $2; n[key]++; wall[key] += $4; cpus[key] += $5
+  { key = $1 " " $2; n[key]++; wall[key] += $4; cpus[key] += $5; loads = loads (loads == "" ? "" : ", ") $6
     if (!(key in lo) || $4 < lo[key]) lo[key] = $4
     if (!(key in hi) || $4 > hi[key]) hi[key] = $4 }
   END {
@@ -244,8 +245,12 @@ awk -F'\t' -v items="$ITEMS" -v side="$SIDE" -v style="$STYLE" -v date="$(date -
     c1 = rate["chrysalis 1"]; c2 = rate["chrysalis 2"]; h1 = rate["hashlips 1"]; h2 = rate["hashlips 2"]
     printf "\nChrysalis / HashLips at equal jobs: 1 job %.2fx, 2 jobs %.2fx\n", c1 / h1, c2 / h2
     s = c2 / c1
-    printf "Chrysalis 1 -> 2 jobs: %.2fx (HashLips 1 -> 2 processes: %.2fx)\n", s, h2 / h1
-    # Amdahl: the serial share that explains the 2-job speed-up, carried to 16 cores.
-    f = 2 / s - 1; if (f < 0) f = 0
-    printf "Estimate for 16 cores (Amdahl, serial share %.3f from the 2-job run): %.1f items/s\n", f, c1 / (f + (1 - f) / 16)
+    printf "Chrysalis 1 -> 2 jobs, wall clock: %.2fx (HashLips 1 -> 2 processes: %.2fx)\n", s, h2 / h1
+    # Wall-clock scaling only shows on idle cores. CPU time per item does not depend on what
+    # else the machine runs: if it stays flat from 1 to 2 jobs, the work is parallel.
+    e = (items / (cpus["chrysalis 1"] / n["chrysalis 1"])) / (items / (cpus["chrysalis 2"] / n["chrysalis 2"]))
+    printf "Chrysalis CPU time per item, 2 jobs vs 1: %.2fx (1.00 = no parallel overhead)\n", e
+    printf "Estimate for 16 idle cores: 16 x %.2f items per CPU-second = %.0f items/s", items / (cpus["chrysalis 2"] / n["chrysalis 2"]), 16 * items / (cpus["chrysalis 2"] / n["chrysalis 2"])
+    printf " (Amdahl on the wall-clock speed-up above would say %.1f, but only on an idle machine)\n", c1 / ((2 / s - 1 < 0 ? 0 : 2 / s - 1) + (1 - (2 / s - 1 < 0 ? 0 : 2 / s - 1)) / 16)
+    printf "Load average during the runs (before each): %s\n", loads
   }' "$results"

@@ -10,7 +10,9 @@
 //! `--filter TEXT` keeps the lines whose style contains TEXT; `--time` adds milliseconds per
 //! image (render and PNG apart) for a rough comparison. `--one STYLE SIDE STAGE` makes just
 //! the procedural benchmark's recipe for that case (seed 1234, palette 2), e.g. to profile it
-//! under `valgrind --tool=callgrind`.
+//! under `valgrind --tool=callgrind`. `--zlib STYLE SIDE` takes that image's filtered rows
+//! back out of its PNG and times miniz_oxide on them at every zlib level (what a level other
+//! than the pinned 6 would cost or save; changing it would change every PNG's bytes).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -29,7 +31,8 @@ fn corpus() -> Vec<Recipe> {
         for seed in 1..=3u64 {
             for (k, &(w, h)) in sizes.iter().enumerate() {
                 // Every stage at 256², fewer elsewhere so the run stays short.
-                let stages: Vec<u32> = if k == 0 { (0..=last_stage).collect() } else { vec![(seed as u32 + k as u32) % 3] };
+                let stages: Vec<u32> =
+                    if k == 0 { (0..=last_stage).collect() } else { vec![(seed as u32 + k as u32) % 3] };
                 for stage in stages {
                     out.push(procedural::recipe(style.name, seed, w, h, stage, BTreeMap::new()));
                 }
@@ -38,7 +41,14 @@ fn corpus() -> Vec<Recipe> {
     }
     let p = |v: &[(&str, f64)]| v.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<_, _>>();
     for pattern in 0..5 {
-        out.push(procedural::recipe("reaction-diffusion", 40 + pattern, 256, 256, 1, p(&[("pattern", pattern as f64)])));
+        out.push(procedural::recipe(
+            "reaction-diffusion",
+            40 + pattern,
+            256,
+            256,
+            1,
+            p(&[("pattern", pattern as f64)]),
+        ));
     }
     for (scale, relief) in [(0.75, 0.0), (2.0, 2.0), (1.37, 0.6)] {
         out.push(procedural::recipe(
@@ -60,6 +70,12 @@ fn main() {
     let filter = args.iter().position(|a| a == "--filter").and_then(|i| args.get(i + 1)).cloned();
     let time = args.iter().any(|a| a == "--time");
     let cancel = CancelToken::new();
+    if let Some(i) = args.iter().position(|a| a == "--zlib") {
+        let style = args.get(i + 1).expect("--zlib STYLE SIDE");
+        let side: u32 = args.get(i + 2).and_then(|s| s.parse().ok()).expect("--zlib STYLE SIDE");
+        zlib_levels(style, side, &cancel);
+        return;
+    }
     let recipes = match args.iter().position(|a| a == "--one") {
         Some(i) => {
             let arg = |k: usize| args.get(i + k).unwrap_or_else(|| panic!("--one STYLE SIDE STAGE"));
@@ -100,5 +116,37 @@ fn main() {
             ));
         }
         println!("{line}");
+    }
+}
+
+/// Times every zlib level on the filtered rows of one image (taken back out of its PNG).
+fn zlib_levels(style: &str, side: u32, cancel: &CancelToken) {
+    let params = BTreeMap::from([("palette".to_string(), 2.0)]);
+    let recipe = procedural::recipe(style, 1234, side, side, 0, params);
+    let out = ProceduralEngine.generate(&recipe, None, &mut |_| {}, cancel).expect("generates");
+    let png = png_meta::encode_png(&out.image, &recipe).expect("encodes");
+    // Concatenate the IDAT chunks' data and inflate it: the filtered rows the encoder deflated.
+    let (mut pos, mut idat) = (8usize, Vec::new());
+    while pos + 8 <= png.len() {
+        let len = u32::from_be_bytes(png[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+        if &png[pos + 4..pos + 8] == b"IDAT" {
+            idat.extend_from_slice(&png[pos + 8..pos + 8 + len]);
+        }
+        pos += 12 + len;
+    }
+    let filtered = miniz_oxide::inflate::decompress_to_vec_zlib(&idat).expect("our own IDAT inflates");
+    println!("{style} {side}x{side}: {} filtered bytes; the PNG's IDAT holds {} (level 6)", filtered.len(), idat.len());
+    for level in 0..=10u8 {
+        let runs = 5;
+        let t = Instant::now();
+        let mut size = 0;
+        for _ in 0..runs {
+            size = std::hint::black_box(miniz_oxide::deflate::compress_to_vec_zlib(&filtered, level)).len();
+        }
+        let ms = t.elapsed().as_secs_f64() * 1e3 / f64::from(runs);
+        println!(
+            "level {level:>2}: {ms:7.1} ms, {size:>8} bytes ({:.1}% of raw)",
+            100.0 * size as f64 / filtered.len() as f64
+        );
     }
 }

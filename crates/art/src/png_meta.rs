@@ -179,112 +179,40 @@ fn to_latin1(s: &str) -> Option<Vec<u8>> {
 
 /// Prefixes each row with its filter type, choosing per row the filter with the smallest
 /// sum of absolute (signed) residuals; ties go to the lower type.
-///
-/// One pass over the row scores all five filters without storing any of them; only the
-/// winner is then written, straight into the output. (Writing five candidate rows and
-/// summing each again cost about as much as the choice itself.)
 fn filter_rows(raw: &[u8], stride: usize) -> Vec<u8> {
+    const BPP: usize = 3;
     let rows = raw.len() / stride;
-    let mut out = vec![0u8; rows * (stride + 1)];
+    let mut out = Vec::with_capacity(rows * (stride + 1));
     let zero = vec![0u8; stride];
-    for (y, dst) in out.chunks_exact_mut(stride + 1).enumerate() {
+    let mut candidates: [Vec<u8>; 5] = std::array::from_fn(|_| vec![0u8; stride]);
+    for y in 0..rows {
         let cur = &raw[y * stride..(y + 1) * stride];
         let prev = if y == 0 { &zero[..] } else { &raw[(y - 1) * stride..y * stride] };
-        let scores = filter_scores(cur, prev);
+        for i in 0..stride {
+            let a = if i >= BPP { cur[i - BPP] } else { 0 };
+            let b = prev[i];
+            let c = if i >= BPP { prev[i - BPP] } else { 0 };
+            let x = cur[i];
+            candidates[0][i] = x;
+            candidates[1][i] = x.wrapping_sub(a);
+            candidates[2][i] = x.wrapping_sub(b);
+            candidates[3][i] = x.wrapping_sub(((u16::from(a) + u16::from(b)) / 2) as u8);
+            candidates[4][i] = x.wrapping_sub(paeth(a, b, c));
+        }
+        let score = |v: &[u8]| v.iter().map(|&x| u64::from((x as i8).unsigned_abs())).sum::<u64>();
         let mut best = 0;
-        for f in 1..scores.len() {
-            if scores[f] < scores[best] {
+        let mut best_score = score(&candidates[0]);
+        for (f, cand) in candidates.iter().enumerate().skip(1) {
+            let s = score(cand);
+            if s < best_score {
                 best = f;
+                best_score = s;
             }
         }
-        dst[0] = best as u8;
-        apply_filter(best, cur, prev, &mut dst[1..]);
+        out.push(best as u8);
+        out.extend_from_slice(&candidates[best]);
     }
     out
-}
-
-const BPP: usize = 3;
-
-/// Each filter's score for one row: the sum of its residuals read as signed bytes, absolute.
-fn filter_scores(cur: &[u8], prev: &[u8]) -> [u64; 5] {
-    let mut s = [0u64; 5];
-    let head = BPP.min(cur.len());
-    for i in 0..head {
-        let r = residuals(cur[i], 0, prev[i], 0);
-        for (sf, rf) in s.iter_mut().zip(r) {
-            *sf += u64::from(cost(rf));
-        }
-    }
-    if cur.len() > BPP {
-        // Bytes after the first pixel: no branches on the position, so it vectorises. Sums
-        // run in u32 over blocks short enough never to overflow (128 per byte at most).
-        let (x, a) = (&cur[BPP..], &cur[..cur.len() - BPP]);
-        let (b, c) = (&prev[BPP..], &prev[..prev.len() - BPP]);
-        const BLOCK: usize = 1 << 16;
-        for start in (0..x.len()).step_by(BLOCK) {
-            let end = (start + BLOCK).min(x.len());
-            let (x, a, b, c) = (&x[start..end], &a[start..end], &b[start..end], &c[start..end]);
-            let mut t = [0u32; 5];
-            for i in 0..x.len() {
-                let r = residuals(x[i], a[i], b[i], c[i]);
-                for f in 0..5 {
-                    t[f] += cost(r[f]);
-                }
-            }
-            for (sf, tf) in s.iter_mut().zip(t) {
-                *sf += u64::from(tf);
-            }
-        }
-    }
-    s
-}
-
-/// A residual's cost: its absolute value read as a signed byte.
-#[inline(always)]
-fn cost(r: u8) -> u32 {
-    u32::from((r as i8).unsigned_abs())
-}
-
-/// The residuals of byte `x` under the five filters (none, sub, up, average, Paeth) with
-/// left `a`, up `b` and up-left `c`.
-#[inline(always)]
-fn residuals(x: u8, a: u8, b: u8, c: u8) -> [u8; 5] {
-    [
-        x,
-        x.wrapping_sub(a),
-        x.wrapping_sub(b),
-        x.wrapping_sub(((u16::from(a) + u16::from(b)) / 2) as u8),
-        x.wrapping_sub(paeth_select(a, b, c)),
-    ]
-}
-
-/// [`paeth`] without branches (selects only), for the vectorised scoring loop.
-#[inline(always)]
-fn paeth_select(a: u8, b: u8, c: u8) -> u8 {
-    let (ia, ib, ic) = (i16::from(a), i16::from(b), i16::from(c));
-    // p = a + b - c; |p - a| = |b - c|, |p - b| = |a - c|, |p - c| = |a + b - 2c|.
-    let (pa, pb, pc) = ((ib - ic).abs(), (ia - ic).abs(), (ia + ib - 2 * ic).abs());
-    let not_a = (pa > pb) | (pa > pc);
-    let b_or_c = if pb <= pc { b } else { c };
-    if not_a { b_or_c } else { a }
-}
-
-/// Writes row `cur` filtered with filter `f` into `dst`.
-fn apply_filter(f: usize, cur: &[u8], prev: &[u8], dst: &mut [u8]) {
-    let head = BPP.min(cur.len());
-    for i in 0..head {
-        dst[i] = residuals(cur[i], 0, prev[i], 0)[f];
-    }
-    for i in head..cur.len() {
-        let (x, a, b, c) = (cur[i], cur[i - BPP], prev[i], prev[i - BPP]);
-        dst[i] = match f {
-            0 => x,
-            1 => x.wrapping_sub(a),
-            2 => x.wrapping_sub(b),
-            3 => x.wrapping_sub(((u16::from(a) + u16::from(b)) / 2) as u8),
-            _ => x.wrapping_sub(paeth(a, b, c)),
-        };
-    }
 }
 
 fn paeth(a: u8, b: u8, c: u8) -> u8 {
@@ -641,86 +569,4 @@ pub fn a1111_for(recipe: &Recipe) -> A1111Parameters {
 /// The `parameters` text for `recipe`.
 pub fn a1111_parameters(recipe: &Recipe) -> String {
     a1111_for(recipe).to_text()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The filter choice as first written: all five candidate rows built, each scored in its
-    /// own pass. [`filter_rows`] must choose and write exactly the same bytes.
-    fn filter_rows_reference(raw: &[u8], stride: usize) -> Vec<u8> {
-        let rows = raw.len() / stride;
-        let mut out = Vec::with_capacity(rows * (stride + 1));
-        let zero = vec![0u8; stride];
-        let mut candidates: [Vec<u8>; 5] = std::array::from_fn(|_| vec![0u8; stride]);
-        for y in 0..rows {
-            let cur = &raw[y * stride..(y + 1) * stride];
-            let prev = if y == 0 { &zero[..] } else { &raw[(y - 1) * stride..y * stride] };
-            for i in 0..stride {
-                let a = if i >= BPP { cur[i - BPP] } else { 0 };
-                let b = prev[i];
-                let c = if i >= BPP { prev[i - BPP] } else { 0 };
-                let x = cur[i];
-                candidates[0][i] = x;
-                candidates[1][i] = x.wrapping_sub(a);
-                candidates[2][i] = x.wrapping_sub(b);
-                candidates[3][i] = x.wrapping_sub(((u16::from(a) + u16::from(b)) / 2) as u8);
-                candidates[4][i] = x.wrapping_sub(paeth(a, b, c));
-            }
-            let score = |v: &[u8]| v.iter().map(|&x| u64::from((x as i8).unsigned_abs())).sum::<u64>();
-            let mut best = 0;
-            let mut best_score = score(&candidates[0]);
-            for (f, cand) in candidates.iter().enumerate().skip(1) {
-                let s = score(cand);
-                if s < best_score {
-                    best = f;
-                    best_score = s;
-                }
-            }
-            out.push(best as u8);
-            out.extend_from_slice(&candidates[best]);
-        }
-        out
-    }
-
-    #[test]
-    fn branch_free_paeth_equals_paeth_everywhere() {
-        for a in 0..=255u8 {
-            for b in 0..=255u8 {
-                for c in 0..=255u8 {
-                    assert_eq!(paeth_select(a, b, c), paeth(a, b, c), "paeth({a}, {b}, {c})");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn filter_choice_matches_the_reference_byte_for_byte() {
-        let mut rng = crate::procedural::rng::Rng::new(3, "test", "png");
-        let mut chosen = [0usize; 5];
-        for width in [1usize, 2, 3, 7, 64, 333] {
-            for kind in 0..4 {
-                let height = 9;
-                // Noise, smooth gradients, flat areas and ties (all-equal rows) pick different filters.
-                let raw: Vec<u8> = (0..width * height * 3)
-                    .map(|i| match kind {
-                        0 => rng.below(256) as u8,
-                        1 => ((i / 3) % width * 255 / width.max(1)) as u8 ^ (rng.below(4) as u8),
-                        2 => (i / (width * 3) * 20) as u8,
-                        _ => 128,
-                    })
-                    .collect();
-                let got = filter_rows(&raw, width * 3);
-                let want = filter_rows_reference(&raw, width * 3);
-                assert_eq!(got, want, "width {width}, image kind {kind}");
-                for row in got.chunks(width * 3 + 1) {
-                    chosen[row[0] as usize] += 1;
-                }
-            }
-        }
-        // The inputs exercise more than one filter (a test that only ever sees filter 0
-        // would not notice a wrong score for the others).
-        assert!(chosen.iter().filter(|&&n| n > 0).count() >= 3, "filters chosen: {chosen:?}");
-    }
 }

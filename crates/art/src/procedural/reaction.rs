@@ -587,8 +587,16 @@ mod tests {
         for &y in &ys {
             let (cy, ly) = (CubicY::new(y, gh), LinearY::new(y, gh));
             for (i, &x) in xs.iter().enumerate() {
-                assert_eq!(cubic.sample(&cy, i).to_bits(), bicubic(&g, gw, gh, x, y).to_bits(), "bicubic at ({x}, {y})");
-                assert_eq!(linear.sample(&ly, i).to_bits(), bilinear(&g, gw, gh, x, y).to_bits(), "bilinear at ({x}, {y})");
+                assert_eq!(
+                    cubic.sample(&cy, i).to_bits(),
+                    bicubic(&g, gw, gh, x, y).to_bits(),
+                    "bicubic at ({x}, {y})"
+                );
+                assert_eq!(
+                    linear.sample(&ly, i).to_bits(),
+                    bilinear(&g, gw, gh, x, y).to_bits(),
+                    "bilinear at ({x}, {y})"
+                );
             }
         }
     }
