@@ -102,7 +102,7 @@ pub(super) fn render(job: &mut Job<'_>) -> Result<Rendered, ArtError> {
     for iter in 1..=total_iter {
         for y in 0..gh {
             let mut cells = Cells { a: &a, b: &b, na: &mut na, nb: &mut nb, reached: &mut reached, settled: &settled };
-            cells.step_row(gw, gh, y, feed, kill, iter, any_settled);
+            cells.step_row(gw, gh, y, (feed, kill), iter, any_settled);
         }
         std::mem::swap(&mut a, &mut na);
         std::mem::swap(&mut b, &mut nb);
@@ -247,7 +247,7 @@ impl Cells<'_> {
     /// arrival of the front are handled in a second, cheap pass over the row (settled cells
     /// get their old values back, so what the first pass wrote for them never counts).
     #[inline(always)]
-    fn step_row(&mut self, gw: usize, gh: usize, y: usize, feed: f32, kill: f32, iter: u32, any_settled: bool) {
+    fn step_row(&mut self, gw: usize, gh: usize, y: usize, (feed, kill): (f32, f32), iter: u32, any_settled: bool) {
         let (ru, rc, rd) = (((y + gh - 1) % gh) * gw, y * gw, ((y + 1) % gh) * gw);
         let (a, b) = (self.a, self.b);
         let rows = Rows {
@@ -558,7 +558,7 @@ mod tests {
                     for y in 0..gh {
                         let mut fast =
                             Cells { a: &a, b: &b, na: &mut na1, nb: &mut nb1, reached: &mut r1, settled: &settled };
-                        fast.step_row(gw, gh, y, pattern.feed, pattern.kill, 7, any_settled);
+                        fast.step_row(gw, gh, y, (pattern.feed, pattern.kill), 7, any_settled);
                         let mut slow =
                             Cells { a: &a, b: &b, na: &mut na2, nb: &mut nb2, reached: &mut r2, settled: &settled };
                         step_row_reference(&mut slow, gw, gh, y, pattern.feed, pattern.kill, 7);
