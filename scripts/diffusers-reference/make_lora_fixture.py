@@ -6,7 +6,8 @@ Output, next to the sd15 fixture (crates/art/tests/fixtures/diffusers/sd15/):
                                 `lora_te_<transformers module>` keys with `.lora_down.weight`,
                                 `.lora_up.weight` and `.alpha` (float16, rank RANK)
   lora/reference.safetensors    prompt embeddings, one UNet call and a DDIM run's final
-                                latents from the sd15 fixture's `init_noise`, LoRA applied
+                                latents and image from the sd15 fixture's `init_noise`,
+                                LoRA applied
   lora/reference.json           weight, rank, alpha, steps, versions
 
 Seeded: a rerun writes identical bytes. Run through scripts/make-diffusers-fixtures.sh's venv:
@@ -70,7 +71,8 @@ def main():
     pipe = StableDiffusionPipeline.from_pretrained(args.model, torch_dtype=torch.float32, safety_checker=None)
     lora = kohya_lora(pipe, torch.Generator().manual_seed(SEED))
     lora_file = out / "tiny_kohya.safetensors"
-    save_file(lora, lora_file, metadata={"ss_network_dim": str(RANK), "ss_network_alpha": str(ALPHA)})
+    # One metadata key: safetensors writes several in a varying order (a Rust HashMap).
+    save_file(lora, lora_file, metadata={"format": "pt"})
 
     pipe.load_lora_weights(str(lora_file), adapter_name="tiny")
     pipe.set_adapters(["tiny"], adapter_weights=[WEIGHT])
@@ -95,12 +97,14 @@ def main():
         latents=ref["init_noise"].clone(),
         output_type="latent",
     ).images
+    image = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
     save_file(
         {
             "prompt_embeds": prompt_embeds.contiguous(),
             "negative_embeds": negative_embeds.contiguous(),
             "unet_out": unet_out.contiguous(),
             "ddim_latents": latents.contiguous(),
+            "ddim_image": image.contiguous(),
         },
         out / "reference.safetensors",
     )

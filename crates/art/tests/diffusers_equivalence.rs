@@ -466,7 +466,7 @@ fn lora_error(tensors: &[(&str, &[usize])]) -> String {
     candle_core::safetensors::save(&map, &path).unwrap();
     let spec = LoraSpec { path, weight: 1.0 };
     let engine = DiffusionEngine::load_with(&f.engine.folder().dir, &NO_CACHE).unwrap();
-    engine.with_loras(&[spec], &NO_CACHE).err().expect("the LoRA must be refused").to_string()
+    engine.with_loras(&[spec], &NO_CACHE).expect_err("the LoRA must be refused").to_string()
 }
 
 #[test]
