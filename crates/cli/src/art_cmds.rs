@@ -402,7 +402,7 @@ struct Regenerated {
 pub fn regenerate(out: &Output, args: RegenerateArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
     let (original, recipe) = png_meta::recipe_from_png_file(&args.file).map_err(art_error)?;
     let init = load_init_for(&recipe, args.init.as_deref())?;
-    let engine = engine_with_loras(&recipe, args.model.as_deref(), &args.lora)?;
+    let engine = chrysalis_art::engine_with_loras(&recipe, args.model.as_deref(), &args.lora).map_err(art_error)?;
     let generated = run_engine(out, engine.as_ref(), &recipe, init.as_ref(), cancel)?;
     let bytes = png_meta::encode_png(&generated.image, &recipe).map_err(art_error)?;
     if let Some(path) = &args.out {
@@ -441,38 +441,6 @@ pub fn regenerate(out: &Output, args: RegenerateArgs, cancel: &CancelToken) -> a
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The engine for `recipe`, with the LoRA `files` it names merged in at its weights.
-fn engine_with_loras(recipe: &Recipe, model: Option<&Path>, files: &[PathBuf]) -> anyhow::Result<Box<dyn Engine>> {
-    let wanted: &[chrysalis_core::recipe::LoraRef] = match &recipe.engine {
-        EngineSpec::Diffusion(d) => &d.loras,
-        EngineSpec::Procedural(_) => &[],
-    };
-    if wanted.is_empty() && files.is_empty() {
-        return chrysalis_art::engine_for(recipe, model).map_err(art_error);
-    }
-    if wanted.len() != files.len() {
-        let names: Vec<String> = wanted.iter().map(|l| format!("{} (sha256 {})", l.name, l.sha256)).collect();
-        bail!(
-            "this recipe applies {} LoRA(s){}{} but {} --lora file(s) were given: pass one --lora FILE per LoRA, in the recipe's order",
-            wanted.len(),
-            if names.is_empty() { "" } else { ": " },
-            names.join(", "),
-            files.len()
-        );
-    }
-    let dir = model.ok_or(chrysalis_art::ArtError::ModelDirRequired).map_err(art_error)?;
-    let specs: Vec<chrysalis_art::diffusion::LoraSpec> = files
-        .iter()
-        .zip(wanted)
-        .map(|(path, l)| chrysalis_art::diffusion::LoraSpec { path: path.clone(), weight: l.weight })
-        .collect();
-    let engine = chrysalis_art::diffusion::DiffusionEngine::load(dir)
-        .map_err(|e| art_error(e.into()))?
-        .with_loras(&specs, &Default::default())
-        .map_err(|e| art_error(e.into()))?;
-    Ok(Box::new(engine))
 }
 
 /// The img2img source a recipe needs, checked against its recorded hash.
