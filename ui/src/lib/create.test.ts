@@ -114,10 +114,22 @@ describe("the create form", () => {
       guidance: 7.5,
       scheduler: "euler",
       dtype: "f32",
+      loras: [],
     });
     expect([request.width, request.height]).toEqual([256, 320]);
     expect(request.img2img).toEqual({ parent_id: 4, strength: 0.4 });
     expect(problems({ ...form, engine: "procedural" }, CATALOG).init).toContain("diffusion model");
+  });
+
+  test("a LoRA file goes into a diffusion request with its weight; a bad weight is named", () => {
+    const form = { ...defaultForm(CATALOG, fixed(0)), engine: "diffusion" as const, model: MODEL };
+    expect(toRequest(form).engine).toMatchObject({ loras: [] });
+    const withLora = { ...form, loraPath: "  ~/lora/moth.safetensors ", loraWeight: 0.8 };
+    expect(problems(withLora, CATALOG)).toEqual({});
+    expect(toRequest(withLora).engine).toMatchObject({ loras: [{ path: "~/lora/moth.safetensors", weight: 0.8 }] });
+    expect(problems({ ...withLora, loraWeight: Number.NaN }, CATALOG).loraWeight).toContain("LoRA weight");
+    // Without a file the weight is not checked (the field is disabled).
+    expect(problems({ ...form, loraWeight: Number.NaN }, CATALOG)).toEqual({});
   });
 
   test("an unlocked seed is drawn again after generating; a locked one stays", () => {

@@ -31,6 +31,8 @@ export type { Growth } from "./Growth";
 export type { Img2ImgRequest } from "./Img2ImgRequest";
 export type { InitImage } from "./InitImage";
 export type { ItemSummary } from "./ItemSummary";
+export type { LoraChoice } from "./LoraChoice";
+export type { LoraRef } from "./LoraRef";
 export type { MintEstimate } from "./MintEstimate";
 export type { MintLine } from "./MintLine";
 export type { MintRecord } from "./MintRecord";
