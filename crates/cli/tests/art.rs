@@ -354,7 +354,7 @@ fn generate_from_init_latents_matches_diffusers_and_refuses_bad_files() {
         .args(["generate", "--init-latents", &latents, "--out", bad_out.to_str().unwrap()])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("--init-latents are for the diffusion engine"));
+        .stderr(predicate::str::contains("--init-latents and --lora are for the diffusion engine"));
 }
 
 /// `generate --lora FILE:WEIGHT` on the sd15 fixture with its kohya LoRA
@@ -465,4 +465,10 @@ fn generate_with_a_lora_matches_diffusers_records_it_and_regenerates() {
         .failure()
         .stderr(predicate::str::contains(key).and(predicate::str::contains("SDXL")));
     assert!(!refused.exists());
+    // The procedural engine takes no LoRA.
+    chrysalis()
+        .args(["generate", "--lora", lora, "--out", refused.to_str().unwrap()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--lora are for the diffusion engine"));
 }
