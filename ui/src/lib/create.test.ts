@@ -132,6 +132,22 @@ describe("the create form", () => {
     expect(problems({ ...form, loraWeight: Number.NaN }, CATALOG)).toEqual({});
   });
 
+  test("use these settings takes a recipe's LoRA weight and clears the LoRA for a recipe without one", () => {
+    const form = { ...defaultForm(CATALOG, fixed(0)), loraPath: "/l/moth.safetensors", loraWeight: 1 };
+    const spec = {
+      engine_version: 2,
+      model: { name: "tiny", files: MODEL.files },
+      steps: 20,
+      guidance: 7.5,
+      scheduler: "ddim" as const,
+      dtype: "f32" as const,
+    };
+    const recipe = { ...FLOW_RECIPE, engine: { kind: "diffusion" as const, ...spec } };
+    expect(formFromRecipe(form, recipe)).toMatchObject({ loraPath: "", loraWeight: 1 });
+    const withLora = { ...recipe, engine: { ...recipe.engine, loras: [{ name: "moth.safetensors", sha256: "ab", weight: 0.6 }] } };
+    expect(formFromRecipe(form, withLora)).toMatchObject({ loraPath: "/l/moth.safetensors", loraWeight: 0.6 });
+  });
+
   test("an unlocked seed is drawn again after generating; a locked one stays", () => {
     const form = { ...defaultForm(CATALOG, fixed(0)), seed: 5 };
     expect(afterGenerate(form, fixed(0.25)).seed).not.toBe(5);

@@ -249,6 +249,10 @@ export function formFromRecipe(form: CreateForm, recipe: Recipe, source: InitSou
     dtype: engine.dtype,
     init: engine.init_image ? source : null,
     strength: engine.init_image?.strength ?? form.strength,
+    // The recipe names a LoRA by hash, not path: keep the file chosen, take the weight; a
+    // recipe without one clears the file (its settings did not use one).
+    loraPath: engine.loras?.length ? form.loraPath : "",
+    loraWeight: engine.loras?.[0]?.weight ?? form.loraWeight,
   };
 }
 
