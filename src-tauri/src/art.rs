@@ -125,7 +125,19 @@ pub enum EngineChoice {
         guidance: f64,
         scheduler: Scheduler,
         dtype: DType,
+        /// kohya-layout LoRA files merged into the model, in order (none when absent).
+        #[serde(default)]
+        loras: Vec<LoraChoice>,
     },
+}
+
+/// A LoRA file and the weight to apply it at.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct LoraChoice {
+    /// The `.safetensors` file.
+    pub path: String,
+    /// 1.0 = as trained.
+    pub weight: f64,
 }
 
 /// What the Create screen asks for.
@@ -376,8 +388,10 @@ pub async fn model_info(dir: String) -> CommandResult<ModelInfo> {
     .await
 }
 
-/// Makes the recipe a request describes (loading the model for a diffusion request).
-fn recipe_for(request: &GenerateRequest) -> CommandResult<(Recipe, Option<PathBuf>)> {
+/// Makes the recipe a request describes (loading the model, and its LoRAs, for a diffusion
+/// request); also returns the model folder and the LoRA files.
+fn recipe_for(request: &GenerateRequest) -> CommandResult<(Recipe, Option<PathBuf>, Vec<PathBuf>)> {
+    let mut lora_files = Vec::new();
     let (engine, model_dir) = match &request.engine {
         EngineChoice::Procedural { style, params } => {
             let spec = match procedural::recipe(style, 0, 1, 1, 0, params.clone()).engine {
@@ -388,9 +402,17 @@ fn recipe_for(request: &GenerateRequest) -> CommandResult<(Recipe, Option<PathBu
             };
             (EngineSpec::Procedural(spec), None)
         }
-        EngineChoice::Diffusion { model_dir, steps, guidance, scheduler, dtype } => {
+        EngineChoice::Diffusion { model_dir, steps, guidance, scheduler, dtype, loras } => {
             let dir = model_dir_arg(model_dir)?;
-            let engine = load_model(&dir)?;
+            let mut specs = Vec::with_capacity(loras.len());
+            for l in loras {
+                let path = parse_path(&l.path, "the LoRA file", "~/Models/lora/style.safetensors")?;
+                specs.push(diffusion::LoraSpec { path: path.clone(), weight: l.weight });
+                lora_files.push(path);
+            }
+            let engine = load_model(&dir)?.with_loras(&specs, &Default::default()).map_err(|e| {
+                CommandError::new(ErrorKind::Engine, format!("{}.", sentence(&e.to_string()).trim_end_matches('.')))
+            })?;
             // Strength is filled in by the gallery from the request's source image.
             (EngineSpec::Diffusion(engine.spec(*steps, *guidance, *scheduler, *dtype, None)), Some(dir))
         }
@@ -405,7 +427,7 @@ fn recipe_for(request: &GenerateRequest) -> CommandResult<(Recipe, Option<PathBu
         prompt: request.prompt.trim().to_owned(),
         negative_prompt: request.negative_prompt.trim().to_owned(),
     };
-    Ok((recipe, model_dir))
+    Ok((recipe, model_dir, lora_files))
 }
 
 /// Generates an image into the project, streaming progress (with previews) through
@@ -418,12 +440,18 @@ pub async fn generate(
 ) -> CommandResult<GenerationView> {
     let project = state.project()?;
     job(&state, move |cancel| {
-        let (recipe, model_dir) = recipe_for(&request)?;
+        let (recipe, model_dir, lora_files) = recipe_for(&request)?;
         cancel.check().map_err(|_| CommandError::cancelled())?;
         let img2img = request.img2img.map(|r| Img2Img { parent_id: r.parent_id, strength: r.strength });
         let prepared = with_project(&project, |p| Ok(gallery::prepare(p, recipe, img2img)?))?;
         let mut streamer = Streamer { channel: &on_progress, last_preview: None };
-        let rendered = gallery::render(&prepared, model_dir.as_deref(), &mut |p| streamer.send(p), &cancel)?;
+        let rendered = gallery::render_with_loras(
+            &prepared,
+            model_dir.as_deref(),
+            &lora_files,
+            &mut |p| streamer.send(p),
+            &cancel,
+        )?;
         with_project(&project, |p| {
             let generation = gallery::record(p, &prepared, &rendered)?;
             Ok(view(p.root(), generation))
@@ -490,12 +518,14 @@ pub async fn stage_image(state: State<'_, AppState>, stage: u32, index: u32) -> 
 }
 
 /// Makes gallery image `id` again from its recipe (writing nothing) and says whether the
-/// bytes are identical. `model_dir` is needed for diffusion images.
+/// bytes are identical. `model_dir` is needed for diffusion images, and `lora_files` (in
+/// the recipe's order) for images made with LoRAs.
 #[tauri::command]
 pub async fn regenerate_check(
     state: State<'_, AppState>,
     id: i64,
     model_dir: Option<String>,
+    lora_files: Option<Vec<String>>,
     on_progress: Channel<GenerateEvent>,
 ) -> CommandResult<RegenCheckView> {
     let project = state.project()?;
@@ -503,6 +533,11 @@ pub async fn regenerate_check(
         Some(dir) => Some(model_dir_arg(&dir)?),
         None => None,
     };
+    let lora_files = lora_files
+        .unwrap_or_default()
+        .iter()
+        .map(|f| parse_path(f, "the LoRA file", "~/Models/lora/style.safetensors"))
+        .collect::<CommandResult<Vec<PathBuf>>>()?;
     job(&state, move |cancel| {
         let (generation, prepared) = with_project(&project, |p| {
             let generation = gallery::get(p, id)?;
@@ -510,7 +545,13 @@ pub async fn regenerate_check(
             Ok((generation, prepared))
         })?;
         let mut streamer = Streamer { channel: &on_progress, last_preview: None };
-        let rendered = gallery::render(&prepared, model_dir.as_deref(), &mut |p| streamer.send(p), &cancel)?;
+        let rendered = gallery::render_with_loras(
+            &prepared,
+            model_dir.as_deref(),
+            &lora_files,
+            &mut |p| streamer.send(p),
+            &cancel,
+        )?;
         let check = with_project(&project, |p| Ok(gallery::compare(p, &generation, &rendered)?))?;
         tracing::info!(id, identical = check.identical, "regenerate and check");
         Ok(RegenCheckView {

@@ -398,3 +398,56 @@ fn without_a_keyring_saving_fails_and_says_use_the_environment() {
         "keyring"
     );
 }
+
+/// A diffusion generation with a kohya LoRA (the sd15 fixture's, see
+/// crates/art/tests/diffusers_equivalence.rs): the recipe records the LoRA's SHA-256 and
+/// weight, the image differs from the one without it, regeneration needs the LoRA file (and
+/// is identical with it), and an SDXL LoRA is refused naming its key.
+#[test]
+fn generate_with_a_lora_records_it_and_regenerates_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _events) = studio_recording(tmp.path());
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/art/tests/fixtures/diffusers/sd15");
+    let lora = fixture.join("lora/tiny_kohya.safetensors");
+    let sha = hex::encode(Sha256::digest(std::fs::read(&lora).unwrap()));
+    let request = |loras: Value| {
+        json!({
+            "engine": { "kind": "diffusion", "model_dir": path_arg(&fixture), "steps": 2, "guidance": 1.0,
+                        "scheduler": "ddim", "dtype": "f32", "loras": loras },
+            "prompt": "a moth", "negative_prompt": "", "seed": 5, "width": 64, "height": 64, "stage": 0,
+            "img2img": null,
+        })
+    };
+    let with = app.ok(
+        "generate",
+        json!({ "request": request(json!([{ "path": path_arg(&lora), "weight": 0.8 }])), "onProgress": CHANNEL }),
+    );
+    assert_eq!(
+        with["recipe"]["engine"]["loras"],
+        json!([{ "name": "tiny_kohya.safetensors", "sha256": sha, "weight": 0.8 }])
+    );
+    let without = app.ok("generate", json!({ "request": request(json!([])), "onProgress": CHANNEL }));
+    assert!(without["recipe"]["engine"].get("loras").is_none(), "{}", without["recipe"]);
+    assert_ne!(with["sha256"], without["sha256"], "the LoRA must change the image");
+
+    let regen = |files: Value| json!({ "id": with["id"], "modelDir": path_arg(&fixture), "loraFiles": files, "onProgress": CHANNEL });
+    let (_, message) = app.err("regenerate_check", regen(Value::Null));
+    assert!(message.contains("LoRA") && message.contains(&sha), "{message}");
+    let check = app.ok("regenerate_check", regen(json!([path_arg(&lora)])));
+    assert_eq!(check["identical"], true, "{check}");
+
+    let sdxl = tmp.path().join("sdxl.safetensors");
+    let key = "lora_te1_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight";
+    // A safetensors file by hand: header length, JSON header, then the tensor's 4x32 f16 zeros.
+    let header = format!(r#"{{"{key}":{{"dtype":"F16","shape":[4,32],"data_offsets":[0,256]}}}}"#);
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header.as_bytes());
+    bytes.extend([0u8; 256]);
+    std::fs::write(&sdxl, bytes).unwrap();
+    let (kind, message) = app.err(
+        "generate",
+        json!({ "request": request(json!([{ "path": path_arg(&sdxl), "weight": 1.0 }])), "onProgress": CHANNEL }),
+    );
+    assert_eq!(kind, "engine");
+    assert!(message.contains(key) && message.contains("SDXL"), "{message}");
+}

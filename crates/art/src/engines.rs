@@ -28,6 +28,40 @@ pub fn engine_for(recipe: &Recipe, model_dir: Option<&Path>) -> Result<Box<dyn E
     }
 }
 
+/// [`engine_for`], with the LoRA `files` a diffusion recipe names merged in at the recipe's
+/// weights (one file per recipe LoRA, in its order; each is checked against the recipe's
+/// SHA-256 when the engine runs). A count that differs from the recipe's is refused, naming
+/// the LoRAs the recipe needs.
+pub fn engine_with_loras(
+    recipe: &Recipe,
+    model_dir: Option<&Path>,
+    files: &[std::path::PathBuf],
+) -> Result<Box<dyn Engine>, ArtError> {
+    let wanted: &[chrysalis_core::recipe::LoraRef] = match &recipe.engine {
+        EngineSpec::Diffusion(d) => &d.loras,
+        EngineSpec::Procedural(_) => &[],
+    };
+    if wanted.is_empty() && files.is_empty() {
+        return engine_for(recipe, model_dir);
+    }
+    if wanted.len() != files.len() {
+        let names: Vec<String> = wanted.iter().map(|l| format!("{} (sha256 {})", l.name, l.sha256)).collect();
+        return Err(ArtError::LoraFiles {
+            wanted: wanted.len(),
+            given: files.len(),
+            names: if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) },
+        });
+    }
+    let dir = model_dir.ok_or(ArtError::ModelDirRequired)?;
+    let specs: Vec<crate::diffusion::LoraSpec> = files
+        .iter()
+        .zip(wanted)
+        .map(|(path, l)| crate::diffusion::LoraSpec { path: path.clone(), weight: l.weight })
+        .collect();
+    let engine = crate::diffusion::DiffusionEngine::load(dir)?.with_loras(&specs, &Default::default())?;
+    Ok(Box::new(engine))
+}
+
 /// Validates `recipe`, picks its engine and generates: the one-call path for callers that
 /// do not keep an engine loaded between images.
 pub fn generate(

@@ -56,6 +56,12 @@ pub enum ArtError {
     )]
     ModelDirRequired,
 
+    /// A recipe with LoRAs run with another number of LoRA files than it names.
+    #[error(
+        "this recipe applies {wanted} LoRA(s){names} but {given} LoRA file(s) were given: pass one file per LoRA, in the recipe's order"
+    )]
+    LoraFiles { wanted: usize, given: usize, names: String },
+
     /// The diffusion engine is not part of this build.
     #[error("diffusion engine not available: {0}")]
     DiffusionUnavailable(String),

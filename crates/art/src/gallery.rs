@@ -306,7 +306,22 @@ pub fn render(
     on_progress: &mut dyn FnMut(&GenProgress),
     cancel: &CancelToken,
 ) -> Result<Rendered, GalleryError> {
-    let out = engines::generate(&prepared.recipe, prepared.init.as_ref(), model_dir, on_progress, cancel)?;
+    render_with_loras(prepared, model_dir, &[], on_progress, cancel)
+}
+
+/// [`render`] for a recipe with LoRAs: `lora_files` are the recipe's LoRA files, in its
+/// order (see [`engines::engine_with_loras`]).
+pub fn render_with_loras(
+    prepared: &Prepared,
+    model_dir: Option<&Path>,
+    lora_files: &[PathBuf],
+    on_progress: &mut dyn FnMut(&GenProgress),
+    cancel: &CancelToken,
+) -> Result<Rendered, GalleryError> {
+    prepared.recipe.validate().map_err(ArtError::from)?;
+    cancel.check().map_err(ArtError::from)?;
+    let engine = engines::engine_with_loras(&prepared.recipe, model_dir, lora_files)?;
+    let out = engine.generate(&prepared.recipe, prepared.init.as_ref(), on_progress, cancel)?;
     let png = png_meta::encode_png(&out.image, &prepared.recipe)?;
     let sha256 = sha256_hex(&png);
     let (width, height) = out.image.dimensions();

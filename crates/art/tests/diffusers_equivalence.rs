@@ -33,7 +33,7 @@ use std::path::PathBuf;
 use candle_core::{DType, Device, Tensor};
 use chrysalis_art::GenProgress;
 use chrysalis_art::diffusion::scheduler::Sampler;
-use chrysalis_art::diffusion::{DiffusionEngine, DiffusionError, HashCacheLocation, LoadOptions, RunOptions};
+use chrysalis_art::diffusion::{DiffusionEngine, DiffusionError, HashCacheLocation, LoadOptions, LoraSpec, RunOptions};
 use chrysalis_core::CancelToken;
 use chrysalis_core::recipe::{DType as RecipeDType, EngineSpec, RECIPE_FORMAT, Recipe, Scheduler};
 use serde_json::Value;
@@ -328,4 +328,172 @@ fn init_latents_files_are_read_and_bad_ones_explained() {
 
     let missing = read_init_latents(&dir.path().join("nope.safetensors")).unwrap_err().to_string();
     assert!(missing.contains("nope.safetensors"), "{missing}");
+}
+
+// ---------------------------------------------------------------------------------------
+// LoRA: `sd15/lora/` holds a random kohya-layout LoRA (rank 4, alpha 2, on every attention,
+// feed-forward and 1x1 projection layer of the UNet and the text encoder) and diffusers'
+// outputs with it loaded by `load_lora_weights` at adapter weight 0.8
+// (`scripts/diffusers-reference/make_lora_fixture.py`). Measured (x86-64, 2026-12): text
+// encoder 3.0e-7, UNet call 1.4e-6, DDIM run (4 steps) 1.9e-6; without the LoRA the same
+// outputs are 0.5–0.9 away, so the tolerances below are not reachable by accident.
+
+struct LoraFixture {
+    dir: PathBuf,
+    reference: HashMap<String, Tensor>,
+    meta: Value,
+}
+
+impl LoraFixture {
+    fn load() -> Self {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diffusers/sd15/lora");
+        let reference = candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
+        let meta = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+        Self { dir, reference, meta }
+    }
+
+    fn spec(&self) -> LoraSpec {
+        LoraSpec {
+            path: self.dir.join(self.meta["lora"].as_str().unwrap()),
+            weight: self.meta["weight"].as_f64().unwrap(),
+        }
+    }
+
+    fn tensor(&self, name: &str) -> &Tensor {
+        self.reference.get(name).unwrap_or_else(|| panic!("lora/reference.safetensors has no {name}"))
+    }
+}
+
+/// The text encoder's prompt embeddings, one UNet call and a DDIM run's final latents of
+/// `f`'s engine, each as (what, ours, diffusers' with the LoRA).
+fn lora_outputs(f: &Fixture, l: &LoraFixture) -> Vec<(&'static str, Tensor, Tensor, f64)> {
+    let folder = f.engine.folder();
+    let embeds = folder.text_encoder(DType::F32).unwrap().encode(&f.ids("prompt_ids")).unwrap();
+    let unet = folder.unet(DType::F32).unwrap();
+    let t = f.tensor("unet_timestep").to_vec1::<f32>().unwrap()[0] as f64;
+    // The UNet gets diffusers' LoRA embeddings, so its check does not inherit the encoder's error.
+    let unet_out = unet.forward(f.tensor("unet_sample"), t, l.tensor("prompt_embeds")).unwrap();
+    drop(unet);
+    let steps = l.meta["ddim_steps"].as_u64().unwrap() as u32;
+    let options = RunOptions { init_latents: Some(f.tensor("init_noise").clone()), step_noise: None };
+    let run = f
+        .engine
+        .generate_with(
+            &f.recipe(Scheduler::Ddim, steps),
+            None,
+            &options,
+            &mut |_: &GenProgress| {},
+            &CancelToken::new(),
+        )
+        .unwrap_or_else(|e| panic!("LoRA DDIM run: {e}"));
+    vec![
+        ("text encoder with LoRA", embeds, l.tensor("prompt_embeds").clone(), TOL_TEXT),
+        ("UNet call with LoRA", unet_out, l.tensor("unet_out").clone(), TOL_UNET),
+        ("DDIM run with LoRA, final latents", run.latents, l.tensor("ddim_latents").clone(), TOL_RUN),
+    ]
+}
+
+#[test]
+fn sd15_with_a_kohya_lora_matches_diffusers_load_lora_weights() {
+    let l = LoraFixture::load();
+    let mut f = Fixture::load("sd15");
+    let plain = f.engine;
+    f.engine = DiffusionEngine::load_with(&plain.folder().dir, &NO_CACHE)
+        .unwrap()
+        .with_loras(&[l.spec()], &NO_CACHE)
+        .unwrap_or_else(|e| panic!("the production loader refused the kohya LoRA: {e}"));
+    // The recipe records the LoRA file's hash and weight.
+    let recipe = f.recipe(Scheduler::Ddim, 2);
+    let EngineSpec::Diffusion(spec) = &recipe.engine else { unreachable!() };
+    let sha = chrysalis_art::diffusion::hashing::sha256_file(&l.spec().path).unwrap();
+    assert_eq!(spec.loras.len(), 1);
+    assert_eq!((spec.loras[0].sha256.as_str(), spec.loras[0].weight), (sha.as_str(), 0.8));
+    assert!(
+        recipe
+            .canonical_json()
+            .contains(&format!(r#""loras":[{{"name":"tiny_kohya.safetensors","sha256":"{sha}","weight":0.8}}]"#))
+    );
+
+    for (what, ours, theirs, tol) in lora_outputs(&f, &l) {
+        check("sd15", what, &ours, &theirs, tol);
+    }
+
+    // With the LoRA off, the same outputs are far from diffusers' LoRA outputs: the
+    // comparison above could not pass without the merge.
+    f.engine = plain;
+    for (what, ours, theirs, tol) in lora_outputs(&f, &l) {
+        let err = rel_l2(&ours, &theirs);
+        eprintln!("sd15 {what}, LoRA off: rel. L2 error {err:.2e}");
+        assert!(err > 1000.0 * tol, "{what}: without the LoRA the error is only {err:.2e}");
+    }
+}
+
+#[test]
+fn a_lora_at_weight_zero_changes_nothing_and_recipes_must_name_the_loaded_loras() {
+    let l = LoraFixture::load();
+    let f = Fixture::load("sd15");
+    let dir = f.engine.folder().dir.clone();
+    let zero = LoraSpec { weight: 0.0, ..l.spec() };
+    let engine = DiffusionEngine::load_with(&dir, &NO_CACHE).unwrap().with_loras(&[zero], &NO_CACHE).unwrap();
+    let ids = f.ids("prompt_ids");
+    let a = f.engine.folder().text_encoder(DType::F32).unwrap().encode(&ids).unwrap();
+    let b = engine.folder().text_encoder(DType::F32).unwrap().encode(&ids).unwrap();
+    assert_eq!(rel_l2(&b, &a), 0.0);
+
+    // A recipe made with the LoRA is refused by an engine without it, and the other way round.
+    let lora_engine = DiffusionEngine::load_with(&dir, &NO_CACHE).unwrap().with_loras(&[l.spec()], &NO_CACHE).unwrap();
+    let with = Fixture { kind: "sd15", engine: lora_engine, reference: HashMap::new(), meta: f.meta.clone() };
+    for (recipe, engine) in [(with.recipe(Scheduler::Ddim, 1), &f.engine), (f.recipe(Scheduler::Ddim, 1), &with.engine)]
+    {
+        let err = engine
+            .generate_with(&recipe, None, &RunOptions::default(), &mut |_: &GenProgress| {}, &CancelToken::new())
+            .err()
+            .expect("a recipe with other LoRAs must be refused")
+            .to_string();
+        assert!(err.contains("LoRA") && err.contains("tiny_kohya.safetensors"), "{err}");
+    }
+    // A recipe without LoRAs has no `loras` key: old recipes hash as before.
+    assert!(!f.recipe(Scheduler::Ddim, 1).canonical_json().contains("loras"));
+}
+
+/// Writes a LoRA with `tensors` (name -> shape; `.alpha` scalars) and returns the loader's error.
+fn lora_error(tensors: &[(&str, &[usize])]) -> String {
+    let f = Fixture::load("sd15");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.safetensors");
+    let map: HashMap<String, Tensor> =
+        tensors.iter().map(|(n, s)| (n.to_string(), Tensor::zeros(*s, DType::F16, &Device::Cpu).unwrap())).collect();
+    candle_core::safetensors::save(&map, &path).unwrap();
+    let spec = LoraSpec { path, weight: 1.0 };
+    let engine = DiffusionEngine::load_with(&f.engine.folder().dir, &NO_CACHE).unwrap();
+    engine.with_loras(&[spec], &NO_CACHE).expect_err("the LoRA must be refused").to_string()
+}
+
+#[test]
+fn loras_for_other_layers_architectures_or_of_other_kinds_are_refused_naming_the_key() {
+    // SDXL (two text encoders, LDM-named UNet blocks).
+    let e = lora_error(&[("lora_te1_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight", &[4, 32])]);
+    assert!(e.contains("lora_te1_text_model_encoder_layers_0_self_attn_q_proj") && e.contains("SDXL"), "{e}");
+    let sdxl_unet = "lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q";
+    let e = lora_error(&[
+        (&format!("{sdxl_unet}.lora_down.weight"), &[4, 640]),
+        (&format!("{sdxl_unet}.lora_up.weight"), &[640, 4]),
+    ]);
+    assert!(e.contains(sdxl_unet) && e.contains("no layer"), "{e}");
+    // A layer that exists, with the wrong width.
+    let q = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q";
+    let e = lora_error(&[(&format!("{q}.lora_down.weight"), &[4, 320]), (&format!("{q}.lora_up.weight"), &[320, 4])]);
+    assert!(e.contains(q) && e.contains("sizes differ"), "{e}");
+    // Half a module.
+    let e = lora_error(&[(&format!("{q}.lora_down.weight"), &[4, 32])]);
+    assert!(e.contains(q) && e.contains("lora_up.weight"), "{e}");
+    // LoHa and 3x3 LoCon.
+    let e = lora_error(&[(&format!("{q}.hada_w1_a"), &[32, 4])]);
+    assert!(e.contains("hada_w1_a") && e.contains("LoHa"), "{e}");
+    let conv = "lora_unet_down_blocks_0_resnets_0_conv1";
+    let e = lora_error(&[
+        (&format!("{conv}.lora_down.weight"), &[4, 32, 3, 3]),
+        (&format!("{conv}.lora_up.weight"), &[32, 4, 1, 1]),
+    ]);
+    assert!(e.contains(conv) && e.contains("1x1"), "{e}");
 }

@@ -65,6 +65,7 @@ fn sample_recipes() -> Vec<Recipe> {
             scheduler: Scheduler::Ddim,
             dtype: DType::F16,
             init_image: None,
+            loras: Vec::new(),
         }),
         seed: 42,
         width: 512,

@@ -22,6 +22,7 @@ fn diffusion_recipe() -> Recipe {
             scheduler: Scheduler::Ddim,
             dtype: DType::F32,
             init_image: None,
+            loras: Vec::new(),
         }),
         seed: 42,
         width: 512,

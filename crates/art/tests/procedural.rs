@@ -244,6 +244,7 @@ fn bad_input_gets_a_clear_error() {
         scheduler: Scheduler::Ddim,
         dtype: DType::F32,
         init_image: None,
+        loras: Vec::new(),
     });
     assert!(matches!(err(diffusion.clone()), ArtError::WrongEngine { .. }));
     // The dispatcher needs a model folder for a diffusion recipe.

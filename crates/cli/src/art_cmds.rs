@@ -120,6 +120,10 @@ pub struct GenerateArgs {
     /// implementations: the PNG is written without a recipe, which could not regenerate it.
     #[arg(long, value_name = "FILE")]
     init_latents: Option<PathBuf>,
+    /// A kohya-layout LoRA (.safetensors) to merge into the model (diffusion), at WEIGHT
+    /// (default 1); repeat for more. The recipe records each file's SHA-256 and weight.
+    #[arg(long, value_name = "FILE[:WEIGHT]", value_parser = chrysalis_art::diffusion::LoraSpec::parse)]
+    lora: Vec<chrysalis_art::diffusion::LoraSpec>,
 }
 
 /// `chrysalis recipe`
@@ -147,6 +151,10 @@ pub struct RegenerateArgs {
     /// The img2img source image, for img2img recipes (checked against the recipe's hash).
     #[arg(long, value_name = "IMAGE")]
     init: Option<PathBuf>,
+    /// The recipe's LoRA files, in the recipe's order (checked against its hashes; the
+    /// weights are the recipe's).
+    #[arg(long, value_name = "FILE")]
+    lora: Vec<PathBuf>,
 }
 
 fn parse_param(s: &str) -> Result<(String, f64), String> {
@@ -250,9 +258,9 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
 
     let (engine, recipe, init): (Box<dyn Engine>, Recipe, Option<RgbImage>) = match engine_kind {
         EngineKind::Procedural => {
-            if args.model.is_some() || args.init.is_some() || args.init_latents.is_some() {
+            if args.model.is_some() || args.init.is_some() || args.init_latents.is_some() || !args.lora.is_empty() {
                 bail!(
-                    "--model, --init and --init-latents are for the diffusion engine; the procedural engine needs none of them (pass --engine diffusion)"
+                    "--model, --init, --init-latents and --lora are for the diffusion engine; the procedural engine needs none of them (pass --engine diffusion)"
                 );
             }
             let mut recipe = procedural::recipe(&args.style, seed, width, height, args.stage, params);
@@ -274,11 +282,13 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
                 None => None,
             };
             let options = chrysalis_art::diffusion::RunOptions { init_latents, ..Default::default() };
-            let engine: Box<dyn Engine> = Box::new(
-                chrysalis_art::diffusion::DiffusionEngine::load(dir)
-                    .map_err(|e| art_error(e.into()))?
-                    .with_run_options(options),
-            );
+            let diffusion = chrysalis_art::diffusion::DiffusionEngine::load(dir)
+                .map_err(|e| art_error(e.into()))?
+                .with_loras(&args.lora, &Default::default())
+                .map_err(|e| art_error(e.into()))?
+                .with_run_options(options);
+            let loras = diffusion.folder().loras.clone();
+            let engine: Box<dyn Engine> = Box::new(diffusion);
             let model = engine
                 .model()
                 .with_context(|| format!("the engine loaded from {} did not report its model files", dir.display()))?;
@@ -297,6 +307,7 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
                 scheduler: args.scheduler.into(),
                 dtype: args.dtype.into(),
                 init_image,
+                loras,
             };
             let recipe = Recipe {
                 format: RECIPE_FORMAT,
@@ -391,7 +402,7 @@ struct Regenerated {
 pub fn regenerate(out: &Output, args: RegenerateArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
     let (original, recipe) = png_meta::recipe_from_png_file(&args.file).map_err(art_error)?;
     let init = load_init_for(&recipe, args.init.as_deref())?;
-    let engine = chrysalis_art::engine_for(&recipe, args.model.as_deref()).map_err(art_error)?;
+    let engine = chrysalis_art::engine_with_loras(&recipe, args.model.as_deref(), &args.lora).map_err(art_error)?;
     let generated = run_engine(out, engine.as_ref(), &recipe, init.as_ref(), cancel)?;
     let bytes = png_meta::encode_png(&generated.image, &recipe).map_err(art_error)?;
     if let Some(path) = &args.out {

@@ -354,5 +354,121 @@ fn generate_from_init_latents_matches_diffusers_and_refuses_bad_files() {
         .args(["generate", "--init-latents", &latents, "--out", bad_out.to_str().unwrap()])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("--init-latents are for the diffusion engine"));
+        .stderr(predicate::str::contains("--init-latents and --lora are for the diffusion engine"));
+}
+
+/// `generate --lora FILE:WEIGHT` on the sd15 fixture with its kohya LoRA
+/// (crates/art/tests/fixtures/diffusers/sd15/lora, see diffusers_equivalence.rs): from
+/// diffusers' starting latents the PNG is diffusers' `load_lora_weights` image at 0.8 to within
+/// one 8-bit level (and not without the LoRA); a seeded run's recipe records the LoRA's SHA-256
+/// and weight and regenerates byte for byte given the file; a LoRA for another architecture
+/// is refused naming its key, writing nothing.
+#[test]
+fn generate_with_a_lora_matches_diffusers_records_it_and_regenerates() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../art/tests/fixtures/diffusers/sd15");
+    let reference_bytes = std::fs::read(fixture.join("reference.safetensors")).unwrap();
+    let reference = safetensors::SafeTensors::deserialize(&reference_bytes).unwrap();
+    let lora_ref_bytes = std::fs::read(fixture.join("lora/reference.safetensors")).unwrap();
+    let lora_ref = safetensors::SafeTensors::deserialize(&lora_ref_bytes).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("reference.json")).unwrap()).unwrap();
+    let lora_meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("lora/reference.json")).unwrap()).unwrap();
+    let lora_file = fixture.join("lora").join(lora_meta["lora"].as_str().unwrap());
+    let lora = lora_file.to_str().unwrap();
+    let lora_arg = format!("{lora}:{}", lora_meta["weight"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let latents = tmp.path().join("noise.safetensors");
+    std::fs::write(
+        &latents,
+        safetensors::tensor::serialize([("latents", reference.tensor("init_noise").unwrap())], None).unwrap(),
+    )
+    .unwrap();
+    let model = fixture.to_str().unwrap();
+    let run = |extra: &[&str], out: &std::path::Path| {
+        let mut cmd = chrysalis();
+        cmd.args(["generate", "--model", model, "--out", out.to_str().unwrap()])
+            .args([
+                "--prompt",
+                meta["prompt"].as_str().unwrap(),
+                "--negative",
+                meta["negative_prompt"].as_str().unwrap(),
+            ])
+            .args(["--guidance", &meta["guidance"].to_string(), "--scheduler", "ddim", "--seed", "1"])
+            .args(["--steps", &lora_meta["ddim_steps"].to_string(), "--size", "128"])
+            .args(extra);
+        cmd
+    };
+    let theirs = lora_ref.tensor("ddim_image").unwrap();
+    let values: Vec<f32> =
+        theirs.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let worst = |png: &std::path::Path| {
+        let ours = chrysalis_art::png_meta::decode_rgb(&std::fs::read(png).unwrap(), "output").unwrap();
+        let plane = 128 * 128;
+        let mut worst = 0u8;
+        for (i, px) in ours.pixels().enumerate() {
+            for c in 0..3 {
+                let want = (((values[c * plane + i] / 2.0 + 0.5).clamp(0.0, 1.0)) * 255.0).round() as u8;
+                worst = worst.max(px[c].abs_diff(want));
+            }
+        }
+        worst
+    };
+    let with = tmp.path().join("with-lora.png");
+    run(&["--lora", &lora_arg, "--init-latents", latents.to_str().unwrap()], &with).assert().success();
+    assert!(worst(&with) <= 1, "with the LoRA, an 8-bit value differs from diffusers' by {}", worst(&with));
+    let without = tmp.path().join("without-lora.png");
+    run(&["--init-latents", latents.to_str().unwrap()], &without).assert().success();
+    assert!(worst(&without) > 20, "without the LoRA the image must be far from diffusers' LoRA image");
+
+    // A seeded run: the recipe records the LoRA, and regenerates given the same file.
+    let seeded = tmp.path().join("seeded.png");
+    run(&["--lora", &lora_arg], &seeded).assert().success();
+    let out = chrysalis().args(["recipe", seeded.to_str().unwrap(), "--json"]).output().unwrap();
+    let recipe: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sha = chrysalis_art::diffusion::hashing::sha256_file(&lora_file).unwrap();
+    assert_eq!(
+        recipe["engine"]["loras"],
+        serde_json::json!([{"name": "tiny_kohya.safetensors", "sha256": sha, "weight": 0.8}])
+    );
+    let regen = |extra: &[&str]| {
+        let mut cmd = chrysalis();
+        cmd.args(["regenerate", seeded.to_str().unwrap(), "--check", "--model", model]).args(extra);
+        cmd
+    };
+    regen(&["--lora", lora]).assert().success().stdout(predicate::str::contains("identical"));
+    regen(&[])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("applies 1 LoRA").and(predicate::str::contains(&sha)));
+    // Another file in the LoRA's place is refused by its hash.
+    let other = tmp.path().join("other.safetensors");
+    let mut bytes = std::fs::read(&lora_file).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    std::fs::write(&other, bytes).unwrap();
+    regen(&["--lora", other.to_str().unwrap()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("LoRAs are not the ones loaded"));
+
+    // An SDXL LoRA (two text encoders) is refused before anything runs, naming the key.
+    let sdxl = tmp.path().join("sdxl.safetensors");
+    let zeros = vec![0u8; 4 * 32 * 2];
+    let key = "lora_te2_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight";
+    let view = TensorView::new(Dtype::F16, vec![4, 32], &zeros).unwrap();
+    std::fs::write(&sdxl, safetensors::tensor::serialize([(key, view)], None).unwrap()).unwrap();
+    let refused = tmp.path().join("refused.png");
+    run(&["--lora", sdxl.to_str().unwrap()], &refused)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(key).and(predicate::str::contains("SDXL")));
+    assert!(!refused.exists());
+    // The procedural engine takes no LoRA.
+    chrysalis()
+        .args(["generate", "--lora", lora, "--out", refused.to_str().unwrap()])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--lora are for the diffusion engine"));
 }

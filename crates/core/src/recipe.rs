@@ -85,6 +85,23 @@ pub struct DiffusionSpec {
     /// Present for img2img: the source image and how far to move away from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_image: Option<InitImage>,
+    /// LoRAs merged into the model's weights, in the order given. Absent (not `[]`) when
+    /// there are none, so recipes without LoRAs hash as they did before LoRAs existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub loras: Vec<LoraRef>,
+}
+
+/// A LoRA applied at a weight, identified by its file's hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct LoraRef {
+    /// A display name (the file's name); not part of its identity.
+    pub name: String,
+    /// Lowercase hex SHA-256 of the `.safetensors` file.
+    pub sha256: String,
+    /// Multiplies the LoRA's change to the weights (1.0 = as trained).
+    pub weight: f64,
 }
 
 /// Identifies a model by the hashes of its weight files, not by where it lives on disk.
@@ -242,6 +259,9 @@ impl Recipe {
             {
                 return invalid(format!("img2img strength {} must be in (0, 1]", init.strength));
             }
+            if let Some(l) = d.loras.iter().find(|l| !l.weight.is_finite()) {
+                return invalid(format!("LoRA {} has weight {}, not a finite number", l.name, l.weight));
+            }
         }
         if let EngineSpec::Procedural(p) = &self.engine
             && let Some((k, v)) = p.params.iter().find(|(_, v)| !v.is_finite())
@@ -304,6 +324,38 @@ mod tests {
             prompt: "moth".into(),
             negative_prompt: String::new(),
         }
+    }
+
+    const DIFFUSION_JSON: &str = r#"{"engine":{"dtype":"f32","engine_version":2,"guidance":7.5,"kind":"diffusion","model":{"files":{"unet/w.safetensors":"abab"},"name":"m"},"scheduler":"ddim","steps":20},"format":2,"height":512,"negative_prompt":"","prompt":"moth","seed":42,"stage":0,"width":512}"#;
+
+    #[test]
+    fn diffusion_recipes_without_loras_read_and_hash_as_before_loras_existed() {
+        let r = Recipe::from_json(DIFFUSION_JSON).unwrap();
+        assert_eq!(r.canonical_json(), DIFFUSION_JSON);
+        // The hash of this exact text, as recipes written before LoRAs have it.
+        assert_eq!(r.hash().to_string(), hex::encode(Sha256::digest(DIFFUSION_JSON.as_bytes())));
+    }
+
+    #[test]
+    fn loras_are_recorded_in_order_with_hash_and_weight_and_change_the_hash() {
+        let mut r = Recipe::from_json(DIFFUSION_JSON).unwrap();
+        let plain = r.hash();
+        let EngineSpec::Diffusion(d) = &mut r.engine else { unreachable!() };
+        d.loras = vec![
+            LoraRef { name: "a.safetensors".into(), sha256: "cd".repeat(32), weight: 0.8 },
+            LoraRef { name: "b.safetensors".into(), sha256: "ef".repeat(32), weight: -1.0 },
+        ];
+        let json = r.canonical_json();
+        assert!(json.contains(&format!(
+            r#""loras":[{{"name":"a.safetensors","sha256":"{}","weight":0.8}},{{"name":"b.safetensors","sha256":"{}","weight":-1.0}}]"#,
+            "cd".repeat(32),
+            "ef".repeat(32)
+        )));
+        assert_ne!(r.hash(), plain);
+        assert_eq!(Recipe::from_json(&json).unwrap(), r);
+        let EngineSpec::Diffusion(d) = &mut r.engine else { unreachable!() };
+        d.loras[0].weight = f64::NAN;
+        assert!(r.validate().unwrap_err().to_string().contains("a.safetensors"));
     }
 
     #[test]

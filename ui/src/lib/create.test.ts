@@ -114,10 +114,38 @@ describe("the create form", () => {
       guidance: 7.5,
       scheduler: "euler",
       dtype: "f32",
+      loras: [],
     });
     expect([request.width, request.height]).toEqual([256, 320]);
     expect(request.img2img).toEqual({ parent_id: 4, strength: 0.4 });
     expect(problems({ ...form, engine: "procedural" }, CATALOG).init).toContain("diffusion model");
+  });
+
+  test("a LoRA file goes into a diffusion request with its weight; a bad weight is named", () => {
+    const form = { ...defaultForm(CATALOG, fixed(0)), engine: "diffusion" as const, model: MODEL };
+    expect(toRequest(form).engine).toMatchObject({ loras: [] });
+    const withLora = { ...form, loraPath: "  ~/lora/moth.safetensors ", loraWeight: 0.8 };
+    expect(problems(withLora, CATALOG)).toEqual({});
+    expect(toRequest(withLora).engine).toMatchObject({ loras: [{ path: "~/lora/moth.safetensors", weight: 0.8 }] });
+    expect(problems({ ...withLora, loraWeight: Number.NaN }, CATALOG).loraWeight).toContain("LoRA weight");
+    // Without a file the weight is not checked (the field is disabled).
+    expect(problems({ ...form, loraWeight: Number.NaN }, CATALOG)).toEqual({});
+  });
+
+  test("use these settings takes a recipe's LoRA weight and clears the LoRA for a recipe without one", () => {
+    const form = { ...defaultForm(CATALOG, fixed(0)), loraPath: "/l/moth.safetensors", loraWeight: 1 };
+    const spec = {
+      engine_version: 2,
+      model: { name: "tiny", files: MODEL.files },
+      steps: 20,
+      guidance: 7.5,
+      scheduler: "ddim" as const,
+      dtype: "f32" as const,
+    };
+    const recipe = { ...FLOW_RECIPE, engine: { kind: "diffusion" as const, ...spec } };
+    expect(formFromRecipe(form, recipe)).toMatchObject({ loraPath: "", loraWeight: 1 });
+    const withLora = { ...recipe, engine: { ...recipe.engine, loras: [{ name: "moth.safetensors", sha256: "ab", weight: 0.6 }] } };
+    expect(formFromRecipe(form, withLora)).toMatchObject({ loraPath: "/l/moth.safetensors", loraWeight: 0.6 });
   });
 
   test("an unlocked seed is drawn again after generating; a locked one stays", () => {

@@ -42,6 +42,9 @@ export interface CreateForm {
   width: number;
   height: number;
   stage: number;
+  /** A kohya-layout LoRA file to merge into the model ("" for none), and its weight. */
+  loraPath: string;
+  loraWeight: number;
   /** img2img from a gallery image (diffusion only). */
   init: InitSource | null;
   strength: number;
@@ -73,6 +76,8 @@ export function defaultForm(catalog: EngineCatalog, random: () => number = Math.
     width: 512,
     height: 512,
     stage: 0,
+    loraPath: "",
+    loraWeight: 1,
     init: null,
     strength: 0.6,
   };
@@ -128,6 +133,9 @@ export function problems(form: CreateForm, catalog: EngineCatalog): Record<strin
     }
     if (!Number.isFinite(form.guidance) || form.guidance < 0 || form.guidance > 30) {
       out.guidance = "Guidance must be between 0 and 30 (1 turns it off, 7.5 is usual).";
+    }
+    if (form.loraPath.trim() !== "" && (!Number.isFinite(form.loraWeight) || Math.abs(form.loraWeight) > 10)) {
+      out.loraWeight = "The LoRA weight must be a number between -10 and 10 (1 applies it as trained).";
     }
     if (form.init && !(form.strength > 0 && form.strength <= 1)) {
       out.strength = "Strength must be above 0 and at most 1.";
@@ -186,6 +194,7 @@ export function toRequest(form: CreateForm): GenerateRequest {
           guidance: form.guidance,
           scheduler: form.scheduler,
           dtype: form.dtype,
+          loras: form.loraPath.trim() === "" ? [] : [{ path: form.loraPath.trim(), weight: form.loraWeight }],
         };
   return {
     engine,
@@ -240,6 +249,10 @@ export function formFromRecipe(form: CreateForm, recipe: Recipe, source: InitSou
     dtype: engine.dtype,
     init: engine.init_image ? source : null,
     strength: engine.init_image?.strength ?? form.strength,
+    // The recipe names a LoRA by hash, not path: keep the file chosen, take the weight; a
+    // recipe without one clears the file (its settings did not use one).
+    loraPath: engine.loras?.length ? form.loraPath : "",
+    loraWeight: engine.loras?.[0]?.weight ?? form.loraWeight,
   };
 }
 

@@ -151,10 +151,19 @@ describe("Create", () => {
     expect(within(info).getByText("0a1b2c3d4e").tagName).toBe("CODE");
     expect(studio.modelDir).toBe("/models/tiny");
 
+    expect(screen.getByTestId("lora-weight")).toBeDisabled();
+    await user.type(screen.getByTestId("lora-path"), "~/lora/moth.safetensors");
+    await user.clear(screen.getByTestId("lora-weight"));
+    await user.type(screen.getByTestId("lora-weight"), "0.7");
     await user.click(screen.getByTestId("generate-button"));
     const request = calls.find((c) => c.cmd === "generate")!.args.request as Record<string, unknown>;
     expect(request.img2img).toEqual({ parent_id: 3, strength: 0.6 });
-    expect(request.engine).toMatchObject({ kind: "diffusion", model_dir: "/models/tiny", scheduler: "ddim" });
+    expect(request.engine).toMatchObject({
+      kind: "diffusion",
+      model_dir: "/models/tiny",
+      scheduler: "ddim",
+      loras: [{ path: "~/lora/moth.safetensors", weight: 0.7 }],
+    });
     expect([request.width, request.height]).toEqual([256, 256]);
   });
 

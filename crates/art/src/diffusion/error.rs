@@ -106,6 +106,15 @@ pub enum DiffusionError {
     #[error("model files changed on disk since the model was loaded: {}; load the model again", files.join(", "))]
     ModelChanged { files: Vec<String> },
 
+    /// A LoRA file this pipeline cannot apply to this model (unknown key, other
+    /// architecture, shapes that do not fit, a kind of LoRA other than lora_down/lora_up).
+    #[error("LoRA {path}: {message}", path = path.display())]
+    Lora { path: PathBuf, message: String },
+
+    /// The recipe's LoRAs (hashes and weights) are not the ones this engine applies.
+    #[error("the recipe's LoRAs are not the ones loaded: the recipe has {wanted}, the engine applies {have}")]
+    LoraMismatch { wanted: String, have: String },
+
     /// More steps than the model's training schedule has timesteps.
     #[error("{steps} steps is more than this model's {max} training timesteps")]
     TooManySteps { steps: u32, max: usize },

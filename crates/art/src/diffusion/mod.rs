@@ -33,6 +33,7 @@ pub mod config;
 pub mod error;
 pub mod hashing;
 pub mod latents;
+pub mod lora;
 pub mod memory;
 pub mod model;
 mod pipeline;
@@ -53,6 +54,7 @@ use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelR
 pub use error::DiffusionError;
 pub use hashing::HashCacheLocation;
 pub use latents::{RunOptions, read_init_latents};
+pub use lora::LoraSpec;
 pub use memory::MemoryEstimate;
 pub use model::{LoadOptions, ModelFolder};
 pub use pipeline::{MAX_SIDE, MIN_SIDE};
@@ -101,6 +103,12 @@ impl DiffusionEngine {
         Ok(Self { folder: ModelFolder::load(dir, opts)?, options: RunOptions::default() })
     }
 
+    /// This engine with the LoRAs in `specs` merged into the model's weights (see
+    /// [`ModelFolder::with_loras`]); its recipes record their hashes and weights.
+    pub fn with_loras(self, specs: &[LoraSpec], opts: &LoadOptions) -> Result<Self, DiffusionError> {
+        Ok(Self { folder: self.folder.with_loras(specs, opts)?, ..self })
+    }
+
     /// This engine with `options` applied to every [`Engine::generate`] call (e.g. a CLI run
     /// from given starting latents). Its images are then not functions of their recipes.
     pub fn with_run_options(self, options: RunOptions) -> Self {
@@ -134,6 +142,7 @@ impl DiffusionEngine {
             scheduler,
             dtype,
             init_image,
+            loras: self.folder.loras.clone(),
         }
     }
 
@@ -158,6 +167,9 @@ impl DiffusionEngine {
                 a.push(Attribute::new("Strength", ii.strength.to_string()));
             }
             None => a.push(Attribute::new("Mode", "txt2img")),
+        }
+        for l in &spec.loras {
+            a.push(Attribute::new("LoRA", format!("{} ({})", l.name, l.weight)));
         }
         a
     }
@@ -205,6 +217,7 @@ impl DiffusionEngine {
             });
         }
         self.folder.verify(&spec.model)?;
+        self.folder.verify_loras(&spec.loras)?;
         cancel.check()?;
         // candle asserts in places; a panic in there must not take the app down.
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

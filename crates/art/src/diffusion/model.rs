@@ -17,18 +17,22 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::stable_diffusion::vae::AutoEncoderKL;
-use chrysalis_core::recipe::ModelRef;
+use chrysalis_core::recipe::{LoraRef, ModelRef};
 use serde_json::Value;
 
 use super::clip::ClipTextModel;
 use super::config::{self, JsonConfig, TextEncoderArch, UnetArch, VaeArch};
 use super::error::{CandleContext, DiffusionError};
 use super::hashing::{HashCache, HashCacheLocation, stamp};
+use super::lora::{self, LoraSpec, Patches};
 use super::scheduler::NoiseSchedule;
 use super::single_file::{self, Checkpoint};
 use super::tokenizer::{ClipTokenizer, tokenizer_files};
 use super::unet::Unet;
 use super::weights::{KeyMap, ShapeCheck, View, WeightFile, WeightsBackend, tweak_vae_quant_conv};
+
+/// The prefix of a LoRA file's key in `ModelFolder::stamps`.
+const LORA_STAMP: &str = "LoRA ";
 
 /// How to load a model folder.
 #[derive(Debug, Clone, Default)]
@@ -54,8 +58,11 @@ pub struct ModelFolder {
     unet: Component,
     vae: Component,
     text: Component,
-    /// Where every file in `model_ref` is, and its (size, mtime) when it was hashed.
+    /// Where every file in `model_ref` is, and its (size, mtime) when it was hashed (LoRA
+    /// files too, keyed `LoRA <path>`).
     stamps: BTreeMap<String, (PathBuf, (u64, u128))>,
+    /// The LoRAs merged into the weights ([`Self::with_loras`]), as recipes record them.
+    pub loras: Vec<LoraRef>,
 }
 
 /// What [`ModelFolder::assemble`] needs from either kind of model.
@@ -86,6 +93,8 @@ struct Component {
     weights: Vec<PathBuf>,
     /// How the model's tensor names map onto stored ones, when they differ.
     keys: Option<Arc<KeyMap>>,
+    /// LoRA changes merged in as tensors are read.
+    lora: Option<Arc<Patches>>,
 }
 
 impl Component {
@@ -94,6 +103,7 @@ impl Component {
         if let Some(keys) = &self.keys {
             b.remap(keys)?;
         }
+        b.set_lora(self.lora.clone());
         Ok(b)
     }
 }
@@ -204,7 +214,7 @@ fn component(dir: &Path, name: &str, config_file: &str, stem: &str) -> Result<(J
     let config = dir.join(name).join(config_file);
     let cfg = JsonConfig::read(&config, &format!("{name} config"))?;
     let weights = weight_files(dir, name, stem)?;
-    Ok((cfg, Component { config, weights, keys: None }))
+    Ok((cfg, Component { config, weights, keys: None, lora: None }))
 }
 
 impl ModelFolder {
@@ -283,6 +293,7 @@ impl ModelFolder {
             config: path.to_path_buf(),
             weights: vec![path.to_path_buf()],
             keys: Some(Arc::new(keys)),
+            lora: None,
         };
         let text_arch = config::text_arch(&cfg(text.0))?;
         let pad = match family {
@@ -376,7 +387,56 @@ impl ModelFolder {
             vae,
             text,
             stamps,
+            loras: Vec::new(),
         })
+    }
+
+    /// This model with the LoRAs in `specs` merged into its weights whenever a component is
+    /// built (replacing any applied before). Every LoRA key must name a layer of this model
+    /// with fitting shapes; that is checked here from the files' headers, and the LoRA files
+    /// are hashed (through `opts`' hash cache) for the recipe.
+    pub fn with_loras(mut self, specs: &[LoraSpec], opts: &LoadOptions) -> Result<Self, DiffusionError> {
+        self.stamps.retain(|k, _| !k.starts_with(LORA_STAMP));
+        let (unet, text) = lora::plan(specs, &self.unet.backend()?, &self.text.backend()?)?;
+        let mut cache = HashCache::open(&opts.hash_cache);
+        let mut refs = Vec::with_capacity(specs.len());
+        for spec in specs {
+            self.stamps.insert(format!("{LORA_STAMP}{}", spec.path.display()), (spec.path.clone(), stamp(&spec.path)?));
+            let name = spec
+                .path
+                .file_name()
+                .map_or_else(|| spec.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            refs.push(LoraRef { name, sha256: cache.sha256(&spec.path)?, weight: spec.weight });
+        }
+        cache.save();
+        self.unet.lora = (!unet.is_empty()).then(|| Arc::new(unet));
+        self.text.lora = (!text.is_empty()).then(|| Arc::new(text));
+        self.loras = refs;
+        Ok(self)
+    }
+
+    /// Checks that a recipe's LoRAs are the ones applied: same files (SHA-256) and weights,
+    /// in the same order.
+    pub fn verify_loras(&self, wanted: &[LoraRef]) -> Result<(), DiffusionError> {
+        let same = wanted.len() == self.loras.len()
+            && wanted
+                .iter()
+                .zip(&self.loras)
+                .all(|(a, b)| a.sha256.eq_ignore_ascii_case(&b.sha256) && a.weight == b.weight);
+        if same {
+            return Ok(());
+        }
+        let show = |l: &[LoraRef]| {
+            if l.is_empty() {
+                "none".to_string()
+            } else {
+                l.iter()
+                    .map(|l| format!("{} ({}…) at {}", l.name, &l.sha256[..l.sha256.len().min(10)], l.weight))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        Err(DiffusionError::LoraMismatch { wanted: show(wanted), have: show(&self.loras) })
     }
 
     /// Checks that `wanted` (a recipe's model) is this folder's model, file by file, and that

@@ -15,13 +15,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
 use safetensors::tensor::{Metadata, TensorInfo};
 
 use super::error::DiffusionError;
+use super::lora::Patches;
 
 /// Headers larger than this are refused as corrupt (real ones are well under 1 MB).
 const MAX_HEADER: u64 = 100 << 20;
@@ -81,7 +82,7 @@ impl WeightFile {
     }
 
     /// Reads tensor `name` (which must exist) in its stored dtype.
-    fn read(&self, name: &str) -> Result<Tensor, DiffusionError> {
+    pub(crate) fn read(&self, name: &str) -> Result<Tensor, DiffusionError> {
         let info = &self.tensors[name];
         let dtype = match info.dtype {
             safetensors::Dtype::F32 => DType::F32,
@@ -159,6 +160,8 @@ pub(crate) struct WeightsBackend {
     synthetic: HashMap<String, Tensor>,
     last_error: Mutex<Option<DiffusionError>>,
     used: Mutex<BTreeSet<String>>,
+    /// LoRA changes merged into tensors as they are read (see [`super::lora`]).
+    lora: Option<Arc<Patches>>,
 }
 
 impl WeightsBackend {
@@ -188,6 +191,7 @@ impl WeightsBackend {
             synthetic: HashMap::new(),
             last_error: Mutex::new(None),
             used: Mutex::new(BTreeSet::new()),
+            lora: None,
         })
     }
 
@@ -241,6 +245,16 @@ impl WeightsBackend {
             }
             None => Some((file, name, None, file.info(name)?.shape.clone())),
         }
+    }
+
+    /// Merges `patches` into the tensors they name whenever those are read.
+    pub fn set_lora(&mut self, patches: Option<Arc<Patches>>) {
+        self.lora = patches;
+    }
+
+    /// The shape the model sees for `name`, if the files have it.
+    pub fn shape_of(&self, name: &str) -> Option<Vec<usize>> {
+        self.locate(name).map(|(_, _, _, shape)| shape)
     }
 
     /// The names the model can ask for.
@@ -346,6 +360,10 @@ impl WeightsBackend {
             }
         };
         self.used.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string());
+        let t = match self.lora.as_ref().and_then(|l| l.get(name)) {
+            Some(patches) => super::lora::apply(t, patches)?,
+            None => t,
+        };
         t.to_dtype(dtype)
             .map_err(|source| DiffusionError::Candle { context: format!("converting tensor {name}"), source })
     }

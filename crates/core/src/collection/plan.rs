@@ -360,6 +360,7 @@ pub(crate) fn build_recipe(
                 scheduler: d.scheduler,
                 dtype: d.dtype.unwrap_or(DType::F32),
                 init_image,
+                loras: Vec::new(),
             };
             (EngineSpec::Diffusion(spec), prompt, d.negative_prompt.clone(), stage as u32)
         }

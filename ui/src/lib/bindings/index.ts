@@ -34,6 +34,8 @@ export type { ImportReport } from "./ImportReport";
 export type { InitImage } from "./InitImage";
 export type { ItemSummary } from "./ItemSummary";
 export type { JobsExport } from "./JobsExport";
+export type { LoraChoice } from "./LoraChoice";
+export type { LoraRef } from "./LoraRef";
 export type { MintEstimate } from "./MintEstimate";
 export type { MintLine } from "./MintLine";
 export type { MintRecord } from "./MintRecord";
