@@ -329,3 +329,104 @@ fn init_latents_files_are_read_and_bad_ones_explained() {
     let missing = read_init_latents(&dir.path().join("nope.safetensors")).unwrap_err().to_string();
     assert!(missing.contains("nope.safetensors"), "{missing}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Few-step runs without guidance (`scripts/diffusers-reference/make_fewstep_fixtures.py`):
+// LCM and SD-Turbo-style Euler-ancestral with trailing spacing, on the sd15 model with the
+// scheduler config diffusers ran with, from diffusers' starting latents and per-step noise.
+
+/// A copy of the sd15 fixture whose `scheduler/` is the one a few-step run used.
+fn fewstep_model(run: &str) -> (tempfile::TempDir, DiffusionEngine) {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diffusers/sd15");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if entry.file_type().unwrap().is_dir() && name != "fewstep" && name != "scheduler" {
+            std::fs::create_dir(dir.path().join(&name)).unwrap();
+            for file in std::fs::read_dir(entry.path()).unwrap() {
+                let file = file.unwrap();
+                std::fs::copy(file.path(), dir.path().join(&name).join(file.file_name())).unwrap();
+            }
+        } else if name == "model_index.json" {
+            std::fs::copy(entry.path(), dir.path().join(&name)).unwrap();
+        }
+    }
+    std::fs::create_dir(dir.path().join("scheduler")).unwrap();
+    std::fs::copy(
+        src.join("fewstep").join(run).join("scheduler_config.json"),
+        dir.path().join("scheduler/scheduler_config.json"),
+    )
+    .unwrap();
+    let engine = DiffusionEngine::load_with(dir.path(), &NO_CACHE).unwrap();
+    (dir, engine)
+}
+
+fn check_fewstep_run(run: &str, scheduler: Scheduler) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diffusers/sd15");
+    let base = candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
+    let reference = candle_core::safetensors::load(dir.join("fewstep/reference.safetensors"), &Device::Cpu).unwrap();
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fewstep/reference.json")).unwrap()).unwrap();
+    let spec = &meta["runs"][run];
+    let steps = spec["steps"].as_u64().unwrap() as u32;
+    let guidance = spec["guidance"].as_f64().unwrap();
+    assert!(guidance <= 1.0, "the few-step fixtures run without guidance");
+    let (_tmp, engine) = fewstep_model(run);
+
+    // diffusers' timesteps are the ones our sampler visits.
+    let theirs: Vec<f64> = spec["timesteps"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap()).collect();
+    let sampler = Sampler::new(scheduler, &engine.folder().schedule, steps as usize, None);
+    assert_eq!(sampler.timesteps(), theirs, "{run}: timesteps");
+    let draws = spec["noise_draws"].as_u64().unwrap() as usize;
+    assert_eq!(sampler.step_noise_draws(), draws, "{run}: noise draws");
+
+    let step_noise =
+        reference.get(&format!("{run}_noise")).map(|all| (0..draws).map(|i| all.get(i).unwrap()).collect());
+    let step_noise = if draws == 0 { None } else { Some(step_noise.expect("recorded noise")) };
+    let recipe = Recipe {
+        format: RECIPE_FORMAT,
+        engine: EngineSpec::Diffusion(engine.spec(steps, guidance, scheduler, RecipeDType::F32, None)),
+        seed: 0,
+        width: meta["width"].as_u64().unwrap() as u32,
+        height: meta["height"].as_u64().unwrap() as u32,
+        stage: 0,
+        prompt: meta["prompt"].as_str().unwrap().to_string(),
+        negative_prompt: String::new(),
+    };
+    let options = RunOptions { init_latents: Some(base["init_noise"].clone()), step_noise };
+    let mut denoise_reports = 0;
+    let out = engine
+        .generate_with(
+            &recipe,
+            None,
+            &options,
+            &mut |p: &GenProgress| {
+                if p.phase == "denoising" {
+                    denoise_reports += 1
+                }
+            },
+            &CancelToken::new(),
+        )
+        .unwrap_or_else(|e| panic!("{run}: {e}"));
+    assert_eq!(denoise_reports, steps, "{run}: one progress report per step");
+    check("sd15", &format!("{run} run, final latents"), &out.latents, &reference[&format!("{run}_latents")], TOL_RUN);
+    let theirs = to_u8(&reference[&format!("{run}_image")]);
+    let ours = out.image.image.as_raw();
+    let worst = ours.iter().zip(&theirs).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    eprintln!("sd15 {run} run, 8-bit image: worst difference {worst}");
+    assert!(worst <= TOL_PIXEL, "sd15 {run}: an 8-bit value differs by {worst}");
+}
+
+#[test]
+fn sd15_lcm_runs_without_guidance_match_diffusers() {
+    check_fewstep_run("lcm4", Scheduler::Lcm);
+    check_fewstep_run("lcm2", Scheduler::Lcm);
+    check_fewstep_run("lcm1", Scheduler::Lcm);
+}
+
+#[test]
+fn sd15_turbo_style_euler_ancestral_trailing_without_guidance_matches_diffusers() {
+    check_fewstep_run("turbo2", Scheduler::EulerAncestral);
+    check_fewstep_run("turbo1", Scheduler::EulerAncestral);
+}
