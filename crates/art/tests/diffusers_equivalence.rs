@@ -7,7 +7,10 @@
 //! stage is compared: tokens, text encoder, one UNet call (twice: 16x16 and 9x11 latents),
 //! one VAE decode, and whole DDIM, Euler and Euler-ancestral runs from diffusers' own
 //! starting latents (`RunOptions::init_latents`) and, for Euler-ancestral, its per-step
-//! noise (`RunOptions::step_noise`).
+//! noise (`RunOptions::step_noise`). `sd15/fewstep/` (`make_fewstep_fixtures.py`) adds
+//! few-step runs without guidance: LCM in 1, 2 and 4 steps and SD-Turbo-style
+//! Euler-ancestral with trailing spacing in 1 and 2 steps, each with the scheduler config
+//! diffusers ran with (final latents within `TOL_RUN`; measured 5.4e-7–6.0e-7).
 //!
 //! `sd15` is SD 1.x's architecture (quick-GELU CLIP, conv projections, ε-prediction,
 //! leading spacing); `sd2` is SD 2.x's (GELU CLIP, linear projections, per-block heads,
@@ -373,6 +376,13 @@ fn check_fewstep_run(run: &str, scheduler: Scheduler) {
     let guidance = spec["guidance"].as_f64().unwrap();
     assert!(guidance <= 1.0, "the few-step fixtures run without guidance");
     let (_tmp, engine) = fewstep_model(run);
+    // A folder whose scheduler config is diffusers' LCMScheduler is hinted as an LCM model.
+    let hint = &engine.folder().hint;
+    let lcm_config = spec["scheduler"] == "LCMScheduler";
+    assert_eq!(hint.family == chrysalis_art::diffusion::ModelFamily::Lcm, lcm_config, "{run}: {hint:?}");
+    if lcm_config {
+        assert_eq!((hint.scheduler, hint.guidance), (Scheduler::Lcm, 1.0), "{run}");
+    }
 
     // diffusers' timesteps are the ones our sampler visits.
     let theirs: Vec<f64> = spec["timesteps"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap()).collect();
