@@ -138,8 +138,8 @@ pub enum Scheduler {
     Ddim,
     Euler,
     EulerAncestral,
-    /// Latent Consistency Model sampling (diffusers' `LCMScheduler`): for LCM-distilled
-    /// models, 1-8 steps without guidance.
+    // Latent Consistency Model sampling (diffusers' `LCMScheduler`): for LCM-distilled
+    // models, 1-8 steps without guidance.
     Lcm,
 }
 
