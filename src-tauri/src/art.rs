@@ -107,6 +107,43 @@ pub struct ModelInfo {
     pub parameters: u64,
     /// Relative path -> SHA-256 of every file the pipeline reads.
     pub files: BTreeMap<String, String>,
+    /// The sampler, steps and guidance the model expects (the form's defaults).
+    pub sampling: SamplingHintView,
+}
+
+/// What sampling a model expects (`chrysalis_art::diffusion::hints`).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SamplingHintView {
+    /// "standard", "LCM" or "turbo".
+    pub family: String,
+    pub scheduler: Scheduler,
+    pub steps: u32,
+    pub min_steps: u32,
+    pub max_steps: u32,
+    pub guidance: f64,
+    pub max_guidance: f64,
+    /// Guidance ≤ 1: no classifier-free guidance (one UNet pass per step).
+    pub guidance_off: bool,
+    /// Where the hint was read, in words.
+    pub source: String,
+    pub note: Option<String>,
+}
+
+impl From<&chrysalis_art::diffusion::SamplingHint> for SamplingHintView {
+    fn from(h: &chrysalis_art::diffusion::SamplingHint) -> Self {
+        Self {
+            family: h.family.name().into(),
+            scheduler: h.scheduler,
+            steps: h.steps,
+            min_steps: h.min_steps,
+            max_steps: h.max_steps,
+            guidance: h.guidance,
+            max_guidance: h.max_guidance,
+            guidance_off: h.guidance_off(),
+            source: h.source.clone(),
+            note: h.note.clone(),
+        }
+    }
 }
 
 /// Which engine a generation uses, with its settings.
@@ -354,7 +391,7 @@ pub fn engine_catalog() -> EngineCatalog {
                 .collect(),
         })
         .collect();
-    let schedulers = [Scheduler::Ddim, Scheduler::Euler, Scheduler::EulerAncestral]
+    let schedulers = [Scheduler::Ddim, Scheduler::Euler, Scheduler::EulerAncestral, Scheduler::Lcm]
         .into_iter()
         .map(|id| SchedulerView { id, name: id.a1111_name().into() })
         .collect();
@@ -383,6 +420,7 @@ pub async fn model_info(dir: String) -> CommandResult<ModelInfo> {
             pipeline: folder.pipeline.clone(),
             parameters: folder.params.text + folder.params.unet + folder.params.vae,
             files: m.files.clone(),
+            sampling: (&folder.hint).into(),
         })
     })
     .await

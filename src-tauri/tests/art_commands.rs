@@ -69,7 +69,7 @@ fn catalog_lists_styles_params_schedulers_and_sizes() {
     assert_eq!(density["default"].as_f64(), Some(1.0));
     let names: Vec<&str> =
         catalog["schedulers"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["DDIM", "Euler", "Euler a"]);
+    assert_eq!(names, ["DDIM", "Euler", "Euler a", "LCM"]);
     assert_eq!(catalog["procedural_size"]["min"], 256);
     assert_eq!(catalog["diffusion_size"]["multiple"], 8);
 }
@@ -282,6 +282,8 @@ fn model_folders_are_hashed_and_non_models_explained() {
     assert_eq!(info["short_hash"].as_str().unwrap().len(), 10);
     assert!(info["files"].as_object().unwrap().keys().any(|k| k.starts_with("unet/")), "{info}");
     assert!(info["parameters"].as_u64().unwrap() > 0);
+    let sampling = &info["sampling"];
+    assert_eq!((sampling["family"].as_str(), sampling["scheduler"].as_str()), (Some("standard"), Some("ddim")));
 
     let (kind, message) = app.err("model_info", json!({ "dir": path_arg(&tmp.path().join("p")) }));
     assert_eq!(kind, "engine");
@@ -450,4 +452,35 @@ fn generate_with_a_lora_records_it_and_regenerates_with_it() {
     );
     assert_eq!(kind, "engine");
     assert!(message.contains(key) && message.contains("SDXL"), "{message}");
+/// A few-step model: `model_info` says what it expects (an LCMScheduler config: LCM, 4
+/// steps, guidance 1 = off), and `generate` runs the LCM sampler without guidance.
+#[test]
+fn few_step_models_report_their_sampling_and_generate_with_lcm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _events) = studio_recording(tmp.path());
+    let model = tmp.path().join("tiny-lcm");
+    chrysalis_art::diffusion::testing::write_tiny_model(&model, 4).unwrap();
+    let sched = model.join("scheduler/scheduler_config.json");
+    let mut cfg: Value = serde_json::from_slice(&std::fs::read(&sched).unwrap()).unwrap();
+    cfg["_class_name"] = json!("LCMScheduler");
+    std::fs::write(&sched, serde_json::to_vec(&cfg).unwrap()).unwrap();
+
+    let info = app.ok("model_info", json!({ "dir": path_arg(&model) }));
+    let s = &info["sampling"];
+    assert_eq!((s["family"].as_str(), s["scheduler"].as_str()), (Some("LCM"), Some("lcm")), "{info}");
+    assert_eq!((s["steps"].as_u64(), s["max_steps"].as_u64()), (Some(4), Some(8)));
+    assert_eq!((s["guidance"].as_f64(), s["guidance_off"].as_bool()), (Some(1.0), Some(true)));
+    assert!(s["source"].as_str().unwrap().contains("LCMScheduler"), "{info}");
+
+    let request = json!({
+        "engine": { "kind": "diffusion", "model_dir": path_arg(&model), "steps": s["steps"], "guidance": s["guidance"],
+                    "scheduler": s["scheduler"], "dtype": "f32" },
+        "prompt": "a moth", "negative_prompt": "", "seed": 5, "width": 64, "height": 64, "stage": 0,
+    });
+    let made = app.ok("generate", json!({ "request": request, "onProgress": CHANNEL }));
+    assert_eq!(made["recipe"]["engine"]["scheduler"], "lcm");
+    assert_eq!(made["recipe"]["engine"]["steps"], 4);
+    let check =
+        app.ok("regenerate_check", json!({ "id": made["id"], "modelDir": path_arg(&model), "onProgress": CHANNEL }));
+    assert_eq!(check["identical"], true, "{check}");
 }

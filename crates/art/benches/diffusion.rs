@@ -6,8 +6,10 @@
 //! from `/proc/self/status`) is its own. Models are seeded random weights written through
 //! `chrysalis_art::diffusion::testing` (the tiny test model, and Stable Diffusion 1.5's real
 //! configs = 1.07 B parameters, f32 files like the original repository) into
-//! `$CARGO_TARGET_TMPDIR`, once. Every case uses classifier-free guidance (two UNet passes
-//! per step), the DDIM sampler and seed 1.
+//! `$CARGO_TARGET_TMPDIR`, once. The `*-cfg` cases use classifier-free guidance (two UNet
+//! passes per step) and the DDIM sampler; the few-step `*-lcm*` cases run as an LCM or
+//! SD-Turbo model is run: the LCM sampler, guidance 1 (off: one UNet pass per step), 1, 2
+//! or 4 steps, f32 compute from f16 weight files (`sd15h`). Seed 1. (The weights are random, so only the timing means anything.)
 //!
 //! Reported per case: model load (configs, headers, shape check, hashes from the cache),
 //! the first step including the text encoder and reading the UNet weights, the mean of the
@@ -29,15 +31,28 @@ struct Case {
     size: u32,
     steps: u32,
     dtype: DType,
+    scheduler: Scheduler,
+    guidance: f64,
+}
+
+const fn cfg(name: &'static str, model: &'static str, size: u32, steps: u32, dtype: DType) -> Case {
+    Case { name, model, size, steps, dtype, scheduler: Scheduler::Ddim, guidance: 7.5 }
+}
+
+const fn lcm(name: &'static str, steps: u32) -> Case {
+    Case { name, model: "sd15h", size: 512, steps, dtype: DType::F32, scheduler: Scheduler::Lcm, guidance: 1.0 }
 }
 
 const CASES: &[Case] = &[
-    Case { name: "tiny-256-f32", model: "tiny", size: 256, steps: 6, dtype: DType::F32 },
-    Case { name: "tiny-256-f16", model: "tiny", size: 256, steps: 6, dtype: DType::F16 },
-    Case { name: "sd15-256-f32", model: "sd15", size: 256, steps: 2, dtype: DType::F32 },
-    Case { name: "sd15-256-f16", model: "sd15", size: 256, steps: 2, dtype: DType::F16 },
-    Case { name: "sd15-512-f32", model: "sd15", size: 512, steps: 2, dtype: DType::F32 },
-    Case { name: "sd15-512-f16", model: "sd15", size: 512, steps: 2, dtype: DType::F16 },
+    cfg("tiny-256-f32", "tiny", 256, 6, DType::F32),
+    cfg("tiny-256-f16", "tiny", 256, 6, DType::F16),
+    cfg("sd15-256-f32", "sd15", 256, 2, DType::F32),
+    cfg("sd15-256-f16", "sd15", 256, 2, DType::F16),
+    cfg("sd15-512-f32", "sd15", 512, 2, DType::F32),
+    cfg("sd15-512-f16", "sd15", 512, 2, DType::F16),
+    lcm("sd15-512-lcm1", 1),
+    lcm("sd15-512-lcm2", 2),
+    lcm("sd15-512-lcm4", 4),
 ];
 
 /// Bump when the writer's output changes, so a stale model is rewritten.
@@ -61,6 +76,8 @@ fn ensure_model(model: &str) {
     let spec = match model {
         "tiny" => ModelSpec::tiny(1),
         "sd15" => ModelSpec::sd15(1),
+        // The same architecture with f16 files (half the disk; run in f32 all the same).
+        "sd15h" => ModelSpec { weight_dtype: testing::WeightDtype::F16, ..ModelSpec::sd15(1) },
         other => panic!("unknown model {other}"),
     };
     let t = Instant::now();
@@ -103,7 +120,7 @@ fn child(case: &Case) {
     let estimate = engine.memory_estimate(case.size, case.size, case.dtype).peak() >> 20;
     let recipe = Recipe {
         format: RECIPE_FORMAT,
-        engine: EngineSpec::Diffusion(engine.spec(case.steps, 7.5, Scheduler::Ddim, case.dtype, None)),
+        engine: EngineSpec::Diffusion(engine.spec(case.steps, case.guidance, case.scheduler, case.dtype, None)),
         seed: 1,
         width: case.size,
         height: case.size,
@@ -151,7 +168,7 @@ fn main() {
     let selected: Vec<&Case> =
         CASES.iter().filter(|c| args.is_empty() || args.iter().any(|a| c.name.contains(a.as_str()))).collect();
     std::fs::create_dir_all(work_dir()).unwrap();
-    for m in ["tiny", "sd15"] {
+    for m in ["tiny", "sd15", "sd15h"] {
         if selected.iter().any(|c| c.model == m) {
             ensure_model(m);
         }

@@ -7,7 +7,10 @@
 //! stage is compared: tokens, text encoder, one UNet call (twice: 16x16 and 9x11 latents),
 //! one VAE decode, and whole DDIM, Euler and Euler-ancestral runs from diffusers' own
 //! starting latents (`RunOptions::init_latents`) and, for Euler-ancestral, its per-step
-//! noise (`RunOptions::step_noise`).
+//! noise (`RunOptions::step_noise`). `sd15/fewstep/` (`make_fewstep_fixtures.py`) adds
+//! few-step runs without guidance: LCM in 1, 2 and 4 steps and SD-Turbo-style
+//! Euler-ancestral with trailing spacing in 1 and 2 steps, each with the scheduler config
+//! diffusers ran with (final latents within `TOL_RUN`; measured 5.4e-7–6.0e-7).
 //!
 //! `sd15` is SD 1.x's architecture (quick-GELU CLIP, conv projections, ε-prediction,
 //! leading spacing); `sd2` is SD 2.x's (GELU CLIP, linear projections, per-block heads,
@@ -496,4 +499,109 @@ fn loras_for_other_layers_architectures_or_of_other_kinds_are_refused_naming_the
         (&format!("{conv}.lora_up.weight"), &[32, 4, 1, 1]),
     ]);
     assert!(e.contains(conv) && e.contains("1x1"), "{e}");
+// Few-step runs without guidance (`scripts/diffusers-reference/make_fewstep_fixtures.py`):
+// LCM and SD-Turbo-style Euler-ancestral with trailing spacing, on the sd15 model with the
+// scheduler config diffusers ran with, from diffusers' starting latents and per-step noise.
+
+/// A copy of the sd15 fixture whose `scheduler/` is the one a few-step run used.
+fn fewstep_model(run: &str) -> (tempfile::TempDir, DiffusionEngine) {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diffusers/sd15");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if entry.file_type().unwrap().is_dir() && name != "fewstep" && name != "scheduler" {
+            std::fs::create_dir(dir.path().join(&name)).unwrap();
+            for file in std::fs::read_dir(entry.path()).unwrap() {
+                let file = file.unwrap();
+                std::fs::copy(file.path(), dir.path().join(&name).join(file.file_name())).unwrap();
+            }
+        } else if name == "model_index.json" {
+            std::fs::copy(entry.path(), dir.path().join(&name)).unwrap();
+        }
+    }
+    std::fs::create_dir(dir.path().join("scheduler")).unwrap();
+    std::fs::copy(
+        src.join("fewstep").join(run).join("scheduler_config.json"),
+        dir.path().join("scheduler/scheduler_config.json"),
+    )
+    .unwrap();
+    let engine = DiffusionEngine::load_with(dir.path(), &NO_CACHE).unwrap();
+    (dir, engine)
+}
+
+fn check_fewstep_run(run: &str, scheduler: Scheduler) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diffusers/sd15");
+    let base = candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
+    let reference = candle_core::safetensors::load(dir.join("fewstep/reference.safetensors"), &Device::Cpu).unwrap();
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fewstep/reference.json")).unwrap()).unwrap();
+    let spec = &meta["runs"][run];
+    let steps = spec["steps"].as_u64().unwrap() as u32;
+    let guidance = spec["guidance"].as_f64().unwrap();
+    assert!(guidance <= 1.0, "the few-step fixtures run without guidance");
+    let (_tmp, engine) = fewstep_model(run);
+    // A folder whose scheduler config is diffusers' LCMScheduler is hinted as an LCM model.
+    let hint = &engine.folder().hint;
+    let lcm_config = spec["scheduler"] == "LCMScheduler";
+    assert_eq!(hint.family == chrysalis_art::diffusion::ModelFamily::Lcm, lcm_config, "{run}: {hint:?}");
+    if lcm_config {
+        assert_eq!((hint.scheduler, hint.guidance), (Scheduler::Lcm, 1.0), "{run}");
+    }
+
+    // diffusers' timesteps are the ones our sampler visits.
+    let theirs: Vec<f64> = spec["timesteps"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap()).collect();
+    let sampler = Sampler::new(scheduler, &engine.folder().schedule, steps as usize, None);
+    assert_eq!(sampler.timesteps(), theirs, "{run}: timesteps");
+    let draws = spec["noise_draws"].as_u64().unwrap() as usize;
+    assert_eq!(sampler.step_noise_draws(), draws, "{run}: noise draws");
+
+    let step_noise =
+        reference.get(&format!("{run}_noise")).map(|all| (0..draws).map(|i| all.get(i).unwrap()).collect());
+    let step_noise = if draws == 0 { None } else { Some(step_noise.expect("recorded noise")) };
+    let recipe = Recipe {
+        format: RECIPE_FORMAT,
+        engine: EngineSpec::Diffusion(engine.spec(steps, guidance, scheduler, RecipeDType::F32, None)),
+        seed: 0,
+        width: meta["width"].as_u64().unwrap() as u32,
+        height: meta["height"].as_u64().unwrap() as u32,
+        stage: 0,
+        prompt: meta["prompt"].as_str().unwrap().to_string(),
+        negative_prompt: String::new(),
+    };
+    let options = RunOptions { init_latents: Some(base["init_noise"].clone()), step_noise };
+    let mut denoise_reports = 0;
+    let out = engine
+        .generate_with(
+            &recipe,
+            None,
+            &options,
+            &mut |p: &GenProgress| {
+                if p.phase == "denoising" {
+                    denoise_reports += 1
+                }
+            },
+            &CancelToken::new(),
+        )
+        .unwrap_or_else(|e| panic!("{run}: {e}"));
+    assert_eq!(denoise_reports, steps, "{run}: one progress report per step");
+    check("sd15", &format!("{run} run, final latents"), &out.latents, &reference[&format!("{run}_latents")], TOL_RUN);
+    let theirs = to_u8(&reference[&format!("{run}_image")]);
+    let ours = out.image.image.as_raw();
+    let worst = ours.iter().zip(&theirs).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    eprintln!("sd15 {run} run, 8-bit image: worst difference {worst}");
+    assert!(worst <= TOL_PIXEL, "sd15 {run}: an 8-bit value differs by {worst}");
+}
+
+#[test]
+fn sd15_lcm_runs_without_guidance_match_diffusers() {
+    check_fewstep_run("lcm4", Scheduler::Lcm);
+    check_fewstep_run("lcm2", Scheduler::Lcm);
+    check_fewstep_run("lcm1", Scheduler::Lcm);
+}
+
+#[test]
+fn sd15_turbo_style_euler_ancestral_trailing_without_guidance_matches_diffusers() {
+    check_fewstep_run("turbo2", Scheduler::EulerAncestral);
+    check_fewstep_run("turbo1", Scheduler::EulerAncestral);
 }

@@ -421,7 +421,7 @@ fn load_and_use(dir: &Path) -> Result<(), TestCaseError> {
     for steps in [1, 2, 4, 25, 50, 1000, 100_000] {
         let ts = folder.schedule.timesteps(steps);
         prop_assert!(!ts.is_empty());
-        for kind in [Scheduler::Ddim, Scheduler::Euler, Scheduler::EulerAncestral] {
+        for kind in [Scheduler::Ddim, Scheduler::Euler, Scheduler::EulerAncestral, Scheduler::Lcm] {
             for strength in [None, Some(0.01), Some(0.5), Some(1.0)] {
                 let s = Sampler::new(kind, &folder.schedule, steps, strength);
                 prop_assert!(!s.timesteps().is_empty());

@@ -1,4 +1,4 @@
-//! The art commands: `generate`, `recipe`, `regenerate`.
+//! The art commands: `generate`, `recipe`, `regenerate`, `model-info`.
 //!
 //! Every image is written with its recipe inside (see `chrysalis_art::png_meta`), so
 //! `chrysalis regenerate FILE.png --check` can prove it regenerates to the same bytes.
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use chrysalis_art::diffusion::{ModelFamily, SamplingHint};
 use chrysalis_art::engine::{Engine, GenProgress, RgbImage};
 use chrysalis_art::{png_meta, procedural};
 use chrysalis_core::CancelToken;
@@ -30,6 +31,8 @@ pub enum SchedulerArg {
     Ddim,
     Euler,
     EulerAncestral,
+    /// Latent Consistency Model sampling, for LCM-distilled models (1-8 steps, guidance 1).
+    Lcm,
 }
 
 impl From<SchedulerArg> for Scheduler {
@@ -38,6 +41,7 @@ impl From<SchedulerArg> for Scheduler {
             SchedulerArg::Ddim => Scheduler::Ddim,
             SchedulerArg::Euler => Scheduler::Euler,
             SchedulerArg::EulerAncestral => Scheduler::EulerAncestral,
+            SchedulerArg::Lcm => Scheduler::Lcm,
         }
     }
 }
@@ -86,15 +90,18 @@ pub struct GenerateArgs {
     /// The seed; a random one is picked and printed when omitted.
     #[arg(long)]
     seed: Option<u64>,
-    /// Denoising steps (diffusion).
-    #[arg(long, default_value_t = 20)]
-    steps: u32,
-    /// Classifier-free guidance scale (diffusion; 1 = no guidance).
-    #[arg(long, default_value_t = 7.5)]
-    guidance: f64,
-    /// Sampler (diffusion).
-    #[arg(long, value_enum, default_value = "ddim")]
-    scheduler: SchedulerArg,
+    /// Denoising steps (diffusion). Default: what the model expects (see `chrysalis
+    /// model-info`): 20 for standard models, 4 for LCM, 1 for turbo models.
+    #[arg(long)]
+    steps: Option<u32>,
+    /// Classifier-free guidance scale (diffusion; ≤ 1 = no guidance, one UNet pass per step).
+    /// Default: what the model expects: 7.5 for standard models, 1 for LCM, 0 for turbo.
+    #[arg(long)]
+    guidance: Option<f64>,
+    /// Sampler (diffusion). Default: what the model expects: ddim for standard models, lcm
+    /// for LCM models, euler-ancestral for turbo models.
+    #[arg(long, value_enum)]
+    scheduler: Option<SchedulerArg>,
     /// Weights precision (diffusion).
     #[arg(long, value_enum, default_value = "f32")]
     dtype: DTypeArg,
@@ -124,6 +131,13 @@ pub struct GenerateArgs {
     /// (default 1); repeat for more. The recipe records each file's SHA-256 and weight.
     #[arg(long, value_name = "FILE[:WEIGHT]", value_parser = chrysalis_art::diffusion::LoraSpec::parse)]
     lora: Vec<chrysalis_art::diffusion::LoraSpec>,
+}
+
+/// `chrysalis model-info`
+#[derive(Debug, Args)]
+pub struct ModelInfoArgs {
+    /// A diffusers-layout folder or a single-file .safetensors checkpoint.
+    model: PathBuf,
 }
 
 /// `chrysalis recipe`
@@ -288,6 +302,7 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
                 .map_err(|e| art_error(e.into()))?
                 .with_run_options(options);
             let loras = diffusion.folder().loras.clone();
+            let hint = diffusion.folder().hint.clone();
             let engine: Box<dyn Engine> = Box::new(diffusion);
             let model = engine
                 .model()
@@ -302,13 +317,16 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
             let spec = chrysalis_core::recipe::DiffusionSpec {
                 engine_version: chrysalis_art::diffusion::ENGINE_VERSION,
                 model,
-                steps: args.steps,
-                guidance: args.guidance,
-                scheduler: args.scheduler.into(),
+                steps: args.steps.unwrap_or(hint.steps),
+                guidance: args.guidance.unwrap_or(hint.guidance),
+                scheduler: args.scheduler.map_or(hint.scheduler, Scheduler::from),
                 dtype: args.dtype.into(),
                 init_image,
                 loras,
             };
+            if let Some(warning) = outside_hint(&hint, &spec) {
+                eprintln!("note: {warning}");
+            }
             let recipe = Recipe {
                 format: RECIPE_FORMAT,
                 engine: EngineSpec::Diffusion(spec),
@@ -354,6 +372,109 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
         rows.push(("Started from", format!("{} (the PNG carries no recipe: it cannot regenerate it)", path.display())));
     }
     out.data(&summary, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A sentence when `spec` runs a few-step model far from what it expects (the run goes ahead).
+fn outside_hint(hint: &SamplingHint, spec: &chrysalis_core::recipe::DiffusionSpec) -> Option<String> {
+    if hint.family == ModelFamily::Standard {
+        return None;
+    }
+    let steps_off = !(hint.min_steps..=hint.max_steps).contains(&spec.steps);
+    let guidance_off = spec.guidance > hint.max_guidance.max(1.0);
+    (steps_off || guidance_off).then(|| {
+        format!(
+            "this {} model expects {} ({}-{} steps, guidance {}); running {} steps at guidance {} may look burnt or washed out",
+            hint.family.name(),
+            hint_summary(hint),
+            hint.min_steps,
+            hint.max_steps,
+            guidance_text(hint.max_guidance),
+            spec.steps,
+            spec.guidance
+        )
+    })
+}
+
+fn guidance_text(g: f64) -> String {
+    if g <= 1.0 { format!("{g} (off)") } else { format!("up to {g}") }
+}
+
+fn hint_summary(hint: &SamplingHint) -> String {
+    let guidance = if hint.guidance_off() {
+        format!("guidance {} (off)", hint.guidance)
+    } else {
+        format!("guidance {}", hint.guidance)
+    };
+    let steps = if hint.steps == 1 { "1 step".to_string() } else { format!("{} steps", hint.steps) };
+    format!("{}, {steps}, {guidance}", hint.scheduler.a1111_name())
+}
+
+#[derive(Serialize)]
+struct ModelInfoView<'a> {
+    path: String,
+    name: &'a str,
+    short_hash: String,
+    pipeline: &'a str,
+    parameters: u64,
+    files: &'a BTreeMap<String, String>,
+    sampling: SamplingView<'a>,
+}
+
+#[derive(Serialize)]
+struct SamplingView<'a> {
+    family: &'static str,
+    scheduler: Scheduler,
+    steps: u32,
+    min_steps: u32,
+    max_steps: u32,
+    guidance: f64,
+    max_guidance: f64,
+    guidance_off: bool,
+    source: &'a str,
+    note: Option<&'a str>,
+}
+
+/// `chrysalis model-info`: what a model is and which sampling it expects.
+pub fn model_info(out: &Output, args: ModelInfoArgs) -> anyhow::Result<ExitCode> {
+    let engine = chrysalis_art::diffusion::DiffusionEngine::load(&args.model).map_err(|e| art_error(e.into()))?;
+    let folder = engine.folder();
+    let m = engine.model_ref();
+    let h = &folder.hint;
+    let view = ModelInfoView {
+        path: args.model.display().to_string(),
+        name: &m.name,
+        short_hash: m.short_hash(),
+        pipeline: &folder.pipeline,
+        parameters: folder.params.text + folder.params.unet + folder.params.vae,
+        files: &m.files,
+        sampling: SamplingView {
+            family: h.family.name(),
+            scheduler: h.scheduler,
+            steps: h.steps,
+            min_steps: h.min_steps,
+            max_steps: h.max_steps,
+            guidance: h.guidance,
+            max_guidance: h.max_guidance,
+            guidance_off: h.guidance_off(),
+            source: &h.source,
+            note: h.note.as_deref(),
+        },
+    };
+    let mut rows = vec![
+        ("Model", format!("{} ({})", m.name, m.short_hash())),
+        ("Pipeline", folder.pipeline.clone()),
+        ("Parameters", format!("{:.1} M", view.parameters as f64 / 1e6)),
+        ("Kind", h.family.name().to_string()),
+        ("Expects", hint_summary(h)),
+        ("Steps", format!("{}-{}", h.min_steps, h.max_steps)),
+        ("Guidance", guidance_text(h.max_guidance)),
+        ("Because", h.source.clone()),
+    ];
+    if let Some(note) = &h.note {
+        rows.push(("Note", note.clone()));
+    }
+    out.data(&view, &rows)?;
     Ok(ExitCode::SUCCESS)
 }
 

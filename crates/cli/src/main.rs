@@ -75,6 +75,10 @@ enum Command {
     Generate(Box<art_cmds::GenerateArgs>),
     /// Print the recipe inside a Chrysalis PNG (`--json`: the recipe itself).
     Recipe(art_cmds::RecipeArgs),
+    /// Describe a diffusion model (folder or .safetensors file): its hash, size, and which
+    /// sampler, steps and guidance it expects (LCM and turbo models take 1-8 steps without
+    /// guidance); `generate` uses those as its defaults.
+    ModelInfo(art_cmds::ModelInfoArgs),
     /// Re-run the recipe inside a Chrysalis PNG; with --check, fail unless the result is
     /// byte-for-byte identical. Ctrl-C cancels.
     Regenerate(art_cmds::RegenerateArgs),
@@ -190,6 +194,7 @@ fn main() -> ExitCode {
         Command::Store(cmd) => storage_cmds::store(&out, cmd, cancel_token()),
         Command::Generate(args) => art_cmds::generate(&out, *args, cancel_token()),
         Command::Recipe(args) => art_cmds::recipe(&out, args),
+        Command::ModelInfo(args) => art_cmds::model_info(&out, args),
         Command::Regenerate(args) => art_cmds::regenerate(&out, args, cancel_token()),
         Command::Publish(args) => publish_cmds::publish(&out, *args, cancel_token()),
         Command::ImportShard(args) => publish_cmds::import_shard(&out, args, cancel_token()),

@@ -472,3 +472,106 @@ fn generate_with_a_lora_matches_diffusers_records_it_and_regenerates() {
         .failure()
         .stderr(predicate::str::contains("--lora are for the diffusion engine"));
 }
+
+/// Few-step models: `model-info` says which sampler, steps and guidance a model expects
+/// (from an LCMScheduler config, or a `chrysalis.json` hint), `generate` defaults to them,
+/// the LCM run regenerates identically, and a run far from the hint gets a note.
+#[test]
+fn few_step_models_are_described_and_generate_with_their_hinted_sampling() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny-sd");
+    chrysalis_art::diffusion::testing::write_tiny_model(&model, 7).unwrap();
+    let sched = model.join("scheduler/scheduler_config.json");
+    let mut cfg: serde_json::Value = serde_json::from_slice(&std::fs::read(&sched).unwrap()).unwrap();
+    cfg["_class_name"] = "LCMScheduler".into();
+    std::fs::write(&sched, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    let model = model.to_str().unwrap();
+
+    let out = chrysalis().args(["model-info", model, "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &info["sampling"];
+    assert_eq!((s["family"].as_str(), s["scheduler"].as_str()), (Some("LCM"), Some("lcm")), "{info}");
+    assert_eq!(
+        (s["steps"].as_u64(), s["guidance"].as_f64(), s["guidance_off"].as_bool()),
+        (Some(4), Some(1.0), Some(true))
+    );
+    chrysalis().args(["model-info", model]).assert().success().stdout(
+        predicate::str::contains("LCM, 4 steps, guidance 1 (off)").and(predicate::str::contains("LCMScheduler")),
+    );
+
+    // No --steps/--guidance/--scheduler: the model's hint.
+    let png = tmp.path().join("lcm.png");
+    let png = png.to_str().unwrap();
+    chrysalis()
+        .args(["generate", "--model", model, "--prompt", "a pale moth", "--seed", "3", "--size", "64x64", "--out", png])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("note:").not());
+    let out = chrysalis().args(["recipe", png, "--json"]).output().unwrap();
+    let recipe: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(recipe["engine"]["scheduler"], "lcm");
+    assert_eq!((recipe["engine"]["steps"].as_u64(), recipe["engine"]["guidance"].as_f64()), (Some(4), Some(1.0)));
+    chrysalis()
+        .args(["regenerate", png, "--model", model, "--check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("identical"));
+
+    // Far from the hint: it runs, with a note saying what the model expects.
+    let burnt = tmp.path().join("burnt.png");
+    chrysalis()
+        .args(["generate", "--model", model, "--seed", "3", "--size", "64x64", "--steps", "12", "--guidance", "7.5"])
+        .args(["--out", burnt.to_str().unwrap()])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("note: this LCM model expects LCM, 4 steps"));
+    // More LCM steps than the distillation schedule has: refused, naming the limit.
+    chrysalis()
+        .args([
+            "generate",
+            "--model",
+            model,
+            "--seed",
+            "3",
+            "--size",
+            "64x64",
+            "--steps",
+            "60",
+            "--out",
+            burnt.to_str().unwrap(),
+        ])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("at most 50 steps").and(predicate::str::contains("original_inference_steps")));
+
+    // A hint file: a turbo-style model (Euler a, 1 step, guidance 0).
+    std::fs::write(
+        std::path::Path::new(model).join("chrysalis.json"),
+        r#"{"scheduler": "euler_ancestral", "steps": 1, "max_steps": 4, "guidance": 0, "note": "SD-Turbo style"}"#,
+    )
+    .unwrap();
+    chrysalis().args(["model-info", model]).assert().success().stdout(
+        predicate::str::contains("Euler a, 1 step, guidance 0 (off)").and(predicate::str::contains("SD-Turbo style")),
+    );
+    let turbo = tmp.path().join("turbo.png");
+    chrysalis()
+        .args([
+            "generate",
+            "--model",
+            model,
+            "--seed",
+            "3",
+            "--size",
+            "64x64",
+            "--out",
+            turbo.to_str().unwrap(),
+            "--json",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("\"scheduler\": \"euler_ancestral\"")
+                .and(predicate::str::contains("\"steps\": 1,")),
+        );
+}

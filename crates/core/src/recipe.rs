@@ -155,6 +155,9 @@ pub enum Scheduler {
     Ddim,
     Euler,
     EulerAncestral,
+    // Latent Consistency Model sampling (diffusers' `LCMScheduler`): for LCM-distilled
+    // models, 1-8 steps without guidance.
+    Lcm,
 }
 
 impl Scheduler {
@@ -164,6 +167,7 @@ impl Scheduler {
             Self::Ddim => "DDIM",
             Self::Euler => "Euler",
             Self::EulerAncestral => "Euler a",
+            Self::Lcm => "LCM",
         }
     }
 }

@@ -293,6 +293,7 @@ const JSON_TOKENS: &[&str] = &[
     "ddim",
     "euler",
     "euler_ancestral",
+    "lcm",
     "dtype",
     "f16",
     "f32",

@@ -14,8 +14,11 @@ import {
   randomSeed,
   sameModel,
   toRequest,
+  withModelHint,
+  hintText,
+  hintWarning,
 } from "./create";
-import { CATALOG, FLOW_RECIPE } from "../test/fixtures";
+import { CATALOG, FLOW_RECIPE, LCM_SAMPLING, STANDARD_SAMPLING } from "../test/fixtures";
 
 const fixed = (x: number) => () => x;
 
@@ -26,6 +29,7 @@ const MODEL: ModelInfo = {
   pipeline: "StableDiffusionPipeline",
   parameters: 2_500_000,
   files: { "unet/diffusion_pytorch_model.safetensors": "aa", "vae/diffusion_pytorch_model.safetensors": "bb" },
+  sampling: STANDARD_SAMPLING,
 };
 
 describe("the create form", () => {
@@ -199,5 +203,34 @@ describe("the create form", () => {
     expect(isCreateHandoff({ kind: "img2img", source: { id: 1, width: 2, height: 3 } })).toBe(true);
     expect(isCreateHandoff({ kind: "settings" })).toBe(false);
     expect(isCreateHandoff(null)).toBe(false);
+  });
+});
+
+describe("model sampling hints", () => {
+  const LCM: ModelInfo = { ...MODEL, sampling: LCM_SAMPLING };
+
+  test("a loaded model brings its steps, guidance and sampler", () => {
+    const form = withModelHint({ ...defaultForm(CATALOG, fixed(0)), engine: "diffusion" }, LCM);
+    expect([form.steps, form.guidance, form.scheduler, form.model]).toEqual([4, 1, "lcm", LCM]);
+    const standard = withModelHint(form, MODEL);
+    expect([standard.steps, standard.guidance, standard.scheduler]).toEqual([20, 7.5, "ddim"]);
+  });
+
+  test("the hint reads as one line", () => {
+    expect(hintText(LCM_SAMPLING, "LCM")).toBe("LCM model: LCM, 4 steps (1–8), guidance off (1, up to 2)");
+    expect(hintText(STANDARD_SAMPLING, "DDIM")).toBe("Standard model: DDIM, 20 steps (10–150), guidance 7.5");
+    const turbo = { ...LCM_SAMPLING, family: "turbo", scheduler: "euler_ancestral" as const, steps: 1, max_steps: 4, guidance: 0, max_guidance: 0 };
+    expect(hintText(turbo, "Euler a")).toBe("turbo model: Euler a, 1 step (1–4), guidance off (0)");
+  });
+
+  test("a few-step model run far from its hint is warned about, a standard one never", () => {
+    const form = withModelHint({ ...defaultForm(CATALOG, fixed(0)), engine: "diffusion" }, LCM);
+    expect(hintWarning(form)).toBeNull();
+    expect(hintWarning({ ...form, steps: 8, guidance: 2 })).toBeNull();
+    expect(hintWarning({ ...form, steps: 25 })).toContain("expects 1–8 steps");
+    expect(hintWarning({ ...form, guidance: 7.5 })).toContain("guidance up to 2");
+    expect(problems({ ...form, steps: 25 }, CATALOG).steps).toBeUndefined();
+    const standard = withModelHint(form, MODEL);
+    expect(hintWarning({ ...standard, steps: 1000, guidance: 30 })).toBeNull();
   });
 });

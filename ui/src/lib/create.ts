@@ -10,6 +10,7 @@ import type {
   GenerationView,
   ModelInfo,
   Recipe,
+  SamplingHintView,
   Scheduler,
   StyleView,
 } from "./bindings";
@@ -142,6 +143,37 @@ export function problems(form: CreateForm, catalog: EngineCatalog): Record<strin
     }
   }
   return out;
+}
+
+/** The form with the sampler, steps and guidance the model expects (its hint): what a
+ *  newly loaded model starts with. A few-step model (LCM, turbo) wants 1-8 steps and no
+ *  guidance; SD's usual 25 guided steps would burn its images. */
+export function withModelHint(form: CreateForm, model: ModelInfo): CreateForm {
+  const hint = model.sampling;
+  return { ...form, model, steps: hint.steps, guidance: hint.guidance, scheduler: hint.scheduler };
+}
+
+/** One line saying what a model expects, e.g. "LCM model: LCM, 4 steps (1–8), guidance off". */
+export function hintText(hint: SamplingHintView, schedulerName: string): string {
+  const kind = hint.family === "standard" ? "Standard model" : `${hint.family} model`;
+  const steps = `${hint.steps} step${hint.steps === 1 ? "" : "s"} (${hint.min_steps}–${hint.max_steps})`;
+  const guidance = hint.guidance_off
+    ? `guidance off (${hint.guidance}${hint.max_guidance > 1 ? `, up to ${hint.max_guidance}` : ""})`
+    : `guidance ${hint.guidance}`;
+  return `${kind}: ${schedulerName}, ${steps}, ${guidance}`;
+}
+
+/** A warning (never a refusal) when the form runs a few-step model far from what it
+ *  expects; null when it fits or the model is a standard one. */
+export function hintWarning(form: CreateForm): string | null {
+  const hint = form.model?.sampling;
+  if (!hint || hint.family === "standard" || form.engine !== "diffusion") return null;
+  const stepsOff = form.steps < hint.min_steps || form.steps > hint.max_steps;
+  const guidanceOff = form.guidance > Math.max(hint.max_guidance, 1);
+  if (!stepsOff && !guidanceOff) return null;
+  return `This ${hint.family} model expects ${hint.min_steps}–${hint.max_steps} steps and guidance ${
+    hint.max_guidance <= 1 ? "off (≤ 1)" : `up to ${hint.max_guidance}`
+  }; these settings will likely look burnt or washed out.`;
 }
 
 /** What the text field at the top of the form is for, by engine. A diffusion model draws

@@ -5,7 +5,18 @@ import { describe, expect, test, vi } from "vitest";
 import type { GenerateEvent, GenerationView } from "../lib/bindings";
 import { studio } from "../lib/studio.svelte";
 import { backend, fail } from "../test/backend";
-import { CATALOG, channelSender, commandError, deferred, FLOW_RECIPE, generation, MOTHS, PIXEL } from "../test/fixtures";
+import {
+  CATALOG,
+  channelSender,
+  commandError,
+  deferred,
+  FLOW_RECIPE,
+  generation,
+  LCM_SAMPLING,
+  MOTHS,
+  PIXEL,
+  STANDARD_SAMPLING,
+} from "../test/fixtures";
 import Create from "./Create.svelte";
 
 function generating() {
@@ -137,6 +148,7 @@ describe("Create", () => {
         pipeline: "StableDiffusionPipeline",
         parameters: 2_500_000,
         files: {},
+        sampling: STANDARD_SAMPLING,
       }),
       generate: () => new Promise(() => {}),
     });
@@ -167,6 +179,48 @@ describe("Create", () => {
     expect([request.width, request.height]).toEqual([256, 256]);
   });
 
+  test("a few-step model sets steps, guidance and sampler to what it expects, and warns when far from it", async () => {
+    const calls = backend({
+      engine_catalog: () => CATALOG,
+      list_generations: () => [],
+      model_info: (args) => ({
+        dir: args.dir,
+        name: "lcm-dreamshaper",
+        short_hash: "1c2d3e4f5a",
+        pipeline: "StableDiffusionPipeline",
+        parameters: 1_066_235_307,
+        files: {},
+        sampling: LCM_SAMPLING,
+      }),
+      generate: () => new Promise(() => {}),
+    });
+    const user = userEvent.setup();
+    render(Create, { project: MOTHS });
+    await user.click(await screen.findByTestId("engine-diffusion"));
+    expect(screen.getByTestId("steps")).toHaveValue(25);
+    await user.type(screen.getByTestId("model-dir"), "/models/lcm");
+    await user.click(screen.getByTestId("model-load"));
+    expect(await screen.findByTestId("model-hint")).toHaveTextContent("LCM model: LCM, 4 steps (1–8), guidance off (1, up to 2)");
+    expect(screen.getByTestId("steps")).toHaveValue(4);
+    expect(screen.getByTestId("guidance")).toHaveValue(1);
+    expect(screen.getByTestId("scheduler")).toHaveValue("lcm");
+    expect(screen.queryByTestId("hint-warning")).toBeNull();
+
+    await user.clear(screen.getByTestId("steps"));
+    await user.type(screen.getByTestId("steps"), "30");
+    expect(await screen.findByTestId("hint-warning")).toHaveTextContent("expects 1–8 steps");
+    // Reloading the same model keeps what the artist set.
+    await user.click(screen.getByTestId("model-load"));
+    await vi.waitFor(() => expect(calls.filter((c) => c.cmd === "model_info").length).toBe(2));
+    expect(screen.getByTestId("steps")).toHaveValue(30);
+
+    await user.clear(screen.getByTestId("steps"));
+    await user.type(screen.getByTestId("steps"), "2");
+    await user.click(screen.getByTestId("generate-button"));
+    const request = calls.find((c) => c.cmd === "generate")!.args.request as Record<string, unknown>;
+    expect(request.engine).toMatchObject({ kind: "diffusion", steps: 2, guidance: 1, scheduler: "lcm" });
+  });
+
   test("Browse… fills the model folder from the dialog and loads it; cancelling changes nothing", async () => {
     let picked: string | null = null;
     const calls = backend({
@@ -180,6 +234,7 @@ describe("Create", () => {
         pipeline: "StableDiffusionPipeline",
         parameters: 1_000_000,
         files: {},
+        sampling: STANDARD_SAMPLING,
       }),
     });
     const user = userEvent.setup();
@@ -213,6 +268,7 @@ describe("Create", () => {
         pipeline: "StableDiffusionPipeline",
         parameters: 1_066_235_307,
         files: { "checkpoint.safetensors": "6ce0161689b3853acaa03779ec93eafe75a02f4ced659bee03f50797806fa2fa" },
+        sampling: STANDARD_SAMPLING,
       }),
     });
     const user = userEvent.setup();

@@ -6,6 +6,7 @@ import type {
   ProgressEvent,
   ProjectInfo,
   Recipe,
+  SamplingHintView,
 } from "../lib/bindings";
 import type { Channel } from "@tauri-apps/api/core";
 
@@ -77,6 +78,7 @@ export const CATALOG: EngineCatalog = {
     { id: "ddim", name: "DDIM" },
     { id: "euler", name: "Euler" },
     { id: "euler_ancestral", name: "Euler a" },
+    { id: "lcm", name: "LCM" },
   ],
   procedural_size: { min: 256, max: 2048, multiple: 1 },
   diffusion_size: { min: 64, max: 2048, multiple: 8 },
@@ -115,3 +117,31 @@ export function generation(id: number, recipe: Recipe = FLOW_RECIPE): Generation
 /** A 1×1 PNG as a data URL. */
 export const PIXEL =
   "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGNgYGAAAAAEAAH2FzhVAAAAAElFTkSuQmCC";
+
+/** What `model_info` says a standard SD model expects. */
+export const STANDARD_SAMPLING: SamplingHintView = {
+  family: "standard",
+  scheduler: "ddim",
+  steps: 20,
+  min_steps: 10,
+  max_steps: 150,
+  guidance: 7.5,
+  max_guidance: 20,
+  guidance_off: false,
+  source: "no few-step marker found: a standard model",
+  note: null,
+};
+
+/** What `model_info` says an LCM model (LCMScheduler config) expects. */
+export const LCM_SAMPLING: SamplingHintView = {
+  family: "LCM",
+  scheduler: "lcm",
+  steps: 4,
+  min_steps: 1,
+  max_steps: 8,
+  guidance: 1,
+  max_guidance: 2,
+  guidance_off: true,
+  source: "scheduler/scheduler_config.json names LCMScheduler",
+  note: null,
+};

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 use super::clip::{Activation, ClipConfig};
 use super::error::DiffusionError;
-use super::scheduler::{BetaSchedule, NoiseSchedule, Prediction, Spacing};
+use super::scheduler::{BetaSchedule, LcmParams, NoiseSchedule, Prediction, Spacing};
 
 /// Most training timesteps a scheduler config may declare (Stable Diffusion uses 1000).
 pub const MAX_TRAIN_TIMESTEPS: usize = 100_000;
@@ -536,7 +536,25 @@ pub(crate) fn noise_schedule(cfg: Option<&JsonConfig>) -> Result<NoiseSchedule, 
     // is `True`. PNDM configs always carry it (PNDM has it too, default `False`), but an Euler
     // config (SD-Turbo's) has none, and DDIM built from it goes to alpha = 1.
     let set_alpha_to_one = cfg.bool("set_alpha_to_one", true)?;
-    Ok(NoiseSchedule::new(&betas, prediction, spacing, steps_offset, set_alpha_to_one, clip_sample))
+    let mut schedule = NoiseSchedule::new(&betas, prediction, spacing, steps_offset, set_alpha_to_one, clip_sample);
+    // LCM's own parameters, with `LCMScheduler`'s defaults (it does not clip by default).
+    let original_steps = cfg.usize("original_inference_steps", 50)?;
+    if original_steps == 0 || original_steps > train_steps {
+        return Err(DiffusionError::bad_config(
+            &cfg.path,
+            format!("`original_inference_steps` {original_steps} must be 1 to `num_train_timesteps` ({train_steps})"),
+        ));
+    }
+    let timestep_scaling = cfg.f64("timestep_scaling", 10.0)?;
+    if !(timestep_scaling.is_finite() && timestep_scaling > 0.0) {
+        return Err(DiffusionError::bad_config(
+            &cfg.path,
+            format!("`timestep_scaling` {timestep_scaling} must be a positive number"),
+        ));
+    }
+    let lcm_clip = if cfg.bool("clip_sample", false)? { clip_sample } else { None };
+    schedule.lcm = LcmParams { original_steps, timestep_scaling, clip_sample: lcm_clip };
+    Ok(schedule)
 }
 
 /// Checks `model_index.json` names a pipeline we run and lists the components we need.

@@ -119,6 +119,16 @@ pub enum DiffusionError {
     #[error("{steps} steps is more than this model's {max} training timesteps")]
     TooManySteps { steps: u32, max: usize },
 
+    /// An LCM run longer than the model's distillation schedule (`original_inference_steps`).
+    #[error(
+        "the LCM sampler takes at most {max} steps with this model (its `original_inference_steps`); {steps} were asked for"
+    )]
+    TooManyLcmSteps { steps: u32, max: u32 },
+
+    /// img2img with the LCM sampler (its strength handling differs from the other samplers').
+    #[error("the LCM sampler does not do img2img (an init image) yet: use DDIM, Euler or Euler a for img2img")]
+    LcmImg2Img,
+
     /// The run would need more memory than the system has available.
     #[error(
         "this generation needs about {needed_gib:.1} GiB of memory but only {available_gib:.1} GiB is available: use a smaller size, f16, or close other programs"

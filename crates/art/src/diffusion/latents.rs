@@ -28,9 +28,10 @@ pub struct RunOptions {
     /// Start from these standard-normal latents `(1, 4, height / 8, width / 8)` (f32)
     /// instead of the noise the seed draws.
     pub init_latents: Option<Tensor>,
-    /// Euler-ancestral only: the fresh standard-normal noise of each step, one tensor shaped
-    /// like the latents per step (diffusers draws one per step, the last one included),
-    /// instead of the seed's stream.
+    /// Euler-ancestral and LCM only: the fresh standard-normal noise of each step, one
+    /// tensor shaped like the latents per step that draws one (Euler-ancestral: every step,
+    /// the last one included, as diffusers draws; LCM: every step but the last), instead of
+    /// the seed's stream.
     pub step_noise: Option<Vec<Tensor>>,
 }
 
@@ -67,24 +68,27 @@ pub fn read_init_latents(path: &Path) -> Result<Tensor, DiffusionError> {
 }
 
 /// Checks `options` fit a `width` x `height` run of `steps` steps whose latents have
-/// `shape`, and whose sampler `takes_step_noise` or not.
+/// `shape`, and whose sampler draws `noise_draws` fresh-noise tensors (0: takes none).
 pub(crate) fn check_run_options(
     options: &RunOptions,
     shape: (usize, usize, usize, usize),
     (width, height, downscale): (u32, u32, usize),
     steps: usize,
-    takes_step_noise: bool,
+    noise_draws: usize,
 ) -> Result<(), DiffusionError> {
     if let Some(l) = &options.init_latents {
         check_init_latents(l, shape, width, height, downscale)?;
     }
     if let Some(noise) = &options.step_noise {
         let bad = |message: String| DiffusionError::StepNoise { message };
-        if !takes_step_noise {
-            return Err(bad("only Euler-ancestral takes noise at each step; this run's sampler does not".into()));
+        if noise_draws == 0 {
+            return Err(
+                bad("only Euler-ancestral and LCM take noise at each step; this run's sampler does not".into()),
+            );
         }
-        if noise.len() != steps {
-            return Err(bad(format!("{} tensors given for a run of {steps} steps (one per step)", noise.len())));
+        if noise.len() != noise_draws {
+            let per = if noise_draws == steps { "one per step" } else { "one per step but the last" };
+            return Err(bad(format!("{} tensors given for a run of {steps} steps ({per})", noise.len())));
         }
         for (i, n) in noise.iter().enumerate() {
             check_init_latents(n, shape, width, height, downscale).map_err(|e| bad(format!("step {}: {e}", i + 1)))?;

@@ -16,8 +16,9 @@
 //!   [`hashing`]); a single file's is A1111's model hash. Weights are read per generation,
 //!   one component at a time ([`model`]).
 //! - **Generating** ([`crate::Engine::generate`]): txt2img and img2img, classifier-free
-//!   guidance with negative prompt, DDIM / Euler / Euler-ancestral ([`scheduler`]), f32 or
-//!   f16. Pixels are a pure function of the recipe (and init image): see [`rng`].
+//!   guidance with negative prompt (off, one UNet pass per step, at guidance ≤ 1), DDIM /
+//!   Euler / Euler-ancestral / LCM ([`scheduler`]), f32 or f16. Few-step models (LCM,
+//!   SD-Turbo) say what sampling they expect through [`hints`]. Pixels are a pure function of the recipe (and init image): see [`rng`].
 //! - **Equal to diffusers**: the same weights and starting latents give what diffusers
 //!   0.42 / transformers 5 compute, to float rounding (relative L2 ~1e-6 for a whole guided
 //!   run). `tests/diffusers_equivalence.rs` holds it there against models and outputs
@@ -32,6 +33,7 @@ pub mod clip;
 pub mod config;
 pub mod error;
 pub mod hashing;
+pub mod hints;
 pub mod latents;
 pub mod lora;
 pub mod memory;
@@ -53,6 +55,7 @@ use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelR
 
 pub use error::DiffusionError;
 pub use hashing::HashCacheLocation;
+pub use hints::{ModelFamily, SamplingHint};
 pub use latents::{RunOptions, read_init_latents};
 pub use lora::LoraSpec;
 pub use memory::MemoryEstimate;

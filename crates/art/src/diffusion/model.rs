@@ -25,6 +25,7 @@ use super::config::{self, JsonConfig, TextEncoderArch, UnetArch, VaeArch};
 use super::error::{CandleContext, DiffusionError};
 use super::hashing::{HashCache, HashCacheLocation, stamp};
 use super::lora::{self, LoraSpec, Patches};
+use super::hints::{SamplingHint, read_hint};
 use super::scheduler::NoiseSchedule;
 use super::single_file::{self, Checkpoint};
 use super::tokenizer::{ClipTokenizer, tokenizer_files};
@@ -50,6 +51,8 @@ pub struct ModelFolder {
     pub vae_arch: VaeArch,
     pub text_arch: TextEncoderArch,
     pub schedule: NoiseSchedule,
+    /// The sampling the model expects (sampler, steps, guidance): see [`super::hints`].
+    pub hint: SamplingHint,
     pub tokenizer: ClipTokenizer,
     /// The model's identity: every file the pipeline reads, relative path -> SHA-256.
     pub model_ref: ModelRef,
@@ -326,6 +329,7 @@ impl ModelFolder {
             files,
             name,
         } = parts;
+        let hint = read_hint(dir, &schedule)?;
         let unet_arch = config::unet_arch(&unet_cfg)?;
         let vae_arch = config::vae_arch(&vae_cfg)?;
         if text_arch.hidden_size != unet_arch.config.cross_attention_dim {
@@ -380,6 +384,7 @@ impl ModelFolder {
             vae_arch,
             text_arch,
             schedule,
+            hint,
             tokenizer,
             model_ref: ModelRef { name, files: hashes },
             params,

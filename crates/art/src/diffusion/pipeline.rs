@@ -13,7 +13,7 @@
 
 use candle_core::{DType, Device, Tensor};
 use chrysalis_core::CancelToken;
-use chrysalis_core::recipe::{DiffusionSpec, Recipe};
+use chrysalis_core::recipe::{DiffusionSpec, Recipe, Scheduler};
 use image::RgbImage;
 
 use super::error::{CandleContext, DiffusionError};
@@ -111,6 +111,15 @@ pub(crate) fn validate(
     if spec.steps as usize > model.schedule.train_steps() {
         return Err(DiffusionError::TooManySteps { steps: spec.steps, max: model.schedule.train_steps() }.into());
     }
+    if spec.scheduler == Scheduler::Lcm {
+        let max = model.schedule.max_lcm_steps();
+        if spec.steps as usize > max {
+            return Err(DiffusionError::TooManyLcmSteps { steps: spec.steps, max: max as u32 }.into());
+        }
+        if spec.init_image.is_some() {
+            return Err(DiffusionError::LcmImg2Img.into());
+        }
+    }
     if let Some(ii) = &spec.init_image {
         let Some(img) = init else {
             return Err(DiffusionError::MissingInitImage { strength: ii.strength }.into());
@@ -166,7 +175,7 @@ pub(crate) fn run(
     let strength = spec.init_image.as_ref().map(|i| i.strength);
     let sampler = Sampler::new(spec.scheduler, &model.schedule, spec.steps as usize, strength);
     let n = sampler.timesteps().len();
-    latents::check_run_options(options, lshape, (recipe.width, recipe.height, ds), n, sampler.takes_step_noise())?;
+    latents::check_run_options(options, lshape, (recipe.width, recipe.height, ds), n, sampler.step_noise_draws())?;
     let total = n as u32 + 1;
     on_progress(&GenProgress::new(0, total, "encoding prompt"));
     cancel.check()?;
@@ -224,7 +233,12 @@ pub(crate) fn run(
             None => out_c,
         };
         let step = match &options.step_noise {
-            Some(given) => sampler.step_with_noise(i, &out, &latents, Some(&given[i])),
+            // The given tensors are the draws in order; steps that draw none take none.
+            Some(given) => {
+                let drawn_before = (0..i).filter(|&j| sampler.step_takes_noise(j)).count();
+                let noise = sampler.step_takes_noise(i).then(|| &given[drawn_before]);
+                sampler.step_with_noise(i, &out, &latents, noise)
+            }
             None => sampler.step(i, &out, &latents, &mut ancestral),
         }
         .ctx(ctx)?;

@@ -1,4 +1,4 @@
-//! Samplers: DDIM, Euler and Euler-ancestral, written for this pipeline.
+//! Samplers: DDIM, Euler, Euler-ancestral and LCM, written for this pipeline.
 //!
 //! The *noise schedule* (betas, how the model was trained: `prediction_type`, timestep
 //! spacing, steps offset) comes from the model folder's `scheduler/scheduler_config.json`;
@@ -19,6 +19,13 @@
 //! - Euler works in the "variance exploding" space `x / sqrt(ᾱ)`: the model sees
 //!   `x / sqrt(σ² + 1)`, starting noise is scaled by `sqrt(σ_max² + 1)` (by `σ_max` for
 //!   `trailing` and `linspace` spacings, as diffusers does), img2img noise by σ.
+//! - LCM (diffusers' `LCMScheduler`): the timesteps are `n` of the `original_inference_steps`
+//!   timesteps `k·i − 1` (`k = T / original_inference_steps`, `i = 1..=original`), taken at
+//!   indices `⌊j · original / n⌋` from the highest; the model sees the latents unscaled; each
+//!   step takes the DDIM x₀ estimate, applies the consistency boundary condition
+//!   `denoised = c_out·x₀ + c_skip·x` with `c_skip = σ_d² / ((t·s)² + σ_d²)`,
+//!   `c_out = t·s / sqrt((t·s)² + σ_d²)` (σ_d = 0.5, `s = timestep_scaling`), and re-noises
+//!   `denoised` to the next timestep with fresh noise (none after the last step).
 //! - img2img with strength `s` over `n` steps runs the last `clamp(floor(n·s), 1, n)` steps
 //!   of the `n`-step schedule (at least one step, so a small strength still does something).
 
@@ -57,7 +64,30 @@ pub struct NoiseSchedule {
     pub final_alpha_cumprod: f64,
     /// Clamp DDIM's x₀ estimate to ±this (`clip_sample`), if set.
     pub clip_sample: Option<f64>,
+    /// LCM's parameters (diffusers' `LCMScheduler` defaults when the config has none).
+    pub lcm: LcmParams,
 }
+
+/// The parameters only the LCM sampler reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LcmParams {
+    /// The distillation schedule's length (`original_inference_steps`, default 50): LCM
+    /// steps are taken among its timesteps, so a run has at most this many steps.
+    pub original_steps: usize,
+    /// `timestep_scaling` (default 10) in the boundary-condition scalings.
+    pub timestep_scaling: f64,
+    /// Clamp the x₀ estimate to ±this; `LCMScheduler`'s `clip_sample` defaults to off.
+    pub clip_sample: Option<f64>,
+}
+
+impl Default for LcmParams {
+    fn default() -> Self {
+        Self { original_steps: 50, timestep_scaling: 10.0, clip_sample: None }
+    }
+}
+
+/// LCM's `σ_data` (diffusers hard-codes 0.5).
+const LCM_SIGMA_DATA: f64 = 0.5;
 
 /// How the betas are laid out over the training timesteps (`beta_schedule`).
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +142,15 @@ impl NoiseSchedule {
             })
             .collect();
         let final_alpha_cumprod = if set_alpha_to_one { 1.0 } else { alphas_cumprod[0] };
-        Self { alphas_cumprod, prediction, spacing, steps_offset, final_alpha_cumprod, clip_sample }
+        Self {
+            alphas_cumprod,
+            prediction,
+            spacing,
+            steps_offset,
+            final_alpha_cumprod,
+            clip_sample,
+            lcm: LcmParams::default(),
+        }
     }
 
     /// Stable Diffusion's schedule: scaled-linear betas 0.00085..0.012 over 1000 steps,
@@ -169,6 +207,25 @@ impl NoiseSchedule {
         }
     }
 
+    /// The `n` timesteps an LCM run visits, highest first (see the module docs). `n` is
+    /// clamped to `1..=original_inference_steps`; [`Self::max_lcm_steps`] is the limit.
+    pub fn lcm_timesteps(&self, n: usize) -> Vec<usize> {
+        let original = self.max_lcm_steps();
+        let n = n.clamp(1, original);
+        let k = self.train_steps() / original;
+        // The distillation timesteps, highest first: k·original − 1, …, k − 1.
+        let origin: Vec<usize> = (1..=original).rev().map(|i| i * k - 1).collect();
+        // numpy's `floor(linspace(0, original, n, endpoint=False))`: `j · (original / n)`.
+        let step = original as f64 / n as f64;
+        (0..n).map(|j| origin[((j as f64 * step).floor() as usize).min(original - 1)]).collect()
+    }
+
+    /// The most steps an LCM run can take (`original_inference_steps`, at most the number
+    /// of training steps).
+    pub fn max_lcm_steps(&self) -> usize {
+        self.lcm.original_steps.clamp(1, self.train_steps())
+    }
+
     /// σ at a possibly fractional timestep: linear interpolation between the whole
     /// timesteps around it (numpy's `interp`, as diffusers does).
     pub fn sigma_at(&self, t: f64) -> f64 {
@@ -213,6 +270,8 @@ impl Sampler {
         let all: Vec<f64> = match kind {
             Scheduler::Ddim => schedule.timesteps(steps).into_iter().map(|t| t as f64).collect(),
             Scheduler::Euler | Scheduler::EulerAncestral => schedule.euler_timesteps(steps),
+            // img2img with LCM is refused before a run is built (`pipeline::validate`).
+            Scheduler::Lcm => schedule.lcm_timesteps(steps).into_iter().map(|t| t as f64).collect(),
         };
         let run = match strength {
             Some(s) => img2img_steps(all.len(), s),
@@ -228,6 +287,11 @@ impl Sampler {
     /// The timesteps this run visits, highest first, as the model is given them.
     pub fn timesteps(&self) -> &[f64] {
         &self.timesteps
+    }
+
+    /// The sampler this run uses.
+    pub fn kind(&self) -> Scheduler {
+        self.kind
     }
 
     fn is_euler(&self) -> bool {
@@ -279,13 +343,14 @@ impl Sampler {
         x: &Tensor,
         rng: &mut NormalRng,
     ) -> candle_core::Result<StepOutput> {
-        let noise = if self.kind == Scheduler::EulerAncestral { Some(rng.tensor(x.dims4()?)?) } else { None };
+        let noise = if self.step_takes_noise(i) { Some(rng.tensor(x.dims4()?)?) } else { None };
         self.step_with_noise(i, model_output, x, noise.as_ref())
     }
 
-    /// [`Self::step`] with Euler-ancestral's fresh noise for this step given (standard
-    /// normal, shaped like `x`; one draw per step, as diffusers draws it) instead of drawn.
-    /// The other samplers take no noise.
+    /// [`Self::step`] with the fresh noise for this step given (standard normal, shaped like
+    /// `x`) instead of drawn: Euler-ancestral takes one at every step (diffusers draws one at
+    /// the last step too), LCM at every step but the last (where diffusers draws none). DDIM
+    /// and Euler take none.
     pub fn step_with_noise(
         &self,
         i: usize,
@@ -298,13 +363,64 @@ impl Sampler {
             (Scheduler::Euler, None) => self.euler_step(i, model_output, x, None),
             (Scheduler::EulerAncestral, Some(noise)) => self.euler_step(i, model_output, x, Some(noise)),
             (Scheduler::EulerAncestral, None) => candle_core::bail!("Euler-ancestral needs fresh noise at every step"),
+            (Scheduler::Lcm, noise) if noise.is_some() == self.step_takes_noise(i) => {
+                self.lcm_step(i, model_output, x, noise)
+            }
+            (Scheduler::Lcm, Some(_)) => candle_core::bail!("LCM takes no fresh noise at its last step"),
+            (Scheduler::Lcm, None) => candle_core::bail!("LCM needs fresh noise at every step but the last"),
             (kind, Some(_)) => candle_core::bail!("{kind:?} takes no fresh noise per step"),
         }
     }
 
-    /// Whether each step takes fresh noise ([`Self::step_with_noise`]).
+    /// Whether any step takes fresh noise ([`Self::step_with_noise`]).
     pub fn takes_step_noise(&self) -> bool {
-        self.kind == Scheduler::EulerAncestral
+        matches!(self.kind, Scheduler::EulerAncestral | Scheduler::Lcm)
+    }
+
+    /// Whether step `i` takes fresh noise.
+    pub fn step_takes_noise(&self, i: usize) -> bool {
+        match self.kind {
+            Scheduler::EulerAncestral => true,
+            Scheduler::Lcm => i + 1 < self.timesteps.len(),
+            Scheduler::Ddim | Scheduler::Euler => false,
+        }
+    }
+
+    /// How many fresh-noise tensors the whole run takes.
+    pub fn step_noise_draws(&self) -> usize {
+        (0..self.timesteps.len()).filter(|&i| self.step_takes_noise(i)).count()
+    }
+
+    /// LCM's boundary-condition scalings `(c_skip, c_out)` at timestep `t`.
+    pub fn lcm_scalings(&self, t: f64) -> (f64, f64) {
+        let st = t * self.schedule.lcm.timestep_scaling;
+        let d2 = LCM_SIGMA_DATA * LCM_SIGMA_DATA;
+        (d2 / (st * st + d2), st / (st * st + d2).sqrt())
+    }
+
+    fn lcm_step(&self, i: usize, out: &Tensor, x: &Tensor, noise: Option<&Tensor>) -> candle_core::Result<StepOutput> {
+        let ac = &self.schedule.alphas_cumprod;
+        let t = self.timesteps[i];
+        let a = ac[t as usize];
+        let (sa, sb) = (a.sqrt(), (1.0 - a).sqrt());
+        let mut x0 = match self.schedule.prediction {
+            Prediction::Epsilon => ((x - (out * sb)?)? / sa)?,
+            Prediction::VPrediction => ((x * sa)? - (out * sb)?)?,
+            Prediction::Sample => out.clone(),
+        };
+        if let Some(r) = self.schedule.lcm.clip_sample {
+            x0 = x0.clamp(-r, r)?;
+        }
+        let (c_skip, c_out) = self.lcm_scalings(t);
+        let denoised = ((&x0 * c_out)? + (x * c_skip)?)?;
+        let prev = match (self.timesteps.get(i + 1), noise) {
+            (Some(&t_next), Some(noise)) => {
+                let a_prev = ac[t_next as usize];
+                ((&denoised * a_prev.sqrt())? + (noise * (1.0 - a_prev).sqrt())?)?
+            }
+            _ => denoised.clone(),
+        };
+        Ok(StepOutput { prev, pred_x0: denoised })
     }
 
     fn ddim_step(&self, i: usize, out: &Tensor, x: &Tensor) -> candle_core::Result<StepOutput> {
@@ -401,6 +517,39 @@ mod tests {
         assert!((start as f64 - 14.614647).abs() < 1e-4, "init sigma {start}");
         // DDIM rounds the same spacing to whole timesteps.
         assert_eq!(Sampler::new(Scheduler::Ddim, &s, 5, None).timesteps(), &[999.0, 749.0, 500.0, 250.0, 0.0]);
+    }
+
+    /// diffusers 0.42 `LCMScheduler(original_inference_steps=o).set_timesteps(n).timesteps`.
+    #[test]
+    fn lcm_timesteps_match_diffusers() {
+        let s = sd(Spacing::Leading, 1);
+        assert_eq!(s.lcm_timesteps(1), vec![999]);
+        assert_eq!(s.lcm_timesteps(4), vec![999, 759, 499, 259]);
+        assert_eq!(s.lcm_timesteps(3), vec![999, 679, 339]);
+        assert_eq!(s.lcm_timesteps(7), vec![999, 859, 719, 579, 439, 299, 159]);
+        assert_eq!(s.lcm_timesteps(8), vec![999, 879, 759, 639, 499, 379, 259, 139]);
+        let all = s.lcm_timesteps(50);
+        assert_eq!((all.len(), all[0], all[1], all[49]), (50, 999, 979, 19));
+        let mut seven = s.clone();
+        seven.lcm.original_steps = 7;
+        assert_eq!(seven.lcm_timesteps(3), vec![993, 709, 425]);
+        assert_eq!(seven.max_lcm_steps(), 7);
+    }
+
+    /// diffusers' `get_scalings_for_boundary_condition_discrete` at 999, 259 and 19.
+    #[test]
+    fn lcm_boundary_scalings_match_diffusers() {
+        let sampler = Sampler::new(Scheduler::Lcm, &sd(Spacing::Leading, 1), 4, None);
+        for (t, skip, out) in [
+            (999.0, 2.5050075037374525e-09, 0.9999999987474963),
+            (259.0, 3.726837564778493e-08, 0.999999981365812),
+            (19.0, 6.92515979806234e-06, 0.9999965374141062),
+        ] {
+            let (c_skip, c_out) = sampler.lcm_scalings(t);
+            assert!((c_skip - skip).abs() < 1e-15 && (c_out - out).abs() < 1e-12, "t {t}: {c_skip} {c_out}");
+        }
+        assert_eq!(sampler.step_noise_draws(), 3, "no noise after the last step");
+        assert!(!sampler.step_takes_noise(3));
     }
 
     #[test]

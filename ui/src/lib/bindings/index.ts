@@ -74,6 +74,7 @@ export type { RoyaltyEvent } from "./RoyaltyEvent";
 export type { RuleKind } from "./RuleKind";
 export type { RuleSpec } from "./RuleSpec";
 export type { RuleView } from "./RuleView";
+export type { SamplingHintView } from "./SamplingHintView";
 export type { Scheduler } from "./Scheduler";
 export type { SchedulerView } from "./SchedulerView";
 export type { Shard } from "./Shard";
