@@ -452,6 +452,8 @@ fn generate_with_a_lora_records_it_and_regenerates_with_it() {
     );
     assert_eq!(kind, "engine");
     assert!(message.contains(key) && message.contains("SDXL"), "{message}");
+}
+
 /// A few-step model: `model_info` says what it expects (an LCMScheduler config: LCM, 4
 /// steps, guidance 1 = off), and `generate` runs the LCM sampler without guidance.
 #[test]

@@ -499,6 +499,8 @@ fn loras_for_other_layers_architectures_or_of_other_kinds_are_refused_naming_the
         (&format!("{conv}.lora_up.weight"), &[32, 4, 1, 1]),
     ]);
     assert!(e.contains(conv) && e.contains("1x1"), "{e}");
+}
+
 // Few-step runs without guidance (`scripts/diffusers-reference/make_fewstep_fixtures.py`):
 // LCM and SD-Turbo-style Euler-ancestral with trailing spacing, on the sd15 model with the
 // scheduler config diffusers ran with, from diffusers' starting latents and per-step noise.
