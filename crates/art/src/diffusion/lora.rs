@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use candle_core::{DType, Tensor};
+use candle_core::DType;
 
 use super::error::DiffusionError;
-use super::weights::{WeightFile, WeightsBackend};
+use super::weights::{Patch, Patches, WeightFile, WeightsBackend};
 
 /// A LoRA file and the weight to apply it at.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,24 +47,6 @@ impl LoraSpec {
         Ok(Self { path: PathBuf::from(arg), weight: 1.0 })
     }
 }
-
-/// One low-rank change to one weight tensor.
-pub(crate) struct Patch {
-    file: Arc<WeightFile>,
-    down: String,
-    up: String,
-    /// weight · alpha / rank.
-    scale: f64,
-}
-
-impl std::fmt::Debug for Patch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Patch({} in {}, scale {})", self.down, self.file.path.display(), self.scale)
-    }
-}
-
-/// Model tensor name -> the changes to add to it, in order.
-pub(crate) type Patches = HashMap<String, Vec<Patch>>;
 
 fn err(path: &Path, message: impl Into<String>) -> DiffusionError {
     DiffusionError::Lora { path: path.to_path_buf(), message: message.into() }
@@ -196,29 +178,6 @@ pub(crate) fn plan(
         }
     }
     Ok((unet_patches, text_patches))
-}
-
-/// `w` (any dtype, the layer's shape) with `patches` added, in f32.
-pub(crate) fn apply(w: Tensor, patches: &[Patch]) -> Result<Tensor, DiffusionError> {
-    let mut w = w.to_dtype(DType::F32).map_err(|e| candle(patches, e))?;
-    for p in patches {
-        let down = p.file.read(&p.down)?;
-        let up = p.file.read(&p.up)?;
-        let delta = (|| {
-            let rank = down.dim(0)?;
-            let down = down.to_dtype(DType::F32)?.reshape((rank, ()))?;
-            let up = up.to_dtype(DType::F32)?.reshape((up.dim(0)?, rank))?;
-            (up.matmul(&down)? * p.scale)?.reshape(w.shape())
-        })()
-        .map_err(|e| candle(std::slice::from_ref(p), e))?;
-        w = (w + delta).map_err(|e| candle(std::slice::from_ref(p), e))?;
-    }
-    Ok(w)
-}
-
-fn candle(patches: &[Patch], source: candle_core::Error) -> DiffusionError {
-    let what = patches.first().map_or_else(String::new, |p| format!(" {} from {}", p.down, p.file.path.display()));
-    DiffusionError::Candle { context: format!("merging LoRA{what}"), source }
 }
 
 #[cfg(test)]

@@ -25,11 +25,12 @@ use super::config::{self, JsonConfig, TextEncoderArch, UnetArch, VaeArch};
 use super::error::{CandleContext, DiffusionError};
 use super::hashing::{HashCache, HashCacheLocation, stamp};
 use super::hints::{SamplingHint, read_hint};
-use super::lora::{self, LoraSpec, Patches};
+use super::lora::{self, LoraSpec};
 use super::scheduler::NoiseSchedule;
 use super::single_file::{self, Checkpoint};
 use super::tokenizer::{ClipTokenizer, tokenizer_files};
 use super::unet::Unet;
+use super::weights::Patches;
 use super::weights::{KeyMap, ShapeCheck, View, WeightFile, WeightsBackend, tweak_vae_quant_conv};
 
 /// The prefix of a LoRA file's key in `ModelFolder::stamps`.

@@ -22,7 +22,6 @@ use candle_nn::var_builder::SimpleBackend;
 use safetensors::tensor::{Metadata, TensorInfo};
 
 use super::error::DiffusionError;
-use super::lora::Patches;
 
 /// Headers larger than this are refused as corrupt (real ones are well under 1 MB).
 const MAX_HEADER: u64 = 100 << 20;
@@ -361,7 +360,7 @@ impl WeightsBackend {
         };
         self.used.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string());
         let t = match self.lora.as_ref().and_then(|l| l.get(name)) {
-            Some(patches) => super::lora::apply(t, patches)?,
+            Some(patches) => apply_patches(t, patches)?,
             None => t,
         };
         t.to_dtype(dtype)
@@ -466,4 +465,46 @@ pub(crate) fn tweak_vae_quant_conv(
     b.insert_synthetic("quant_conv.weight", w);
     b.insert_synthetic("quant_conv.bias", bias);
     Ok(())
+}
+/// One low-rank change to one weight tensor: a LoRA module ([`super::lora`] plans them),
+/// merged into the tensor as it is read. It lives here, beside the reader that applies it,
+/// so that `lora` depends on `weights` and not the other way round.
+pub(crate) struct Patch {
+    pub(crate) file: Arc<WeightFile>,
+    pub(crate) down: String,
+    pub(crate) up: String,
+    /// weight · alpha / rank.
+    pub(crate) scale: f64,
+}
+
+impl std::fmt::Debug for Patch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Patch({} in {}, scale {})", self.down, self.file.path.display(), self.scale)
+    }
+}
+
+/// Model tensor name -> the changes to add to it, in order.
+pub(crate) type Patches = HashMap<String, Vec<Patch>>;
+
+/// `w` (any dtype, the layer's shape) with `patches` added, in f32.
+pub(crate) fn apply_patches(w: Tensor, patches: &[Patch]) -> Result<Tensor, DiffusionError> {
+    let mut w = w.to_dtype(DType::F32).map_err(|e| candle(patches, e))?;
+    for p in patches {
+        let down = p.file.read(&p.down)?;
+        let up = p.file.read(&p.up)?;
+        let delta = (|| {
+            let rank = down.dim(0)?;
+            let down = down.to_dtype(DType::F32)?.reshape((rank, ()))?;
+            let up = up.to_dtype(DType::F32)?.reshape((up.dim(0)?, rank))?;
+            (up.matmul(&down)? * p.scale)?.reshape(w.shape())
+        })()
+        .map_err(|e| candle(std::slice::from_ref(p), e))?;
+        w = (w + delta).map_err(|e| candle(std::slice::from_ref(p), e))?;
+    }
+    Ok(w)
+}
+
+fn candle(patches: &[Patch], source: candle_core::Error) -> DiffusionError {
+    let what = patches.first().map_or_else(String::new, |p| format!(" {} from {}", p.down, p.file.path.display()));
+    DiffusionError::Candle { context: format!("merging LoRA{what}"), source }
 }
