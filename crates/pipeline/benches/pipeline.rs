@@ -70,7 +70,8 @@ fn run(items: u32, side: u32, jobs: usize) -> [f64; 3] {
     generate::generate_images(p.root(), &planned, &journal, jobs, None, &mut |_| {}, &cancel).expect("generate");
     let t_gen = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    generate::write_metadata(p.root(), &planned, Layout::V0, &journal, &mut |_| {}, &cancel).expect("metadata");
+    let items = generate::item_tree(p.root(), &planned).expect("item table");
+    generate::write_metadata(p.root(), &planned, &items, Layout::V0, &journal, &mut |_| {}, &cancel).expect("metadata");
     [t_plan, t_gen, t.elapsed().as_secs_f64()]
 }
 

@@ -389,11 +389,13 @@ pub fn generate_images(
     }
 }
 
-/// Step 3: for each stage, the images folder's CID, then every metadata file, then the
-/// metadata folder's CID, base URI and content root (journaled).
+/// Step 3: for each stage, the images folder's CID, then every metadata file (carrying its
+/// proof in `items_tree`, the [`item_tree`]), then the metadata folder's CID, base URI and content
+/// root (journaled).
 pub fn write_metadata(
     project_root: &Path,
     planned: &Planned,
+    items_tree: &ItemTree,
     layout: Layout,
     journal: &Journal<'_>,
     on_event: OnEvent<'_>,
@@ -404,8 +406,7 @@ pub fn write_metadata(
     let mut step = 0u64;
     let mut written = 0u32;
     let mut outputs = Vec::new();
-    let tree = item_tree(project_root, planned)?;
-    let items_root = tree.root();
+    let items_root = items_tree.root();
     for (si, stage_plan) in planned.plan.stages.iter().enumerate() {
         let s = si as u32;
         cancel.check()?;
@@ -422,7 +423,12 @@ pub fn write_metadata(
             let image_cid = cid_of_bytes(&png_bytes, layout).to_string();
             let image_uri = format!("ipfs://{images_cid}/{}.png", item.index);
             let mut value = metadata::item_json(&planned.spec, item, s, &image_uri, &recipe);
-            let proof = tree.proof(item.index).expect("item_tree checked every index");
+            let proof = items_tree.proof(item.index).ok_or_else(|| {
+                PipelineError::Invalid(format!(
+                    "the item table has no item #{}: it was built from another plan",
+                    item.index
+                ))
+            })?;
             metadata::set_item_commitment(&mut value, &items_root, &proof);
             let json = metadata::canonical_bytes(&value);
             let path = metadata_path(project_root, s, item.index);

@@ -10,6 +10,7 @@
 //! The collection's group mint keypair is made under `<project>/keys/` before
 //! `create_collection` is sent, so a rerun signs with the same key and finds the same PDA.
 
+use chrysalis::merkle::ItemTree;
 use std::path::Path;
 
 use chrysalis::state::{Stage, UnlockRule};
@@ -127,6 +128,7 @@ pub fn ensure_collection(
     journal: &Journal<'_>,
     planned: &Planned,
     outputs: &[StageOutput],
+    tree: &ItemTree,
     wallet: &Keypair,
     creators: &[(Pubkey, u16)],
     uri: &str,
@@ -147,7 +149,6 @@ pub fn ensure_collection(
         max_supply: planned.plan.items.len() as u32,
     };
     let stages = chain_stages(planned, outputs);
-    let tree = super::generate::item_tree(project_root, planned)?;
     let total = 2 + stages.len() as u64;
     on_event(&PipelineEvent::new(Phase::Collection, 0, total, format!("collection {collection} on {label}")));
     journal.begin_collection(&CollectionRow {
@@ -230,6 +231,7 @@ pub fn mint_all(
     planned: &Planned,
     project_root: &Path,
     collection: &Pubkey,
+    tree: &ItemTree,
     buyer: &Keypair,
     on_event: OnEvent<'_>,
     cancel: &CancelToken,
@@ -237,7 +239,6 @@ pub fn mint_all(
     let label = chain.label();
     let total = planned.plan.items.len() as u64;
     let mut lines = Vec::new();
-    let tree = super::generate::item_tree(project_root, planned)?;
     on_event(&PipelineEvent::new(Phase::Mint, 0, total, "minting"));
     for (k, item) in planned.plan.items.iter().enumerate() {
         cancel.check()?;
@@ -245,7 +246,12 @@ pub fn mint_all(
         let hash = recipe.hash().0;
         let mint = program::nft_mint_pda(collection, item.index);
         journal.begin_mint(&label, item.index, &mint.to_string(), &buyer.pubkey().to_string(), &hex::encode(hash))?;
-        let proof = tree.proof(item.index).expect("item_tree covers every planned index");
+        let proof = tree.proof(item.index).ok_or_else(|| {
+            PipelineError::Invalid(format!(
+                "the item table has no item #{}: it was built from another plan",
+                item.index
+            ))
+        })?;
         let outcome =
             match chain.op("minting", |l| client::mint_nft(l, buyer, collection, item.index, hash, &proof, false)) {
                 Ok(o) => o,

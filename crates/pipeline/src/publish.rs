@@ -216,7 +216,10 @@ fn run(
         report.generate = Some(summary);
         return Ok(report);
     }
-    let (stages, written) = generate::write_metadata(root, &planned, options.layout, &journal, on_event, cancel)?;
+    // The item table: every index's stage-0 recipe hash, read once for metadata, commit and mint.
+    let items = generate::item_tree(root, &planned)?;
+    let (stages, written) =
+        generate::write_metadata(root, &planned, &items, options.layout, &journal, on_event, cancel)?;
     summary.metadata_written = written;
     report.generate = Some(summary);
     report.stages = stages;
@@ -257,6 +260,7 @@ fn run(
         &journal,
         &planned,
         &report.stages,
+        &items,
         &wallet,
         &creators,
         &uri,
@@ -264,7 +268,7 @@ fn run(
         cancel,
     )?;
     report.collection = Some(coll);
-    report.mints = mint::mint_all(chain, &journal, &planned, root, &state.address, &wallet, on_event, cancel)?;
+    report.mints = mint::mint_all(chain, &journal, &planned, root, &state.address, &items, &wallet, on_event, cancel)?;
     report.minted_now = report.mints.iter().filter(|m| m.signature.is_some()).count() as u32;
     let end = chain.balance(&wallet.pubkey())?;
     report.lamports_spent = (before + airdropped).saturating_sub(end);
