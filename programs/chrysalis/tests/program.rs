@@ -1640,13 +1640,18 @@ async fn compute_budgets_cover_the_measured_cpis() {
     let mut a = args(&pairs, LAMPORTS_PER_SOL, 1 << 16);
     (a.name, a.symbol, a.uri) = ("N".repeat(32), "S".repeat(10), "u".repeat(128));
     let create = create_collection_ix(authority.pubkey(), group.pubkey(), a);
-    rows.push(("create_collection", metered(&mut sb, std::slice::from_ref(&create), &[&authority, &group]).await, 0));
+    let budget = |ix: &Instruction| budget_for(&ix.data).expect("one of ours");
+    rows.push((
+        "create_collection",
+        metered(&mut sb, std::slice::from_ref(&create), &[&authority, &group]).await,
+        budget(&create),
+    ));
     sb.send(&[create], &[&authority, &group]).await.unwrap();
     let collection = collection_pda(&group.pubkey());
     let mut long = stage(UnlockRule::AfterMint(0), 0);
     long.base_uri = format!("ipfs://{}/", "b".repeat(88));
     let add = add_stage_ix(authority.pubkey(), collection, long.clone());
-    rows.push(("add_stage", metered(&mut sb, std::slice::from_ref(&add), &[&authority]).await, 0));
+    rows.push(("add_stage", metered(&mut sb, std::slice::from_ref(&add), &[&authority]).await, budget(&add)));
     sb.send(&[add], &[&authority]).await.unwrap();
     long.base_uri = format!("ipfs://{}/", "c".repeat(88));
     sb.send(&[add_stage_ix(authority.pubkey(), collection, long)], &[&authority]).await.unwrap();
@@ -1661,7 +1666,11 @@ async fn compute_budgets_cover_the_measured_cpis() {
     };
     let tree = c.tree();
     let commit = commit_items_ix(c.authority.pubkey(), collection, tree.root());
-    rows.push(("commit_items", metered(&mut sb, std::slice::from_ref(&commit), &[&c.authority]).await, 0));
+    rows.push((
+        "commit_items",
+        metered(&mut sb, std::slice::from_ref(&commit), &[&c.authority]).await,
+        budget(&commit),
+    ));
     sb.send(&[commit], &[&c.authority]).await.unwrap();
     sb.fast_forward(&c, 65_535).await;
     let buyer = sb.funded(10 * LAMPORTS_PER_SOL).await;
@@ -1680,24 +1689,17 @@ async fn compute_budgets_cover_the_measured_cpis() {
     mint.accounts[5].pubkey = ata(&buyer.pubkey(), &nft_pda(&collection, 65_535));
     mint.accounts
         .extend(creators.iter().map(|w| anchor_lang::solana_program::instruction::AccountMeta::new(*w, false)));
-    rows.push(("mint_nft", metered(&mut sb, &[mint.clone()], &[&buyer]).await, 0));
+    rows.push(("mint_nft", metered(&mut sb, std::slice::from_ref(&mint), &[&buyer]).await, budget(&mint)));
     sb.send(&[mint], &[&buyer]).await.unwrap();
     let evolve = evolve_ix(buyer.pubkey(), &c, 65_535, 1, None);
-    rows.push(("evolve", metered(&mut sb, &[evolve], &[&buyer]).await, 0));
+    rows.push(("evolve", metered(&mut sb, std::slice::from_ref(&evolve), &[&buyer]).await, budget(&evolve)));
     sb.fund(&c.vault, LAMPORTS_PER_SOL).await;
     let distribute = distribute_ix(&c, &creators);
-    rows.push(("distribute_royalties", metered(&mut sb, &[distribute], &[]).await, 0));
-    for row in &mut rows {
-        let ix = match row.0 {
-            "create_collection" => compute::CREATE_COLLECTION,
-            "add_stage" => compute::ADD_STAGE,
-            "commit_items" => compute::COMMIT_ITEMS,
-            "mint_nft" => compute::MINT_NFT,
-            "evolve" => compute::EVOLVE,
-            _ => compute::DISTRIBUTE_ROYALTIES,
-        };
-        row.2 = ix;
-    }
+    rows.push((
+        "distribute_royalties",
+        metered(&mut sb, std::slice::from_ref(&distribute), &[]).await,
+        budget(&distribute),
+    ));
     for (name, cpis, budget) in &rows {
         println!("COMPUTE {name}: CPIs metered {cpis} CU + own work ≤ {OWN_WORK} → budget {budget}");
         assert!(cpis + u64::from(OWN_WORK) <= u64::from(*budget), "{name}: {cpis} CU of CPIs leave too little room");
