@@ -720,9 +720,9 @@ const UPGRADEABLE_LOADER: Pubkey = anchor_lang::pubkey!("BPFLoaderUpgradeab1e111
 const NATIVE_LOADER: Pubkey = anchor_lang::pubkey!("NativeLoader1111111111111111111111111111111");
 
 /// Reads [`ProgramControl`] from the program account and, for the upgradeable loader, its
-/// program-data account (bincode: `Program { programdata }` = tag 2 + 32 bytes; `ProgramData
-/// { slot, authority: Option<Pubkey> }` = tag 3 + 8 bytes + an option byte + 32 bytes).
+/// program-data account (decoded with the loader's own state type).
 pub fn program_control(ledger: &dyn Ledger) -> Result<ProgramControl, ChainError> {
+    use anchor_lang::solana_program::bpf_loader_upgradeable::UpgradeableLoaderState as State;
     let Some(program) = ledger.get_account(&PROGRAM_ID)? else {
         return Ok(ProgramControl::Missing);
     };
@@ -734,16 +734,14 @@ pub fn program_control(ledger: &dyn Ledger) -> Result<ProgramControl, ChainError
     }
     let bad =
         |reason: &str| ChainError::Decode { address: PROGRAM_ID, what: "upgradeable program", reason: reason.into() };
-    let data_address = match program.data.get(..36) {
-        Some(d) if d[..4] == 2u32.to_le_bytes() => Pubkey::new_from_array(d[4..36].try_into().expect("32 bytes")),
-        _ => return Err(bad("not a Program account of the upgradeable loader")),
+    let decode = |data: &[u8]| State::try_deserialize_unchecked(&mut &data[..]).ok();
+    let Some(State::Program { programdata_address }) = decode(&program.data) else {
+        return Err(bad("not a Program account of the upgradeable loader"));
     };
-    let data = ledger.get_account(&data_address)?.ok_or_else(|| bad("its program-data account is missing"))?;
-    match data.data.get(..13) {
-        Some(d) if d[..4] == 3u32.to_le_bytes() && d[12] == 0 => Ok(ProgramControl::Immutable),
-        Some(d) if d[..4] == 3u32.to_le_bytes() && d[12] == 1 => {
-            let key = data.data.get(13..45).ok_or_else(|| bad("truncated program data"))?;
-            let authority = Pubkey::new_from_array(key.try_into().expect("32 bytes"));
+    let data = ledger.get_account(&programdata_address)?.ok_or_else(|| bad("its program-data account is missing"))?;
+    match decode(&data.data) {
+        Some(State::ProgramData { upgrade_authority_address: None, .. }) => Ok(ProgramControl::Immutable),
+        Some(State::ProgramData { upgrade_authority_address: Some(authority), .. }) => {
             Ok(ProgramControl::Upgradeable { authority: authority.to_string() })
         }
         _ => Err(bad("not a ProgramData account")),
