@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use chrysalis_art::diffusion::{ModelFamily, SamplingHint};
+use chrysalis_art::diffusion::SamplingHint;
 use chrysalis_art::engine::{Engine, GenProgress, RgbImage};
 use chrysalis_art::{png_meta, procedural};
 use chrysalis_core::CancelToken;
@@ -377,12 +377,7 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
 
 /// A sentence when `spec` runs a few-step model far from what it expects (the run goes ahead).
 fn outside_hint(hint: &SamplingHint, spec: &chrysalis_core::recipe::DiffusionSpec) -> Option<String> {
-    if hint.family == ModelFamily::Standard {
-        return None;
-    }
-    let steps_off = !(hint.min_steps..=hint.max_steps).contains(&spec.steps);
-    let guidance_off = spec.guidance > hint.max_guidance.max(1.0);
-    (steps_off || guidance_off).then(|| {
+    (!hint.fits(spec.steps, spec.guidance)).then(|| {
         format!(
             "this {} model expects {} ({}-{} steps, guidance {}); running {} steps at guidance {} may look burnt or washed out",
             hint.family.name(),

@@ -118,6 +118,13 @@ impl SamplingHint {
     pub fn guidance_off(&self) -> bool {
         self.guidance <= 1.0
     }
+
+    /// Whether a run of `steps` at `guidance` is within what a few-step model expects (a
+    /// standard model fits any run). Guidance up to 1 always fits: it means "off".
+    pub fn fits(&self, steps: u32, guidance: f64) -> bool {
+        self.family == ModelFamily::Standard
+            || ((self.min_steps..=self.max_steps).contains(&steps) && guidance <= self.max_guidance.max(1.0))
+    }
 }
 
 /// Our hint file: every field optional.
