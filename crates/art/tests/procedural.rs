@@ -29,15 +29,19 @@ fn golden_recipes(format: u32) -> Vec<(Recipe, &'static str)> {
         r.format = format;
         r
     };
-    let v1 = format < png_meta::OWN_KEYS_FORMAT;
+    let pick = |v1, v2, v3| match format {
+        f if f < png_meta::OWN_KEYS_FORMAT => v1,
+        f if f < png_meta::FAST_DEFLATE_FORMAT => v2,
+        _ => v3,
+    };
     vec![
         (
             at(procedural::recipe("flow-field", 2024, 256, 256, 2, params(&[("palette", 0.0), ("turbulence", 1.2)]))),
-            if v1 { GOLDEN_FLOW_FIELD } else { GOLDEN_FLOW_FIELD_V2 },
+            pick(GOLDEN_FLOW_FIELD, GOLDEN_FLOW_FIELD_V2, GOLDEN_FLOW_FIELD_V3),
         ),
         (
             at(procedural::recipe("growth", 2024, 256, 256, 2, params(&[("palette", 1.0), ("roots", 3.0)]))),
-            if v1 { GOLDEN_GROWTH } else { GOLDEN_GROWTH_V2 },
+            pick(GOLDEN_GROWTH, GOLDEN_GROWTH_V2, GOLDEN_GROWTH_V3),
         ),
         (
             at(procedural::recipe(
@@ -48,7 +52,7 @@ fn golden_recipes(format: u32) -> Vec<(Recipe, &'static str)> {
                 0,
                 params(&[("palette", 4.0), ("pattern", 2.0)]),
             )),
-            if v1 { GOLDEN_REACTION_DIFFUSION } else { GOLDEN_REACTION_DIFFUSION_V2 },
+            pick(GOLDEN_REACTION_DIFFUSION, GOLDEN_REACTION_DIFFUSION_V2, GOLDEN_REACTION_DIFFUSION_V3),
         ),
     ]
 }
@@ -64,6 +68,10 @@ const GOLDEN_REACTION_DIFFUSION: &str = "6b4514d9a43a172f10a4bf599fe7ea924e52d65
 const GOLDEN_FLOW_FIELD_V2: &str = "b5827a7e4f886941594d88cda21af9dc390deaf8750ac6a8d9b6c769c99e7b90";
 const GOLDEN_GROWTH_V2: &str = "1d6c44cd32b0c473f5d56531e27567b1ec89a4fffc60f18806bb356608e9fa10";
 const GOLDEN_REACTION_DIFFUSION_V2: &str = "eae01434be3da4b35ddcf8f93d52e5dae77ab7906047b4426dbc8f6f49ad29a1";
+// Recipe format 3: the same pixels and text, deflated at zlib level 2.
+const GOLDEN_FLOW_FIELD_V3: &str = "b0db750a1e57a1ff8d31c8c04e8dcd18f8ad648949b45b029ba37ffefe6836c5";
+const GOLDEN_GROWTH_V3: &str = "4ec3491ded979683443a9e8d8fd41fe45b957564aec752dab9b1b40ea2421a79";
+const GOLDEN_REACTION_DIFFUSION_V3: &str = "8b7069d188506ab88f694fc267c933d7d75c91835a5f23ddeeedb0d78b0bdbc8";
 
 #[test]
 fn golden_hashes() {
@@ -258,4 +266,30 @@ fn the_dispatcher_runs_procedural_recipes() {
     let a = chrysalis_art::generate(&r, None, None, &mut |_| {}, &CancelToken::new()).unwrap();
     assert_eq!(a.image, run(&r).unwrap().image);
     assert_eq!(chrysalis_art::engine_for(&r, None).unwrap().name(), "procedural");
+}
+
+/// Recipe format 3 changed only the deflate level: the `png` crate (a decoder we did not
+/// write) reads the same pixels from a format-2 and a format-3 PNG of the same image, and
+/// the fast level costs a bounded number of bytes.
+#[test]
+fn format_3_pngs_hold_the_same_pixels_as_format_2_in_a_few_more_bytes() {
+    for (recipe, _) in golden_recipes(png_meta::FAST_DEFLATE_FORMAT) {
+        let image = run(&recipe).unwrap().image;
+        let mut old = recipe.clone();
+        old.format = png_meta::FAST_DEFLATE_FORMAT - 1;
+        let (new_bytes, old_bytes) =
+            (png_meta::encode_png(&image, &recipe).unwrap(), png_meta::encode_png(&image, &old).unwrap());
+        assert_eq!((png_meta::zlib_level(Some(&recipe)), png_meta::zlib_level(Some(&old))), (2, 6));
+        let pixels = |bytes: &[u8]| {
+            let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
+            let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+            let info = reader.next_frame(&mut buf).unwrap();
+            buf.truncate(info.buffer_size());
+            buf
+        };
+        assert_eq!(pixels(&new_bytes), image.as_raw().as_slice());
+        assert_eq!(pixels(&old_bytes), image.as_raw().as_slice());
+        let growth = new_bytes.len() as f64 / old_bytes.len() as f64;
+        assert!((1.0..1.3).contains(&growth), "format 3 is {growth:.3}x format 2's size");
+    }
 }
