@@ -62,3 +62,29 @@ npm_ci_cached() {
     ln -s "$cache/node_modules" "$dir/node_modules"
   fi
 }
+
+# The pinned Hugging Face diffusers venv (PyTorch, CPU use) that the diffusers reference
+# scripts run in: scripts/make-diffusers-fixtures.sh (the fixtures were made with these
+# versions) and scripts/bench-diffusers.sh. It lives outside the clone (several GB: PyPI's
+# torch wheel pulls CUDA libraries even for CPU use) and is created on first use. Override
+# its place with DIFFUSERS_VENV. peft is what diffusers' load_lora_weights needs.
+DIFFUSERS_PINS=(torch==2.15.0 diffusers==0.42.1 transformers==5.25.0 safetensors==0.8.0 accelerate==1.16.0 numpy==2.4.6 peft==0.21.2)
+
+# Sets DIFFUSERS_PY to the venv's python, creating the venv if needed; warns about any
+# installed version that differs from its pin.
+diffusers_venv() {
+  local venv="${DIFFUSERS_VENV:-$HOME/.cache/chrysalis/diffusers-venv}" pin name have
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating the diffusers venv in $venv (downloads several GB)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --upgrade pip
+    "$venv/bin/pip" install --quiet "${DIFFUSERS_PINS[@]}"
+  fi
+  for pin in "${DIFFUSERS_PINS[@]}"; do
+    name="${pin%%==*}"
+    have="$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null || echo missing)"
+    # torch reports a local suffix (2.15.0+cu132): compare the public version only.
+    [ "${have%%+*}" = "${pin##*==}" ] || say "warning: $venv has $name $have, the pin is ${pin##*==}"
+  done
+  DIFFUSERS_PY="$venv/bin/python"
+}
