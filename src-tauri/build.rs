@@ -10,6 +10,7 @@ fn main() {
         // Create and Gallery (src/art.rs)
         "engine_catalog",
         "model_info",
+        "diffusion_devices",
         "generate",
         "list_generations",
         "get_generation",

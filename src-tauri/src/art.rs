@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use chrysalis_art::diffusion::{self, DiffusionEngine};
+use chrysalis_art::diffusion::{self, ComputeDevice, DiffusionEngine};
 use chrysalis_art::engine::{self as art_engine, GenProgress, RgbImage};
 use chrysalis_art::gallery::{self, Generation, Img2Img};
 use chrysalis_art::{png_meta, procedural};
@@ -165,6 +165,10 @@ pub enum EngineChoice {
         /// kohya-layout LoRA files merged into the model, in order (none when absent).
         #[serde(default)]
         loras: Vec<LoraChoice>,
+        /// Where to compute: `cpu` (when absent), `cuda:N` (see `diffusion_devices`).
+        #[serde(default)]
+        #[ts(optional)]
+        device: Option<String>,
     },
 }
 
@@ -426,9 +430,22 @@ pub async fn model_info(dir: String) -> CommandResult<ModelInfo> {
     .await
 }
 
+/// What a [`GenerateRequest`] asks to run: the recipe, and where the engine finds its model,
+/// LoRA files and device.
+struct RequestedRun {
+    recipe: Recipe,
+    model_dir: Option<PathBuf>,
+    lora_files: Vec<PathBuf>,
+    device: Option<ComputeDevice>,
+}
+
 /// Makes the recipe a request describes (loading the model, and its LoRAs, for a diffusion
-/// request); also returns the model folder and the LoRA files.
-fn recipe_for(request: &GenerateRequest) -> CommandResult<(Recipe, Option<PathBuf>, Vec<PathBuf>)> {
+/// request), with the model folder, LoRA files and device to run it with.
+fn recipe_for(request: &GenerateRequest) -> CommandResult<RequestedRun> {
+    let device = match &request.engine {
+        EngineChoice::Diffusion { device, .. } => Some(device_arg(device.as_deref())?),
+        EngineChoice::Procedural { .. } => None,
+    };
     let mut lora_files = Vec::new();
     let (engine, model_dir) = match &request.engine {
         EngineChoice::Procedural { style, params } => {
@@ -440,7 +457,8 @@ fn recipe_for(request: &GenerateRequest) -> CommandResult<(Recipe, Option<PathBu
             };
             (EngineSpec::Procedural(spec), None)
         }
-        EngineChoice::Diffusion { model_dir, steps, guidance, scheduler, dtype, loras } => {
+        EngineChoice::Diffusion { model_dir, steps, guidance, scheduler, dtype, loras, device } => {
+            let device = device_arg(device.as_deref())?;
             let dir = model_dir_arg(model_dir)?;
             let mut specs = Vec::with_capacity(loras.len());
             for l in loras {
@@ -448,9 +466,14 @@ fn recipe_for(request: &GenerateRequest) -> CommandResult<(Recipe, Option<PathBu
                 specs.push(diffusion::LoraSpec { path: path.clone(), weight: l.weight });
                 lora_files.push(path);
             }
-            let engine = load_model(&dir)?.with_loras(&specs, &Default::default()).map_err(|e| {
+            let engine_error = |e: diffusion::DiffusionError| {
                 CommandError::new(ErrorKind::Engine, format!("{}.", sentence(&e.to_string()).trim_end_matches('.')))
-            })?;
+            };
+            let engine = load_model(&dir)?
+                .with_loras(&specs, &Default::default())
+                .map_err(engine_error)?
+                .on_device(device)
+                .map_err(engine_error)?;
             // Strength is filled in by the gallery from the request's source image.
             (EngineSpec::Diffusion(engine.spec(*steps, *guidance, *scheduler, *dtype, None)), Some(dir))
         }
@@ -465,7 +488,58 @@ fn recipe_for(request: &GenerateRequest) -> CommandResult<(Recipe, Option<PathBu
         prompt: request.prompt.trim().to_owned(),
         negative_prompt: request.negative_prompt.trim().to_owned(),
     };
-    Ok((recipe, model_dir, lora_files))
+    Ok(RequestedRun { recipe, model_dir, lora_files, device })
+}
+
+/// The device a request names (`cpu` when it names none).
+fn device_arg(device: Option<&str>) -> CommandResult<ComputeDevice> {
+    match device.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(ComputeDevice::Cpu),
+        Some(d) => d.parse().map_err(|e: diffusion::DiffusionError| {
+            CommandError::new(ErrorKind::Engine, format!("{}.", sentence(&e.to_string()).trim_end_matches('.')))
+        }),
+    }
+}
+
+/// One device the Create screen's "Device" picker offers.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DeviceView {
+    /// What `EngineChoice::Diffusion.device` takes: `cpu`, `cuda:0`, ...
+    pub id: String,
+    /// `CPU (16 threads)`, `CUDA:0 NVIDIA H100 80GB HBM3`.
+    pub label: String,
+    /// Memory free now (system memory for the CPU, VRAM for a GPU), when known.
+    #[ts(type = "number | null")]
+    pub free_bytes: Option<u64>,
+    #[ts(type = "number | null")]
+    pub total_bytes: Option<u64>,
+}
+
+/// Where diffusion can run, for the Create screen.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DevicesView {
+    pub devices: Vec<DeviceView>,
+    /// Whether this build has CUDA at all (the picker explains how to get it when not).
+    pub cuda_in_build: bool,
+    /// Why no GPU is listed although the build has CUDA (no driver, ...).
+    pub cuda_problem: Option<String>,
+}
+
+/// The devices diffusion can run on, with the memory free on each now.
+#[tauri::command]
+pub async fn diffusion_devices() -> CommandResult<DevicesView> {
+    blocking(|| {
+        let (devices, cuda_problem) = diffusion::available_devices();
+        Ok(DevicesView {
+            devices: devices
+                .into_iter()
+                .map(|d| DeviceView { id: d.id, label: d.label, free_bytes: d.free_bytes, total_bytes: d.total_bytes })
+                .collect(),
+            cuda_in_build: diffusion::cuda_compiled(),
+            cuda_problem,
+        })
+    })
+    .await
 }
 
 /// Generates an image into the project, streaming progress (with previews) through
@@ -478,15 +552,16 @@ pub async fn generate(
 ) -> CommandResult<GenerationView> {
     let project = state.project()?;
     job(&state, move |cancel| {
-        let (recipe, model_dir, lora_files) = recipe_for(&request)?;
+        let RequestedRun { recipe, model_dir, lora_files, device } = recipe_for(&request)?;
         cancel.check().map_err(|_| CommandError::cancelled())?;
         let img2img = request.img2img.map(|r| Img2Img { parent_id: r.parent_id, strength: r.strength });
         let prepared = with_project(&project, |p| Ok(gallery::prepare(p, recipe, img2img)?))?;
         let mut streamer = Streamer { channel: &on_progress, last_preview: None };
-        let rendered = gallery::render_with_loras(
+        let rendered = gallery::render_on(
             &prepared,
             model_dir.as_deref(),
             &lora_files,
+            device,
             &mut |p| streamer.send(p),
             &cancel,
         )?;

@@ -56,6 +56,7 @@ pub fn builder_with_state<R: Runtime>(builder: tauri::Builder<R>, state: AppStat
             commands::cancel_job,
             art::engine_catalog,
             art::model_info,
+            art::diffusion_devices,
             art::generate,
             art::list_generations,
             art::get_generation,

@@ -320,6 +320,46 @@ fn model_folders_are_hashed_and_non_models_explained() {
 
 /// A single-file checkpoint (A1111 / ComfyUI / Civitai `.safetensors`) is a model too: its
 /// hash is A1111's (the file's SHA-256, first 10 hex digits).
+/// The Create screen's device picker: the CPU with its free memory (GPUs in CUDA builds);
+/// a request for a GPU the build lacks, or a device name that means nothing, is refused
+/// before anything is made; the CPU (named or not) makes recipes without a device key.
+#[test]
+fn devices_are_offered_and_a_missing_gpu_is_refused_before_generating() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = studio();
+    app.ok("create_project", json!({ "dir": path_arg(tmp.path()) }));
+    let devices = app.ok("diffusion_devices", json!({}));
+    assert_eq!(devices["devices"][0]["id"], "cpu", "{devices}");
+    assert!(devices["devices"][0]["label"].as_str().unwrap().starts_with("CPU ("), "{devices}");
+    assert!(devices["devices"][0]["free_bytes"].as_u64().unwrap() > 0, "{devices}");
+    let cuda_in_build = devices["cuda_in_build"].as_bool().unwrap();
+
+    let model = tmp.path().join("tiny-sd");
+    chrysalis_art::diffusion::testing::write_tiny_model(&model, 3).unwrap();
+    let request = |device: Value| {
+        json!({
+            "engine": { "kind": "diffusion", "model_dir": path_arg(&model), "steps": 2, "guidance": 1.0,
+                        "scheduler": "ddim", "dtype": "f32", "device": device },
+            "prompt": "a moth", "negative_prompt": "", "seed": 5, "width": 64, "height": 64, "stage": 0,
+            "img2img": null,
+        })
+    };
+    let (kind, message) = app.err("generate", json!({ "request": request(json!("tpu")), "onProgress": CHANNEL }));
+    assert_eq!(kind, "engine");
+    assert!(message.contains("Unknown device 'tpu': use cpu, cuda"), "{message}");
+    if !cuda_in_build {
+        let (kind, message) =
+            app.err("generate", json!({ "request": request(json!("cuda:0")), "onProgress": CHANNEL }));
+        assert_eq!(kind, "engine");
+        assert!(message.contains("compiled without CUDA"), "{message}");
+    }
+    assert_eq!(app.ok("list_generations", json!({})).as_array().unwrap().len(), 0, "nothing was recorded");
+    for device in [json!("cpu"), Value::Null] {
+        let made = app.ok("generate", json!({ "request": request(device), "onProgress": CHANNEL }));
+        assert!(made["recipe"]["engine"].get("device").is_none(), "{made}");
+    }
+}
+
 #[test]
 fn single_file_checkpoints_are_models() {
     let tmp = tempfile::tempdir().unwrap();

@@ -50,6 +50,7 @@ fn rendered() -> BTreeMap<PathBuf, String> {
     // Create and Gallery (src/art.rs), storage tokens (src/credentials.rs).
     collect.visit::<chrysalis_studio::art::EngineCatalog>();
     collect.visit::<chrysalis_studio::art::ModelInfo>();
+    collect.visit::<chrysalis_studio::art::DevicesView>();
     collect.visit::<chrysalis_studio::art::GenerateRequest>();
     collect.visit::<chrysalis_studio::art::GenerationView>();
     collect.visit::<chrysalis_studio::art::GenerateEvent>();

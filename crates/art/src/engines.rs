@@ -11,9 +11,10 @@
 
 use std::path::Path;
 
-use chrysalis_core::recipe::EngineSpec;
+use chrysalis_core::recipe::{DeviceClass, EngineSpec};
 use chrysalis_core::{CancelToken, Recipe};
 
+use crate::diffusion::{ComputeDevice, DiffusionError};
 use crate::engine::{ArtError, Engine, GenProgress, GeneratedImage, RgbImage};
 
 /// The engine that runs `recipe`. `model_dir` is the diffusers-layout model folder, needed
@@ -21,11 +22,34 @@ use crate::engine::{ArtError, Engine, GenProgress, GeneratedImage, RgbImage};
 pub fn engine_for(recipe: &Recipe, model_dir: Option<&Path>) -> Result<Box<dyn Engine>, ArtError> {
     match &recipe.engine {
         EngineSpec::Procedural(_) => Ok(Box::new(crate::procedural::ProceduralEngine)),
-        EngineSpec::Diffusion(_) => {
-            let dir = model_dir.ok_or(ArtError::ModelDirRequired)?;
-            crate::diffusion::diffusion_engine(dir)
-        }
+        EngineSpec::Diffusion(_) => engine_on(recipe, model_dir, &[], None),
     }
+}
+
+/// The diffusion engine for `recipe` on `device`, or when `None` on the first device of the
+/// class the recipe was made on (the CPU, or `cuda:0`), with the LoRA `files` merged as in
+/// [`engine_with_loras`]. A recipe of a class this build cannot run is refused with
+/// [`crate::diffusion::DiffusionError::DeviceClassMismatch`] before anything is loaded.
+pub fn engine_on(
+    recipe: &Recipe,
+    model_dir: Option<&Path>,
+    lora_files: &[std::path::PathBuf],
+    device: Option<ComputeDevice>,
+) -> Result<Box<dyn Engine>, ArtError> {
+    let EngineSpec::Diffusion(spec) = &recipe.engine else {
+        lora_specs(recipe, lora_files)?; // refuses LoRA files for a procedural recipe
+        return Ok(Box::new(crate::procedural::ProceduralEngine));
+    };
+    let device = device.unwrap_or(ComputeDevice::default_for(spec.device));
+    if device.class() != spec.device || (spec.device == DeviceClass::Cuda && !crate::diffusion::cuda_compiled()) {
+        let engine = if crate::diffusion::cuda_compiled() { device.class() } else { DeviceClass::Cpu };
+        return Err(DiffusionError::DeviceClassMismatch { recipe: spec.device, engine }.into());
+    }
+    let dir = model_dir.ok_or(ArtError::ModelDirRequired)?;
+    let specs = lora_specs(recipe, lora_files)?;
+    let engine = crate::diffusion::DiffusionEngine::load(dir)?;
+    let engine = if specs.is_empty() { engine } else { engine.with_loras(&specs, &Default::default())? };
+    Ok(Box::new(engine.on_device(device)?))
 }
 
 /// [`engine_for`], with the LoRA `files` a diffusion recipe names merged in at the recipe's
@@ -37,13 +61,16 @@ pub fn engine_with_loras(
     model_dir: Option<&Path>,
     files: &[std::path::PathBuf],
 ) -> Result<Box<dyn Engine>, ArtError> {
+    engine_on(recipe, model_dir, files, None)
+}
+
+/// The LoRA specs for `recipe` from `files` (one per recipe LoRA, in its order, at the
+/// recipe's weights); a count that differs from the recipe's is refused, naming them.
+fn lora_specs(recipe: &Recipe, files: &[std::path::PathBuf]) -> Result<Vec<crate::diffusion::LoraSpec>, ArtError> {
     let wanted: &[chrysalis_core::recipe::LoraRef] = match &recipe.engine {
         EngineSpec::Diffusion(d) => &d.loras,
         EngineSpec::Procedural(_) => &[],
     };
-    if wanted.is_empty() && files.is_empty() {
-        return engine_for(recipe, model_dir);
-    }
     if wanted.len() != files.len() {
         let names: Vec<String> = wanted.iter().map(|l| format!("{} (sha256 {})", l.name, l.sha256)).collect();
         return Err(ArtError::LoraFiles {
@@ -52,14 +79,11 @@ pub fn engine_with_loras(
             names: if names.is_empty() { String::new() } else { format!(": {}", names.join(", ")) },
         });
     }
-    let dir = model_dir.ok_or(ArtError::ModelDirRequired)?;
-    let specs: Vec<crate::diffusion::LoraSpec> = files
+    Ok(files
         .iter()
         .zip(wanted)
         .map(|(path, l)| crate::diffusion::LoraSpec { path: path.clone(), weight: l.weight })
-        .collect();
-    let engine = crate::diffusion::DiffusionEngine::load(dir)?.with_loras(&specs, &Default::default())?;
-    Ok(Box::new(engine))
+        .collect())
 }
 
 /// Validates `recipe`, picks its engine and generates: the one-call path for callers that

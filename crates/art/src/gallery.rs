@@ -306,7 +306,7 @@ pub fn render(
     on_progress: &mut dyn FnMut(&GenProgress),
     cancel: &CancelToken,
 ) -> Result<Rendered, GalleryError> {
-    render_with_loras(prepared, model_dir, &[], on_progress, cancel)
+    render_on(prepared, model_dir, &[], None, on_progress, cancel)
 }
 
 /// [`render`] for a recipe with LoRAs: `lora_files` are the recipe's LoRA files, in its
@@ -318,9 +318,22 @@ pub fn render_with_loras(
     on_progress: &mut dyn FnMut(&GenProgress),
     cancel: &CancelToken,
 ) -> Result<Rendered, GalleryError> {
+    render_on(prepared, model_dir, lora_files, None, on_progress, cancel)
+}
+
+/// [`render_with_loras`] on `device` (`None`: the first device of the class the recipe
+/// names; see [`engines::engine_on`]).
+pub fn render_on(
+    prepared: &Prepared,
+    model_dir: Option<&Path>,
+    lora_files: &[PathBuf],
+    device: Option<crate::diffusion::ComputeDevice>,
+    on_progress: &mut dyn FnMut(&GenProgress),
+    cancel: &CancelToken,
+) -> Result<Rendered, GalleryError> {
     prepared.recipe.validate().map_err(ArtError::from)?;
     cancel.check().map_err(ArtError::from)?;
-    let engine = engines::engine_with_loras(&prepared.recipe, model_dir, lora_files)?;
+    let engine = engines::engine_on(&prepared.recipe, model_dir, lora_files, device)?;
     let out = engine.generate(&prepared.recipe, prepared.init.as_ref(), on_progress, cancel)?;
     let png = png_meta::encode_png(&out.image, &prepared.recipe)?;
     let sha256 = sha256_hex(&png);

@@ -36,7 +36,9 @@ use std::path::PathBuf;
 use candle_core::{DType, Device, Tensor};
 use chrysalis_art::GenProgress;
 use chrysalis_art::diffusion::scheduler::Sampler;
-use chrysalis_art::diffusion::{DiffusionEngine, DiffusionError, HashCacheLocation, LoadOptions, LoraSpec, RunOptions};
+use chrysalis_art::diffusion::{
+    ComputeDevice, DiffusionEngine, DiffusionError, HashCacheLocation, LoadOptions, LoraSpec, RunOptions,
+};
 use chrysalis_core::CancelToken;
 use chrysalis_core::recipe::{DType as RecipeDType, EngineSpec, RECIPE_FORMAT, Recipe, Scheduler};
 use serde_json::Value;
@@ -61,11 +63,19 @@ struct Fixture {
     meta: Value,
 }
 
+/// The device the comparisons run on: the CPU, or what `CHRYSALIS_TEST_DEVICE` names
+/// (`cuda:0` in a CUDA build, as `scripts/gpu-check.sh` runs them).
+fn test_device() -> ComputeDevice {
+    std::env::var("CHRYSALIS_TEST_DEVICE").map_or(ComputeDevice::Cpu, |d| d.parse().expect("CHRYSALIS_TEST_DEVICE"))
+}
+
 impl Fixture {
     fn load(kind: &'static str) -> Self {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diffusers").join(kind);
         let engine = DiffusionEngine::load_with(&dir, &NO_CACHE)
-            .unwrap_or_else(|e| panic!("{kind}: the production loader refused diffusers' folder: {e}"));
+            .unwrap_or_else(|e| panic!("{kind}: the production loader refused diffusers' folder: {e}"))
+            .on_device(test_device())
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
         let reference = candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
         let meta = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
         Self { kind, engine, reference, meta }
@@ -73,6 +83,15 @@ impl Fixture {
 
     fn tensor(&self, name: &str) -> &Tensor {
         self.reference.get(name).unwrap_or_else(|| panic!("{}: reference.safetensors has no {name}", self.kind))
+    }
+
+    /// A reference tensor as input to a component on the engine's device.
+    fn input(&self, name: &str) -> Tensor {
+        self.tensor(name).to_device(self.dev()).unwrap()
+    }
+
+    fn dev(&self) -> &Device {
+        self.engine.candle_device()
     }
 
     fn text(&self, key: &str) -> String {
@@ -131,7 +150,7 @@ fn to_u8(image: &Tensor) -> Vec<u8> {
 
 fn check_tokens_and_text(f: &Fixture) {
     let folder = f.engine.folder();
-    let te = folder.text_encoder(DType::F32).unwrap();
+    let te = folder.text_encoder(DType::F32, f.dev()).unwrap();
     for (text_key, ids_name, embeds_name) in
         [("prompt", "prompt_ids", "prompt_embeds"), ("negative_prompt", "negative_ids", "negative_embeds")]
     {
@@ -148,18 +167,18 @@ fn check_tokens_and_text(f: &Fixture) {
 }
 
 fn check_unet(f: &Fixture) {
-    let unet = f.engine.folder().unet(DType::F32).unwrap();
+    let unet = f.engine.folder().unet(DType::F32, f.dev()).unwrap();
     let t = f.tensor("unet_timestep").to_vec1::<f32>().unwrap()[0] as f64;
-    let out = unet.forward(f.tensor("unet_sample"), t, f.tensor("prompt_embeds")).unwrap();
+    let out = unet.forward(&f.input("unet_sample"), t, &f.input("prompt_embeds")).unwrap();
     check(f.kind, "UNet call", &out, f.tensor("unet_out"), TOL_UNET);
     // 9x11 latents halve unevenly (9 -> 5 -> 3): each upsample must meet its skip's size.
-    let odd = unet.forward(f.tensor("unet_odd_sample"), t, f.tensor("prompt_embeds")).unwrap();
+    let odd = unet.forward(&f.input("unet_odd_sample"), t, &f.input("prompt_embeds")).unwrap();
     check(f.kind, "UNet call on 9x11 latents", &odd, f.tensor("unet_odd_out"), TOL_UNET);
 }
 
 fn check_vae(f: &Fixture) {
-    let vae = f.engine.folder().vae(DType::F32).unwrap();
-    let out = vae.decode(f.tensor("vae_latents")).unwrap();
+    let vae = f.engine.folder().vae(DType::F32, f.dev()).unwrap();
+    let out = vae.decode(&f.input("vae_latents")).unwrap();
     check(f.kind, "VAE decode", &out, f.tensor("vae_out"), TOL_VAE);
 }
 
@@ -371,11 +390,12 @@ impl LoraFixture {
 /// `f`'s engine, each as (what, ours, diffusers' with the LoRA).
 fn lora_outputs(f: &Fixture, l: &LoraFixture) -> Vec<(&'static str, Tensor, Tensor, f64)> {
     let folder = f.engine.folder();
-    let embeds = folder.text_encoder(DType::F32).unwrap().encode(&f.ids("prompt_ids")).unwrap();
-    let unet = folder.unet(DType::F32).unwrap();
+    let embeds = folder.text_encoder(DType::F32, f.dev()).unwrap().encode(&f.ids("prompt_ids")).unwrap();
+    let unet = folder.unet(DType::F32, f.dev()).unwrap();
     let t = f.tensor("unet_timestep").to_vec1::<f32>().unwrap()[0] as f64;
     // The UNet gets diffusers' LoRA embeddings, so its check does not inherit the encoder's error.
-    let unet_out = unet.forward(f.tensor("unet_sample"), t, l.tensor("prompt_embeds")).unwrap();
+    let unet_out =
+        unet.forward(&f.input("unet_sample"), t, &l.tensor("prompt_embeds").to_device(f.dev()).unwrap()).unwrap();
     drop(unet);
     let steps = l.meta["ddim_steps"].as_u64().unwrap() as u32;
     let options = RunOptions { init_latents: Some(f.tensor("init_noise").clone()), step_noise: None };
@@ -439,12 +459,17 @@ fn a_lora_at_weight_zero_changes_nothing_and_recipes_must_name_the_loaded_loras(
     let zero = LoraSpec { weight: 0.0, ..l.spec() };
     let engine = DiffusionEngine::load_with(&dir, &NO_CACHE).unwrap().with_loras(&[zero], &NO_CACHE).unwrap();
     let ids = f.ids("prompt_ids");
-    let a = f.engine.folder().text_encoder(DType::F32).unwrap().encode(&ids).unwrap();
-    let b = engine.folder().text_encoder(DType::F32).unwrap().encode(&ids).unwrap();
+    let a = f.engine.folder().text_encoder(DType::F32, f.dev()).unwrap().encode(&ids).unwrap();
+    let b = engine.folder().text_encoder(DType::F32, f.dev()).unwrap().encode(&ids).unwrap();
     assert_eq!(rel_l2(&b, &a), 0.0);
 
     // A recipe made with the LoRA is refused by an engine without it, and the other way round.
-    let lora_engine = DiffusionEngine::load_with(&dir, &NO_CACHE).unwrap().with_loras(&[l.spec()], &NO_CACHE).unwrap();
+    let lora_engine = DiffusionEngine::load_with(&dir, &NO_CACHE)
+        .unwrap()
+        .with_loras(&[l.spec()], &NO_CACHE)
+        .unwrap()
+        .on_device(test_device())
+        .unwrap();
     let with = Fixture { kind: "sd15", engine: lora_engine, reference: HashMap::new(), meta: f.meta.clone() };
     for (recipe, engine) in [(with.recipe(Scheduler::Ddim, 1), &f.engine), (f.recipe(Scheduler::Ddim, 1), &with.engine)]
     {

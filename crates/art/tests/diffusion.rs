@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use chrysalis_art::diffusion::testing::{self, ModelSpec};
-use chrysalis_art::diffusion::{DiffusionEngine, DiffusionError, ENGINE_VERSION, HashCacheLocation, LoadOptions};
+use chrysalis_art::diffusion::{
+    ComputeDevice, DiffusionEngine, DiffusionError, ENGINE_VERSION, HashCacheLocation, LoadOptions,
+};
 use chrysalis_art::{ArtError, Engine, GenProgress, RgbImage};
 use chrysalis_core::CancelToken;
-use chrysalis_core::recipe::{DType, EngineSpec, InitImage, RECIPE_FORMAT, Recipe, Scheduler};
+use chrysalis_core::recipe::{DType, DeviceClass, EngineSpec, InitImage, RECIPE_FORMAT, Recipe, Scheduler};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -218,6 +220,56 @@ fn other_engine_versions_are_refused() {
     spec.engine_version = ENGINE_VERSION + 1;
     let err = e.generate(&recipe, None, &mut |_| {}, &CancelToken::new()).unwrap_err();
     assert!(matches!(err, ArtError::EngineVersion { .. }), "{err}");
+}
+
+/// A CPU recipe keeps no `device` key (so recipes from before GPUs hash the same); a recipe
+/// made on a GPU runs only where a GPU of its class is, and is refused on the CPU by name.
+#[test]
+fn recipes_record_their_device_class_and_run_only_on_it() {
+    let e = tiny();
+    let recipe = Job::default().recipe(e);
+    assert!(!recipe.canonical_json().contains("device"), "{}", recipe.canonical_json());
+
+    let mut gpu_recipe = recipe.clone();
+    let EngineSpec::Diffusion(spec) = &mut gpu_recipe.engine else { unreachable!() };
+    spec.device = DeviceClass::Cuda;
+    let err = e.generate(&gpu_recipe, None, &mut |_| {}, &CancelToken::new()).unwrap_err();
+    assert!(
+        matches!(diffusion_error(&err), DiffusionError::DeviceClassMismatch { recipe: DeviceClass::Cuda, .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("made on the CUDA") && msg.contains("--device cuda"), "{msg}");
+
+    // The factory refuses it before loading anything, the same way (a CPU-only build), or
+    // asks for the GPU it names (a CUDA build on a machine without one).
+    let err = chrysalis_art::engine_on(&gpu_recipe, Some(tiny_dir()), &[], None).err().expect("refused");
+    if !chrysalis_art::diffusion::cuda_compiled() {
+        assert!(matches!(diffusion_error(&err), DiffusionError::DeviceClassMismatch { .. }), "{err}");
+    }
+    // Asking for another class than the recipe's is refused too.
+    let err = chrysalis_art::engine_on(&recipe, Some(tiny_dir()), &[], Some(ComputeDevice::Cuda(0))).err().unwrap();
+    assert!(matches!(diffusion_error(&err), DiffusionError::DeviceClassMismatch { recipe: DeviceClass::Cpu, .. }));
+    // And the CPU recipe runs through the factory on the CPU.
+    let engine = chrysalis_art::engine_on(&recipe, Some(tiny_dir()), &[], None).unwrap();
+    assert_eq!(engine.generate(&recipe, None, &mut |_| {}, &CancelToken::new()).unwrap().image, Job::default().run());
+}
+
+#[test]
+fn a_gpu_is_refused_clearly_where_the_build_or_machine_has_none() {
+    let loaded = DiffusionEngine::load_with(tiny_dir(), &NO_CACHE).unwrap();
+    match loaded.on_device(ComputeDevice::Cuda(0)) {
+        Err(DiffusionError::NoCudaInBuild) => assert!(!chrysalis_art::diffusion::cuda_compiled()),
+        Err(DiffusionError::DeviceUnavailable { device, .. }) => assert_eq!(device, "cuda:0"),
+        Err(other) => panic!("unexpected error: {other}"),
+        // A CUDA build on a machine with a GPU: its recipes say so.
+        Ok(e) => assert_eq!(Job::default().recipe(&e).engine, {
+            let mut r = Job::default().recipe(tiny());
+            let EngineSpec::Diffusion(s) = &mut r.engine else { unreachable!() };
+            s.device = DeviceClass::Cuda;
+            r.engine
+        }),
+    }
 }
 
 #[test]

@@ -66,6 +66,7 @@ fn sample_recipes() -> Vec<Recipe> {
             dtype: DType::F16,
             init_image: None,
             loras: Vec::new(),
+            device: Default::default(),
         }),
         seed: 42,
         width: 512,

@@ -23,6 +23,7 @@ fn diffusion_recipe() -> Recipe {
             dtype: DType::F32,
             init_image: None,
             loras: Vec::new(),
+            device: Default::default(),
         }),
         seed: 42,
         width: 512,

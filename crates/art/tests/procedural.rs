@@ -253,6 +253,7 @@ fn bad_input_gets_a_clear_error() {
         dtype: DType::F32,
         init_image: None,
         loras: Vec::new(),
+        device: Default::default(),
     });
     assert!(matches!(err(diffusion.clone()), ArtError::WrongEngine { .. }));
     // The dispatcher needs a model folder for a diffusion recipe.

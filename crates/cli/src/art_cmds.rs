@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use chrysalis_art::diffusion::SamplingHint;
+use chrysalis_art::diffusion::{ComputeDevice, SamplingHint};
 use chrysalis_art::engine::{Engine, GenProgress, RgbImage};
 use chrysalis_art::{png_meta, procedural};
 use chrysalis_core::CancelToken;
@@ -131,6 +131,19 @@ pub struct GenerateArgs {
     /// (default 1); repeat for more. The recipe records each file's SHA-256 and weight.
     #[arg(long, value_name = "FILE[:WEIGHT]", value_parser = chrysalis_art::diffusion::LoraSpec::parse)]
     lora: Vec<chrysalis_art::diffusion::LoraSpec>,
+    /// Where diffusion computes: cpu, cuda (the first GPU) or cuda:N (builds with CUDA;
+    /// `chrysalis devices` lists them). The recipe records cpu or cuda: an image
+    /// regenerates bit for bit on the kind of device that made it.
+    #[arg(long, value_name = "DEVICE", default_value = "cpu", value_parser = parse_device)]
+    device: ComputeDevice,
+}
+
+/// `chrysalis devices`
+#[derive(Debug, Args)]
+pub struct DevicesArgs {}
+
+fn parse_device(s: &str) -> Result<ComputeDevice, String> {
+    s.parse().map_err(|e: chrysalis_art::diffusion::DiffusionError| e.to_string())
 }
 
 /// `chrysalis model-info`
@@ -169,6 +182,10 @@ pub struct RegenerateArgs {
     /// weights are the recipe's).
     #[arg(long, value_name = "FILE")]
     lora: Vec<PathBuf>,
+    /// The device for a diffusion recipe (cpu, cuda, cuda:N). Default: the first device of
+    /// the kind the recipe was made on; another kind is refused (it would not match).
+    #[arg(long, value_name = "DEVICE", value_parser = parse_device)]
+    device: Option<ComputeDevice>,
 }
 
 fn parse_param(s: &str) -> Result<(String, f64), String> {
@@ -300,7 +317,9 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
                 .map_err(|e| art_error(e.into()))?
                 .with_loras(&args.lora, &Default::default())
                 .map_err(|e| art_error(e.into()))?
-                .with_run_options(options);
+                .with_run_options(options)
+                .on_device(args.device)
+                .map_err(|e| art_error(e.into()))?;
             let loras = diffusion.folder().loras.clone();
             let hint = diffusion.folder().hint.clone();
             let engine: Box<dyn Engine> = Box::new(diffusion);
@@ -323,6 +342,7 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
                 dtype: args.dtype.into(),
                 init_image,
                 loras,
+                device: args.device.class(),
             };
             if let Some(warning) = outside_hint(&hint, &spec) {
                 eprintln!("note: {warning}");
@@ -431,6 +451,34 @@ struct SamplingView<'a> {
 }
 
 /// `chrysalis model-info`: what a model is and which sampling it expects.
+#[derive(Serialize)]
+struct DevicesView {
+    devices: Vec<chrysalis_art::diffusion::DeviceInfo>,
+    cuda_in_build: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cuda_problem: Option<String>,
+}
+
+/// `chrysalis devices`: where diffusion can run, with free memory.
+pub fn devices(out: &Output, _: DevicesArgs) -> anyhow::Result<ExitCode> {
+    let (devices, cuda_problem) = chrysalis_art::diffusion::available_devices();
+    let gib = |b: Option<u64>| b.map_or("?".to_string(), |b| format!("{:.1}", b as f64 / (1u64 << 30) as f64));
+    let mut rows: Vec<(String, String)> = devices
+        .iter()
+        .map(|d| (d.id.clone(), format!("{}: {} GiB free of {} GiB", d.label, gib(d.free_bytes), gib(d.total_bytes))))
+        .collect();
+    let cuda_in_build = chrysalis_art::diffusion::cuda_compiled();
+    if !cuda_in_build {
+        rows.push(("cuda".into(), "not in this build (scripts/setup-cuda.sh --build makes one with CUDA)".into()));
+    }
+    if let Some(p) = &cuda_problem {
+        rows.push(("cuda".into(), p.clone()));
+    }
+    let rows: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    out.data(&DevicesView { devices, cuda_in_build, cuda_problem }, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn model_info(out: &Output, args: ModelInfoArgs) -> anyhow::Result<ExitCode> {
     let engine = chrysalis_art::diffusion::DiffusionEngine::load(&args.model).map_err(|e| art_error(e.into()))?;
     let folder = engine.folder();
@@ -518,7 +566,8 @@ struct Regenerated {
 pub fn regenerate(out: &Output, args: RegenerateArgs, cancel: &CancelToken) -> anyhow::Result<ExitCode> {
     let (original, recipe) = png_meta::recipe_from_png_file(&args.file).map_err(art_error)?;
     let init = load_init_for(&recipe, args.init.as_deref())?;
-    let engine = chrysalis_art::engine_with_loras(&recipe, args.model.as_deref(), &args.lora).map_err(art_error)?;
+    let engine =
+        chrysalis_art::engine_on(&recipe, args.model.as_deref(), &args.lora, args.device).map_err(art_error)?;
     let generated = run_engine(out, engine.as_ref(), &recipe, init.as_ref(), cancel)?;
     let bytes = png_meta::encode_png(&generated.image, &recipe).map_err(art_error)?;
     if let Some(path) = &args.out {

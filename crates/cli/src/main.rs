@@ -79,6 +79,9 @@ enum Command {
     /// sampler, steps and guidance it expects (LCM and turbo models take 1-8 steps without
     /// guidance); `generate` uses those as its defaults.
     ModelInfo(art_cmds::ModelInfoArgs),
+    /// List where diffusion can run (the CPU, and CUDA GPUs in builds with CUDA) with the
+    /// memory free on each; `generate --device` takes the first column.
+    Devices(art_cmds::DevicesArgs),
     /// Re-run the recipe inside a Chrysalis PNG; with --check, fail unless the result is
     /// byte-for-byte identical. Ctrl-C cancels.
     Regenerate(art_cmds::RegenerateArgs),
@@ -195,6 +198,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => art_cmds::generate(&out, *args, cancel_token()),
         Command::Recipe(args) => art_cmds::recipe(&out, args),
         Command::ModelInfo(args) => art_cmds::model_info(&out, args),
+        Command::Devices(args) => art_cmds::devices(&out, args),
         Command::Regenerate(args) => art_cmds::regenerate(&out, args, cancel_token()),
         Command::Publish(args) => publish_cmds::publish(&out, *args, cancel_token()),
         Command::ImportShard(args) => publish_cmds::import_shard(&out, args, cancel_token()),

@@ -575,3 +575,69 @@ fn few_step_models_are_described_and_generate_with_their_hinted_sampling() {
                 .and(predicate::str::contains("\"steps\": 1,")),
         );
 }
+
+/// Devices: `devices` lists the CPU with its memory; a GPU in a build without CUDA, or a
+/// device name that means nothing, is refused before anything is written; a recipe made on
+/// a GPU (edited into a PNG's recipe here) is refused on the CPU with the device to use.
+#[test]
+fn devices_are_listed_and_a_gpu_the_build_lacks_is_refused_by_name() {
+    let out = chrysalis().args(["devices", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let view: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(view["devices"][0]["id"], "cpu", "{view}");
+    assert!(view["devices"][0]["free_bytes"].as_u64().unwrap() > 0, "{view}");
+    let cuda_in_build = view["cuda_in_build"].as_bool().unwrap();
+    assert_eq!(cuda_in_build, chrysalis_art::diffusion::cuda_compiled());
+    chrysalis()
+        .arg("devices")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("CPU (").and(predicate::str::contains("GiB free")));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny-sd");
+    chrysalis_art::diffusion::testing::write_tiny_model(&model, 7).unwrap();
+    let model = model.to_str().unwrap();
+    let png = tmp.path().join("gpu.png");
+    let base = ["generate", "--model", model, "--seed", "3", "--size", "64x64", "--steps", "2", "--out"];
+    chrysalis()
+        .args(base)
+        .arg(&png)
+        .args(["--device", "tpu:0"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unknown device 'tpu:0': use cpu, cuda (the first GPU) or cuda:N"));
+    if !cuda_in_build {
+        chrysalis()
+            .args(base)
+            .arg(&png)
+            .args(["--device", "cuda:0"])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains("compiled without CUDA").and(predicate::str::contains("setup-cuda.sh")));
+    }
+    assert!(!png.exists(), "nothing is written for a refused device");
+
+    // A CPU image, then its recipe claiming a GPU: regenerate refuses it and says where it runs.
+    chrysalis().args(base).arg(&png).args(["--device", "cpu"]).assert().success();
+    let out = chrysalis().args(["recipe", png.to_str().unwrap(), "--json"]).output().unwrap();
+    let mut recipe: chrysalis_core::Recipe = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("device"), "a CPU recipe has no device key");
+    let chrysalis_core::recipe::EngineSpec::Diffusion(spec) = &mut recipe.engine else { unreachable!() };
+    spec.device = chrysalis_core::recipe::DeviceClass::Cuda;
+    let image = chrysalis_art::png_meta::decode_rgb(&std::fs::read(&png).unwrap(), "gpu.png").unwrap();
+    let gpu_png = tmp.path().join("claims-gpu.png");
+    chrysalis_art::png_meta::write_png(&gpu_png, &image, &recipe).unwrap();
+    if !cuda_in_build {
+        chrysalis()
+            .args(["regenerate", gpu_png.to_str().unwrap(), "--model", model, "--check"])
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains("made on the CUDA").and(predicate::str::contains("--device cuda")));
+    }
+    chrysalis()
+        .args(["regenerate", gpu_png.to_str().unwrap(), "--model", model, "--check", "--device", "cpu"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("made on the CUDA"));
+}

@@ -92,6 +92,42 @@ pub struct DiffusionSpec {
     /// there are none, so recipes without LoRAs hash as they did before LoRAs existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub loras: Vec<LoraRef>,
+    /// The kind of processor that ran it. Absent for the CPU, so recipes written before
+    /// GPUs were supported hash as they did.
+    #[serde(default, skip_serializing_if = "DeviceClass::is_cpu")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<DeviceClass>", optional))]
+    pub device: DeviceClass,
+}
+
+/// The kind of processor a diffusion recipe runs on.
+///
+/// Part of the recipe because floating-point results differ between kinds: a GPU runs other
+/// kernels, with other summation orders and fused multiply-adds, so the same recipe gives a
+/// slightly different image on a GPU than on a CPU (the same to the eye, not to the byte).
+/// An image regenerates bit for bit on its own kind only; the engine refuses to run a
+/// recipe on another kind rather than produce a near miss.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceClass {
+    #[default]
+    Cpu,
+    /// An NVIDIA GPU through CUDA.
+    Cuda,
+}
+
+impl DeviceClass {
+    pub fn is_cpu(&self) -> bool {
+        *self == Self::Cpu
+    }
+
+    /// How people write it: `CPU`, `CUDA`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Cpu => "CPU",
+            Self::Cuda => "CUDA",
+        }
+    }
 }
 
 /// A LoRA applied at a weight, identified by its file's hash.
@@ -363,6 +399,26 @@ mod tests {
         let EngineSpec::Diffusion(d) = &mut r.engine else { unreachable!() };
         d.loras[0].weight = f64::NAN;
         assert!(r.validate().unwrap_err().to_string().contains("a.safetensors"));
+    }
+
+    #[test]
+    fn the_device_class_is_absent_for_the_cpu_and_recorded_for_a_gpu() {
+        let r = Recipe::from_json(DIFFUSION_JSON).unwrap();
+        let EngineSpec::Diffusion(d) = &r.engine else { unreachable!() };
+        assert_eq!(d.device, DeviceClass::Cpu);
+        let mut gpu = r.clone();
+        let EngineSpec::Diffusion(d) = &mut gpu.engine else { unreachable!() };
+        d.device = DeviceClass::Cuda;
+        let json = gpu.canonical_json();
+        assert!(json.contains(r#""device":"cuda""#), "{json}");
+        assert_ne!(gpu.hash(), r.hash());
+        assert_eq!(Recipe::from_json(&json).unwrap(), gpu);
+        // Written out explicitly, the CPU reads back as the same recipe and hash.
+        let explicit = DIFFUSION_JSON.replace(r#""dtype":"f32""#, r#""device":"cpu","dtype":"f32""#);
+        assert_eq!(Recipe::from_json(&explicit).unwrap().hash(), r.hash());
+        assert!(
+            Recipe::from_json(&DIFFUSION_JSON.replace(r#""dtype":"f32""#, r#""device":"tpu","dtype":"f32""#)).is_err()
+        );
     }
 
     #[test]

@@ -2,11 +2,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use chrysalis_core::collection::ArtSpec;
 use chrysalis_core::collection::{
     self, CollectionSpec, ConflictKind, Growth, Plan, PlanError, RecipeContext, RuleKind, UnlockPlan, check, item_json,
     item_json_bytes, item_seed, plan,
 };
-use chrysalis_core::recipe::{EngineSpec, ModelRef};
+use chrysalis_core::recipe::{DeviceClass, EngineSpec, ModelRef};
 use sha2::{Digest, Sha256};
 
 const EXAMPLE: &str = include_str!("../../../assets/collection.example.toml");
@@ -577,6 +578,35 @@ fn diffusion_stages_are_img2img_from_the_previous_stage() {
     has_problem(&bad, "stages[1].growth", "img2img");
     has_problem(&bad, "stages[2].growth.strength", "(0, 1]");
     has_problem(&bad, "traits[0].values[0].params", "procedural engine");
+}
+
+/// `device = "cuda"` in the art section goes into every item's recipe (and so its hash, which
+/// the chain commits); left out, recipes keep no device key, as before GPUs.
+#[test]
+fn a_diffusion_spec_chooses_the_device_class_its_recipes_record() {
+    let model = ModelRef { name: "tiny".into(), files: BTreeMap::from([("unet/x".into(), "ab".into())]) };
+    let ctx = RecipeContext { procedural_engine_version: 1, diffusion_engine_version: 3, model: Some(model) };
+    let cpu = diffusion_spec();
+    let text = cpu.to_toml();
+    let gpu =
+        CollectionSpec::from_toml(&text.replace("scheduler = \"ddim\"", "scheduler = \"ddim\"\ndevice = \"cuda\""))
+            .unwrap();
+    let ArtSpec::Diffusion(art) = &gpu.art else { panic!() };
+    assert_eq!(art.device, Some(DeviceClass::Cuda));
+    let (cpu_plan, gpu_plan) = (plan(&cpu, &ctx).unwrap(), plan(&gpu, &ctx).unwrap());
+    for (c, g) in cpu_plan.items.iter().zip(&gpu_plan.items) {
+        for (cs, gs) in c.stages.iter().zip(&g.stages) {
+            let (EngineSpec::Diffusion(cd), EngineSpec::Diffusion(gd)) = (&cs.recipe.engine, &gs.recipe.engine) else {
+                panic!()
+            };
+            assert_eq!((cd.device, gd.device), (DeviceClass::Cpu, DeviceClass::Cuda));
+            assert!(!cs.recipe.canonical_json().contains("device"));
+            assert_ne!(cs.recipe.hash(), gs.recipe.hash());
+        }
+    }
+    let bad = text.replace("scheduler = \"ddim\"", "scheduler = \"ddim\"\ndevice = \"gpu\"");
+    let err = CollectionSpec::from_toml(&bad).unwrap_err().to_string();
+    assert!(err.contains("unknown variant `gpu`, expected `cpu` or `cuda`"), "{err}");
 }
 
 // One test per conflict kind.

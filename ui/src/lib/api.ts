@@ -5,6 +5,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   CheckReport,
   CredentialStatus,
+  DevicesView,
   EngineCatalog,
   GenerateEvent,
   GenerateRequest,
@@ -54,6 +55,11 @@ export function cancelJob(): Promise<boolean> {
 /** The procedural styles with their parameters, the schedulers and the size limits. */
 export function engineCatalog(): Promise<EngineCatalog> {
   return call("engine_catalog");
+}
+
+/** Where diffusion can run (the CPU; CUDA GPUs in builds with CUDA), with free memory. */
+export function diffusionDevices(): Promise<DevicesView> {
+  return call("diffusion_devices");
 }
 
 /** Loads and hashes a diffusion model folder; rejects (kind `engine`) for a folder that is

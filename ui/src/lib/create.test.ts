@@ -3,6 +3,7 @@ import type { ModelInfo, Recipe } from "./bindings";
 import {
   afterGenerate,
   defaultForm,
+  deviceChoices,
   foldProgress,
   formFromRecipe,
   isCreateHandoff,
@@ -118,6 +119,7 @@ describe("the create form", () => {
       guidance: 7.5,
       scheduler: "euler",
       dtype: "f32",
+      device: "cpu",
       loras: [],
     });
     expect([request.width, request.height]).toEqual([256, 320]);
@@ -232,5 +234,47 @@ describe("model sampling hints", () => {
     expect(problems({ ...form, steps: 25 }, CATALOG).steps).toBeUndefined();
     const standard = withModelHint(form, MODEL);
     expect(hintWarning({ ...standard, steps: 1000, guidance: 30 })).toBeNull();
+  });
+
+  test("the device picker shows free memory, says when the build has no CUDA, and settings keep the GPU", () => {
+    const view = {
+      devices: [
+        { id: "cpu", label: "CPU (16 threads)", free_bytes: 11 * 2 ** 30, total_bytes: 16 * 2 ** 30 },
+        { id: "cuda:0", label: "CUDA:0 NVIDIA H100", free_bytes: 71.25 * 2 ** 30, total_bytes: null },
+        { id: "cuda:1", label: "CUDA:1 NVIDIA H100", free_bytes: null, total_bytes: null },
+      ],
+      cuda_in_build: true,
+      cuda_problem: null,
+    };
+    expect(deviceChoices(view)).toEqual({
+      choices: [
+        { id: "cpu", label: "CPU (16 threads) · 11.0 GiB free of 16.0 GiB" },
+        { id: "cuda:0", label: "CUDA:0 NVIDIA H100 · 71.3 GiB free" },
+        { id: "cuda:1", label: "CUDA:1 NVIDIA H100" },
+      ],
+      note: null,
+    });
+    const cpuOnly = { devices: view.devices.slice(0, 1), cuda_in_build: false, cuda_problem: null };
+    expect(deviceChoices(cpuOnly).note).toContain("setup-cuda.sh");
+    expect(deviceChoices({ ...view, cuda_problem: "no driver" }).note).toBe("GPU: no driver");
+
+    const form = { ...defaultForm(CATALOG, fixed(0)), engine: "diffusion" as const, model: MODEL, device: "cuda:1" };
+    expect(toRequest(form).engine).toMatchObject({ device: "cuda:1" });
+    const recipe = (device?: "cuda" | "cpu") => ({
+      ...FLOW_RECIPE,
+      engine: {
+        kind: "diffusion" as const,
+        engine_version: 2,
+        model: { name: "m", files: {} },
+        steps: 4,
+        guidance: 1,
+        scheduler: "ddim" as const,
+        dtype: "f32" as const,
+        ...(device ? { device } : {}),
+      },
+    });
+    expect(formFromRecipe(form, recipe("cuda")).device).toBe("cuda:1");
+    expect(formFromRecipe({ ...form, device: "cpu" }, recipe("cuda")).device).toBe("cuda:0");
+    expect(formFromRecipe(form, recipe()).device).toBe("cpu");
   });
 });

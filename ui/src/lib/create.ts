@@ -3,6 +3,7 @@
  *  seeds, and turning a gallery recipe back into a form ("use these settings"). */
 
 import type {
+  DevicesView,
   DType,
   EngineCatalog,
   GenerateEvent,
@@ -40,6 +41,8 @@ export interface CreateForm {
   guidance: number;
   scheduler: Scheduler;
   dtype: DType;
+  /** Where diffusion computes: `cpu` or `cuda:N` (see `deviceChoices`). */
+  device: string;
   width: number;
   height: number;
   stage: number;
@@ -74,6 +77,7 @@ export function defaultForm(catalog: EngineCatalog, random: () => number = Math.
     guidance: 7.5,
     scheduler: catalog.schedulers[0]?.id ?? "ddim",
     dtype: "f32",
+    device: "cpu",
     width: 512,
     height: 512,
     stage: 0,
@@ -226,6 +230,7 @@ export function toRequest(form: CreateForm): GenerateRequest {
           guidance: form.guidance,
           scheduler: form.scheduler,
           dtype: form.dtype,
+          device: form.device,
           loras: form.loraPath.trim() === "" ? [] : [{ path: form.loraPath.trim(), weight: form.loraWeight }],
         };
   return {
@@ -279,6 +284,8 @@ export function formFromRecipe(form: CreateForm, recipe: Recipe, source: InitSou
     guidance: engine.guidance,
     scheduler: engine.scheduler,
     dtype: engine.dtype,
+    // The recipe names a kind of device; keep the GPU chosen when it is one.
+    device: engine.device === "cuda" ? (form.device.startsWith("cuda") ? form.device : "cuda:0") : "cpu",
     init: engine.init_image ? source : null,
     strength: engine.init_image?.strength ?? form.strength,
     // The recipe names a LoRA by hash, not path: keep the file chosen, take the weight; a
@@ -339,4 +346,31 @@ export function isCreateHandoff(value: unknown): value is CreateHandoff {
   if (typeof value !== "object" || value === null) return false;
   const v = value as Record<string, unknown>;
   return (v.kind === "settings" && typeof v.recipe === "object") || (v.kind === "img2img" && typeof v.source === "object");
+}
+
+/** One entry of the Create screen's "Device" picker. */
+export interface DeviceChoice {
+  id: string;
+  label: string;
+}
+
+function gib(bytes: number | null): string | null {
+  return bytes === null ? null : `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/** The device picker's entries, each with the memory free on it now ("CUDA:0 NVIDIA H100 ·
+ *  71.2 GiB free of 79.6 GiB"); a build without CUDA says so as a disabled last entry. */
+export function deviceChoices(view: DevicesView): { choices: DeviceChoice[]; note: string | null } {
+  const choices = view.devices.map((d) => {
+    const free = gib(d.free_bytes);
+    const total = gib(d.total_bytes);
+    const memory = free === null ? "" : total === null ? ` · ${free} free` : ` · ${free} free of ${total}`;
+    return { id: d.id, label: `${d.label}${memory}` };
+  });
+  const note = !view.cuda_in_build
+    ? "GPU: this build has no CUDA. A build with it (scripts/setup-cuda.sh --build) runs on NVIDIA GPUs."
+    : view.cuda_problem
+      ? `GPU: ${view.cuda_problem}`
+      : null;
+  return { choices, note };
 }

@@ -150,6 +150,14 @@ describe("Create", () => {
         files: {},
         sampling: STANDARD_SAMPLING,
       }),
+      diffusion_devices: () => ({
+        devices: [
+          { id: "cpu", label: "CPU (2 threads)", free_bytes: 8 * 2 ** 30, total_bytes: 16 * 2 ** 30 },
+          { id: "cuda:0", label: "CUDA:0 NVIDIA H100", free_bytes: 70 * 2 ** 30, total_bytes: 80 * 2 ** 30 },
+        ],
+        cuda_in_build: true,
+        cuda_problem: null,
+      }),
       generate: () => new Promise(() => {}),
     });
     studio.go("create", { kind: "img2img", source: { id: 3, width: 256, height: 256 } });
@@ -167,6 +175,11 @@ describe("Create", () => {
     await user.type(screen.getByTestId("lora-path"), "~/lora/moth.safetensors");
     await user.clear(screen.getByTestId("lora-weight"));
     await user.type(screen.getByTestId("lora-weight"), "0.7");
+    // The device picker lists what the backend found, with free memory; the GPU is chosen.
+    const device = screen.getByTestId("device");
+    await vi.waitFor(() => expect(device).toBeEnabled());
+    expect(within(device).getByText("CUDA:0 NVIDIA H100 · 70.0 GiB free of 80.0 GiB")).toBeInTheDocument();
+    await user.selectOptions(device, "cuda:0");
     await user.click(screen.getByTestId("generate-button"));
     const request = calls.find((c) => c.cmd === "generate")!.args.request as Record<string, unknown>;
     expect(request.img2img).toEqual({ parent_id: 3, strength: 0.6 });
@@ -174,6 +187,7 @@ describe("Create", () => {
       kind: "diffusion",
       model_dir: "/models/tiny",
       scheduler: "ddim",
+      device: "cuda:0",
       loras: [{ path: "~/lora/moth.safetensors", weight: 0.7 }],
     });
     expect([request.width, request.height]).toEqual([256, 256]);

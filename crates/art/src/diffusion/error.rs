@@ -131,9 +131,30 @@ pub enum DiffusionError {
 
     /// The run would need more memory than the system has available.
     #[error(
-        "this generation needs about {needed_gib:.1} GiB of memory but only {available_gib:.1} GiB is available: use a smaller size, f16, or close other programs"
+        "this generation needs about {needed_gib:.1} GiB of memory but only {available_gib:.1} GiB is {where_}: use a smaller size, f16, or close other programs", where_ = if device == "cpu" { "available".to_string() } else { format!("free on {device}") }
     )]
-    NotEnoughMemory { needed_gib: f64, available_gib: f64 },
+    NotEnoughMemory { needed_gib: f64, available_gib: f64, device: String },
+
+    /// A device name `--device` (or a spec) cannot mean.
+    #[error("unknown device '{name}': use cpu, cuda (the first GPU) or cuda:N")]
+    UnknownDevice { name: String },
+
+    /// A GPU asked of a build compiled without CUDA.
+    #[error(
+        "this build of Chrysalis was compiled without CUDA, so it runs diffusion on the CPU only: build one with `scripts/setup-cuda.sh --build` (see DEVELOPERS.md, \"CUDA build\") or pick the CPU"
+    )]
+    NoCudaInBuild,
+
+    /// A GPU the driver could not open (no such ordinal, no driver, out of memory).
+    #[error("cannot use {device}: {detail}")]
+    DeviceUnavailable { device: String, detail: String },
+
+    /// A recipe made on one kind of processor, asked to run on another: the pixels would
+    /// differ in their last bits, so the image would not regenerate.
+    #[error(
+        "this recipe was made on the {recipe} and regenerates bit for bit only there, but this engine runs on the {engine}: {advice}", recipe = recipe.label(), engine = engine.label(), advice = match recipe { chrysalis_core::recipe::DeviceClass::Cpu => "run it with --device cpu".to_string(), chrysalis_core::recipe::DeviceClass::Cuda => "run it with --device cuda (a Chrysalis build with CUDA, on an NVIDIA GPU)".to_string() }
+    )]
+    DeviceClassMismatch { recipe: chrysalis_core::recipe::DeviceClass, engine: chrysalis_core::recipe::DeviceClass },
 
     /// An error inside candle while running a model.
     #[error("{context}: {source}")]

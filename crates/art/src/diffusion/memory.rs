@@ -77,14 +77,16 @@ pub(crate) fn estimate(m: &ModelFolder, width: u32, height: u32, dtype: DType, v
 
 /// Memory the system can give us now (`MemAvailable`), where the platform says.
 pub(crate) fn available() -> Option<u64> {
+    meminfo("MemAvailable:")
+}
+
+/// The system's whole memory (`MemTotal`), where the platform says.
+pub(crate) fn total() -> Option<u64> {
+    meminfo("MemTotal:")
+}
+
+fn meminfo(key: &str) -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: u64 = info
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
+    let kib: u64 = info.lines().find_map(|l| l.strip_prefix(key))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kib * 1024)
 }

@@ -25,12 +25,16 @@
 //!   written by diffusers itself (`scripts/make-diffusers-fixtures.sh`) for DDIM, Euler and
 //!   Euler-ancestral; runs from given starting latents and per-step noise go through
 //!   [`DiffusionEngine::generate_with`] and [`RunOptions`] ([`latents`]).
+//! - **Devices** ([`device`]): the CPU, or an NVIDIA GPU in builds with the `cuda` feature
+//!   ([`DiffusionEngine::on_device`]). The recipe records the device class, since a CPU and
+//!   a GPU round differently.
 //! - **Errors** ([`DiffusionError`], wrapped in [`crate::ArtError::Diffusion`]) name the file,
 //!   tensor or input at fault.
 //! - **Tests and benchmarks** write seeded random-weight models through [`testing`].
 
 pub mod clip;
 pub mod config;
+pub mod device;
 pub mod error;
 pub mod hashing;
 pub mod hints;
@@ -53,6 +57,7 @@ use std::path::Path;
 use chrysalis_core::CancelToken;
 use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelRef, Recipe, Scheduler};
 
+pub use device::{ComputeDevice, DeviceInfo, available_devices, cuda_compiled};
 pub use error::DiffusionError;
 pub use hashing::HashCacheLocation;
 pub use hints::{ModelFamily, SamplingHint};
@@ -94,6 +99,10 @@ pub struct DiffusionEngine {
     folder: ModelFolder,
     /// What [`Engine::generate`] runs with (none by default; see [`Self::with_run_options`]).
     options: RunOptions,
+    /// Where it computes (the CPU unless [`Self::on_device`] says otherwise), and candle's
+    /// handle on it (a GPU's context, stream and cuBLAS handle are made once, here).
+    device: ComputeDevice,
+    candle_device: candle_core::Device,
 }
 
 impl DiffusionEngine {
@@ -103,7 +112,32 @@ impl DiffusionEngine {
     }
 
     pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self, DiffusionError> {
-        Ok(Self { folder: ModelFolder::load(dir, opts)?, options: RunOptions::default() })
+        Ok(Self {
+            folder: ModelFolder::load(dir, opts)?,
+            options: RunOptions::default(),
+            device: ComputeDevice::Cpu,
+            candle_device: candle_core::Device::Cpu,
+        })
+    }
+
+    /// This engine computing on `device`. Its recipes record the device's class, and it
+    /// runs only recipes of that class ([`DiffusionError::DeviceClassMismatch`]). A GPU this
+    /// build or machine cannot open is refused here, before any weights are read.
+    pub fn on_device(self, device: ComputeDevice) -> Result<Self, DiffusionError> {
+        let candle_device = device.candle()?;
+        Ok(Self { device, candle_device, ..self })
+    }
+
+    /// The device this engine computes on.
+    pub fn device(&self) -> ComputeDevice {
+        self.device
+    }
+
+    /// candle's handle on [`Self::device`], for building this folder's components on it
+    /// ([`ModelFolder::unet`], ...). Tensors meant for them must live on this very handle:
+    /// candle treats two handles on one GPU as different devices.
+    pub fn candle_device(&self) -> &candle_core::Device {
+        &self.candle_device
     }
 
     /// This engine with the LoRAs in `specs` merged into the model's weights (see
@@ -146,12 +180,14 @@ impl DiffusionEngine {
             dtype,
             init_image,
             loras: self.folder.loras.clone(),
+            device: self.device.class(),
         }
     }
 
     /// The estimated memory a `width` x `height` generation in `dtype` needs (the engine
     /// refuses runs that exceed the memory available).
     pub fn memory_estimate(&self, width: u32, height: u32, dtype: DType) -> MemoryEstimate {
+        // The same on every device: weights and activations are the same sizes in VRAM.
         let d = pipeline::to_dtype(dtype);
         memory::estimate(&self.folder, width, height, d, pipeline::vae_dtype(&self.folder, d))
     }
@@ -219,12 +255,24 @@ impl DiffusionEngine {
                 supported: ENGINE_VERSION,
             });
         }
+        if spec.device != self.device.class() {
+            return Err(DiffusionError::DeviceClassMismatch { recipe: spec.device, engine: self.device.class() }.into());
+        }
         self.folder.verify(&spec.model)?;
         self.folder.verify_loras(&spec.loras)?;
         cancel.check()?;
         // candle asserts in places; a panic in there must not take the app down.
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pipeline::run(&self.folder, recipe, spec, init, options, on_progress, cancel)
+            pipeline::run(
+                &self.folder,
+                recipe,
+                spec,
+                init,
+                options,
+                (self.device, &self.candle_device),
+                on_progress,
+                cancel,
+            )
         }));
         let out = match run {
             Ok(r) => r?,

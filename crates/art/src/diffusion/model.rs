@@ -490,34 +490,34 @@ impl ModelFolder {
         Ok(model)
     }
 
-    /// Builds the text encoder in `dtype`.
-    pub fn text_encoder(&self, dtype: DType) -> Result<TextEncoder, DiffusionError> {
+    /// Builds the text encoder in `dtype` on `device`.
+    pub fn text_encoder(&self, dtype: DType, device: &Device) -> Result<TextEncoder, DiffusionError> {
         let backend = Arc::new(self.text.backend()?);
-        let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, Device::Cpu);
-        Self::finish(&backend, "text encoder", build_text(vb, &self.text_arch))
+        let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, device.clone());
+        Self::finish(&backend, "text encoder", build_text(vb, &self.text_arch)).map(|m| TextEncoder(m, device.clone()))
     }
 
-    /// Builds the UNet in `dtype`.
-    pub fn unet(&self, dtype: DType) -> Result<Unet, DiffusionError> {
+    /// Builds the UNet in `dtype` on `device`.
+    pub fn unet(&self, dtype: DType, device: &Device) -> Result<Unet, DiffusionError> {
         let backend = Arc::new(self.unet.backend()?);
-        let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, Device::Cpu);
+        let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, device.clone());
         Self::finish(&backend, "UNet", build_unet(vb, &self.unet_arch))
     }
 
-    /// Builds the VAE in `dtype` (its encoder returns the latent mean; see
+    /// Builds the VAE in `dtype` on `device` (its encoder returns the latent mean; see
     /// [`tweak_vae_quant_conv`]).
-    pub fn vae(&self, dtype: DType) -> Result<AutoEncoderKL, DiffusionError> {
+    pub fn vae(&self, dtype: DType, device: &Device) -> Result<AutoEncoderKL, DiffusionError> {
         let mut backend = self.vae.backend()?;
         tweak_vae_quant_conv(&mut backend, self.vae_arch.config.latent_channels, self.vae_arch.has_quant_conv)?;
         let backend = Arc::new(backend);
-        let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, Device::Cpu);
+        let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, device.clone());
         Self::finish(&backend, "VAE", build_vae(vb, &self.vae_arch))
     }
 }
 
 /// Our CLIP text encoder for `arch`, weights from `vb` (transformers' `text_model.` names).
-pub(crate) fn build_text(vb: VarBuilder, arch: &TextEncoderArch) -> candle_core::Result<TextEncoder> {
-    ClipTextModel::new(vb.pp("text_model"), &arch.clip).map(TextEncoder)
+pub(crate) fn build_text(vb: VarBuilder, arch: &TextEncoderArch) -> candle_core::Result<ClipTextModel> {
+    ClipTextModel::new(vb.pp("text_model"), &arch.clip)
 }
 
 /// Our UNet for `arch` (exact GELU, see [`super::unet`]), weights from `vb` (diffusers names).
@@ -530,14 +530,15 @@ pub(crate) fn build_vae(vb: VarBuilder, arch: &VaeArch) -> candle_core::Result<A
     AutoEncoderKL::new(vb, 3, 3, arch.config.clone())
 }
 
-/// The text encoder (either CLIP flavour: the activation comes from its config).
-pub struct TextEncoder(ClipTextModel);
+/// The text encoder (either CLIP flavour: the activation comes from its config), on the
+/// device it was built on.
+pub struct TextEncoder(ClipTextModel, Device);
 
 impl TextEncoder {
     /// `(1, max_len)` token ids to `(1, max_len, hidden)` embeddings (last hidden state,
     /// after the final layer norm, as Stable Diffusion uses it).
     pub fn encode(&self, ids: &[u32]) -> Result<Tensor, DiffusionError> {
-        let t = Tensor::new(ids, &Device::Cpu).and_then(|t| t.unsqueeze(0)).ctx(|| "preparing token ids".into())?;
+        let t = Tensor::new(ids, &self.1).and_then(|t| t.unsqueeze(0)).ctx(|| "preparing token ids".into())?;
         self.0.forward(&t).ctx(|| "running the text encoder".into())
     }
 }

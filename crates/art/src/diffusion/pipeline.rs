@@ -16,6 +16,7 @@ use chrysalis_core::CancelToken;
 use chrysalis_core::recipe::{DiffusionSpec, Recipe, Scheduler};
 use image::RgbImage;
 
+use super::device::{self, ComputeDevice};
 use super::error::{CandleContext, DiffusionError};
 use super::latents::{self, RunOptions};
 use super::memory;
@@ -99,6 +100,7 @@ pub(crate) fn validate(
     recipe: &Recipe,
     spec: &DiffusionSpec,
     init: Option<&RgbImage>,
+    device: ComputeDevice,
 ) -> Result<(), ArtError> {
     let (w, h) = (recipe.width, recipe.height);
     if !(MIN_SIDE..=MAX_SIDE).contains(&w) || !(MIN_SIDE..=MAX_SIDE).contains(&h) {
@@ -136,11 +138,16 @@ pub(crate) fn validate(
     }
     let dtype = to_dtype(spec.dtype);
     let need = memory::estimate(model, w, h, dtype, vae_dtype(model, dtype)).peak();
-    if let Some(have) = memory::available()
+    if let Some(have) = device::free_memory(device)
         && need > have
     {
         let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-        return Err(DiffusionError::NotEnoughMemory { needed_gib: gib(need), available_gib: gib(have) }.into());
+        return Err(DiffusionError::NotEnoughMemory {
+            needed_gib: gib(need),
+            available_gib: gib(have),
+            device: device.to_string(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -151,18 +158,25 @@ pub(crate) struct RunResult {
     pub latents: Tensor,
 }
 
-/// Runs a validated recipe, with the given noise instead of the seed's where `options`
-/// has some (see [`super::latents`]).
+/// Runs a validated recipe on `device`, with the given noise instead of the seed's where
+/// `options` has some (see [`super::latents`]).
+///
+/// The text encoder, UNet and VAE run on `device`; the noise, the sampler's arithmetic and
+/// the guidance mix stay on the CPU in f32 (a few hundred KiB per step to move, next to a
+/// UNet pass), so the random draws and the scheduler are the same code on every device.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
     model: &ModelFolder,
     recipe: &Recipe,
     spec: &DiffusionSpec,
     init: Option<&RgbImage>,
     options: &RunOptions,
+    (device, dev): (ComputeDevice, &Device),
     on_progress: &mut dyn FnMut(&GenProgress),
     cancel: &CancelToken,
 ) -> Result<RunResult, ArtError> {
-    validate(model, recipe, spec, init)?;
+    validate(model, recipe, spec, init, device)?;
+    let cpu = Device::Cpu;
     let ds = model.vae_arch.downscale;
     let lshape = (1, 4, recipe.height as usize / ds, recipe.width as usize / ds);
     let guided = spec.guidance > 1.0;
@@ -182,7 +196,7 @@ pub(crate) fn run(
 
     // 1. Text: build the encoder, encode, drop it.
     let (cond, uncond) = {
-        let te = model.text_encoder(dtype)?;
+        let te = model.text_encoder(dtype, dev)?;
         let cond = te.encode(&cond_ids)?;
         let uncond = match &uncond_ids {
             Some(ids) => Some(te.encode(ids)?),
@@ -200,13 +214,15 @@ pub(crate) fn run(
     let scaling = model.vae_arch.scaling_factor;
     let mut latents = match (strength, init) {
         (Some(_), Some(img)) => {
-            let vae = model.vae(vae_dtype)?;
-            let x = image_to_tensor(img)?.to_dtype(vae_dtype).ctx(|| "init image".into())?;
+            let vae = model.vae(vae_dtype, dev)?;
+            let x =
+                image_to_tensor(img)?.to_device(dev).and_then(|x| x.to_dtype(vae_dtype)).ctx(|| "init image".into())?;
             // The "sample" is the mean: see `weights::tweak_vae_quant_conv`.
             let x0 = vae
                 .encode(&x)
                 .and_then(|d| d.sample())
                 .and_then(|z| z.to_dtype(DType::F32))
+                .and_then(|z| z.to_device(&cpu))
                 .and_then(|z| z * scaling)
                 .ctx(|| "encoding the init image with the VAE".into())?;
             sampler.add_noise(&x0, &noise).ctx(|| "noising the init latents".into())?
@@ -216,18 +232,23 @@ pub(crate) fn run(
     cancel.check()?;
 
     // 3. Denoise.
-    let unet = model.unet(dtype)?;
+    let unet = model.unet(dtype, dev)?;
     cancel.check()?;
     let mut ancestral = NormalRng::new(recipe.seed, Stream::Ancestral);
     for (i, &t) in sampler.timesteps().iter().enumerate() {
         cancel.check()?;
         let ctx = || format!("UNet step {} of {n} (timestep {t})", i + 1);
-        let input = sampler.scale_model_input(&latents, i).and_then(|x| x.to_dtype(dtype)).ctx(ctx)?;
-        let out_c = unet.forward(&input, t, &cond).and_then(|o| o.to_dtype(DType::F32)).ctx(ctx)?;
+        let input = sampler
+            .scale_model_input(&latents, i)
+            .and_then(|x| x.to_device(dev))
+            .and_then(|x| x.to_dtype(dtype))
+            .ctx(ctx)?;
+        let to_cpu_f32 = |o: Tensor| o.to_dtype(DType::F32).and_then(|o| o.to_device(&cpu));
+        let out_c = unet.forward(&input, t, &cond).and_then(to_cpu_f32).ctx(ctx)?;
         let out = match &uncond {
             Some(u) => {
                 cancel.check()?;
-                let out_u = unet.forward(&input, t, u).and_then(|o| o.to_dtype(DType::F32)).ctx(ctx)?;
+                let out_u = unet.forward(&input, t, u).and_then(to_cpu_f32).ctx(ctx)?;
                 (&out_u + ((out_c - &out_u).ctx(ctx)? * spec.guidance).ctx(ctx)?).ctx(ctx)?
             }
             None => out_c,
@@ -257,11 +278,13 @@ pub(crate) fn run(
     cancel.check()?;
 
     // 4. Decode.
-    let vae = model.vae(vae_dtype)?;
+    let vae = model.vae(vae_dtype, dev)?;
     let img = (&latents / scaling)
+        .and_then(|z| z.to_device(dev))
         .and_then(|z| z.to_dtype(vae_dtype))
         .and_then(|z| vae.decode(&z))
         .and_then(|x| x.to_dtype(DType::F32))
+        .and_then(|x| x.to_device(&cpu))
         .ctx(|| "decoding the latents with the VAE".into())?;
     drop(vae);
     let rgb = tensor_to_image(&img)?;

@@ -374,14 +374,14 @@ fn shown_name(name: &str, stored: &str) -> String {
 }
 
 impl SimpleBackend for WeightsBackend {
+    // Tensors are read (and LoRA-patched) on the CPU, then moved to the run's device: a
+    // no-op for the CPU, one upload per tensor for a GPU.
     fn get(&self, s: Shape, name: &str, _: candle_nn::Init, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
-        debug_assert!(dev.is_cpu());
-        self.load(Some(&s), name, dtype).map_err(|e| self.fail(e))
+        self.load(Some(&s), name, dtype).map_err(|e| self.fail(e))?.to_device(dev)
     }
 
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
-        debug_assert!(dev.is_cpu());
-        self.load(None, name, dtype).map_err(|e| self.fail(e))
+        self.load(None, name, dtype).map_err(|e| self.fail(e))?.to_device(dev)
     }
 
     fn contains_tensor(&self, name: &str) -> bool {

@@ -361,6 +361,7 @@ pub(crate) fn build_recipe(
                 dtype: d.dtype.unwrap_or(DType::F32),
                 init_image,
                 loras: Vec::new(),
+                device: d.device.unwrap_or_default(),
             };
             (EngineSpec::Diffusion(spec), prompt, d.negative_prompt.clone(), stage as u32)
         }

@@ -18,4 +18,8 @@ model_dir: string, steps: number, guidance: number, scheduler: Scheduler, dtype:
 /**
  * kohya-layout LoRA files merged into the model, in order (none when absent).
  */
-loras: Array<LoraChoice>, };
+loras: Array<LoraChoice>, 
+/**
+ * Where to compute: `cpu` (when absent), `cuda:N` (see `diffusion_devices`).
+ */
+device?: string, };

@@ -34,7 +34,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::recipe::{DType, Scheduler};
+use crate::recipe::{DType, DeviceClass, Scheduler};
 
 pub mod edit;
 mod validate;
@@ -148,6 +148,12 @@ pub struct DiffusionArt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub dtype: Option<DType>,
+    /// The kind of processor that makes the images, `cpu` when left out. It is part of
+    /// every item's recipe (committed on chain), so it is chosen here, before planning:
+    /// images from a CPU and a GPU differ in their last bits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub device: Option<DeviceClass>,
     pub width: u32,
     pub height: u32,
 }
