@@ -39,6 +39,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dtype", choices=["f32", "bf16", "f16"], default="f32")
     ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda (scripts/gpu-check.sh)")
     args = ap.parse_args()
     t_import = time.perf_counter()
 
@@ -52,11 +53,16 @@ def main():
     # The folder's scheduler already is DDIM; say so anyway, as the Chrysalis side does.
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
+    pipe = pipe.to(args.device)
+    # On a GPU the marks must wait for the queued kernels, or they time the launches.
+    sync = torch.cuda.synchronize if args.device.startswith("cuda") else (lambda: None)
+    sync()
     t_load = time.perf_counter()
 
     marks = []
 
     def on_step_end(_pipe, _i, _t, kwargs):
+        sync()
         marks.append(time.perf_counter())
         return kwargs
 
@@ -73,6 +79,7 @@ def main():
             generator=generator,
             callback_on_step_end=on_step_end,
         ).images[0]
+    sync()
     t_pipe = time.perf_counter()
     image.save(args.out)
     t_save = time.perf_counter()
@@ -95,6 +102,7 @@ def main():
         vae_dtype=str(pipe.vae.dtype),
         versions=dict(torch=torch.__version__, diffusers=diffusers.__version__, transformers=transformers.__version__),
         omp=os.environ.get("OMP_NUM_THREADS"),
+        device=args.device,
     )
     print("RESULT " + json.dumps(result), flush=True)
 

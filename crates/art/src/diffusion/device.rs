@@ -122,7 +122,7 @@ mod cuda {
 
     /// Appends every CUDA device with its name and free/total memory.
     pub(super) fn list(out: &mut Vec<DeviceInfo>) -> Result<(), String> {
-        use cudarc::driver::CudaContext;
+        use candle_core::cuda_backend::cudarc::driver::CudaContext;
         let count =
             CudaContext::device_count().map_err(|e| format!("the CUDA driver cannot be asked for devices: {e}"))?;
         for ordinal in 0..count.max(0) as usize {
@@ -142,7 +142,7 @@ mod cuda {
 
     /// Free memory on the GPU `ordinal` now.
     pub(crate) fn free_memory(ordinal: usize) -> Option<u64> {
-        let ctx = cudarc::driver::CudaContext::new(ordinal).ok()?;
+        let ctx = candle_core::cuda_backend::cudarc::driver::CudaContext::new(ordinal).ok()?;
         ctx.mem_get_info().ok().map(|(free, _)| free as u64)
     }
 }
