@@ -86,13 +86,15 @@ export function generationImage(id: number, thumbnail: boolean): Promise<string>
   return call("generation_image", { id, thumbnail });
 }
 
-/** Makes image `id` again from its recipe and compares the bytes; writes nothing. */
+/** Makes image `id` again from its recipe and compares the bytes; writes nothing. A recipe
+ *  with LoRAs needs their files, in the recipe's order (checked against its hashes). */
 export function regenerateCheck(
   id: number,
   modelDir: string | null,
   onEvent: (event: GenerateEvent) => void,
+  loraFiles: string[] = [],
 ): Promise<RegenCheckView> {
-  return call("regenerate_check", { id, modelDir, onProgress: new Channel<GenerateEvent>(onEvent) });
+  return call("regenerate_check", { id, modelDir, loraFiles, onProgress: new Channel<GenerateEvent>(onEvent) });
 }
 
 /** Copies image `id` to `dest` (a file or a folder); resolves to the file written. */

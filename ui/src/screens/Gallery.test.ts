@@ -49,6 +49,41 @@ describe("Gallery", () => {
     expect(result).toHaveAttribute("data-identical", "true");
   });
 
+  test("a diffusion image made with a LoRA asks for its file and sends it to the check", async () => {
+    const recipe = {
+      ...FLOW_RECIPE,
+      engine: {
+        kind: "diffusion" as const,
+        engine_version: 2,
+        model: { name: "sd15", files: {} },
+        steps: 4,
+        guidance: 7.5,
+        scheduler: "ddim" as const,
+        dtype: "f32" as const,
+        loras: [{ name: "moth.safetensors", sha256: "ab".repeat(32), weight: 0.8 }],
+      },
+    };
+    const sha = "c".repeat(64);
+    const calls = backend({
+      list_generations: () => [generation(5, recipe)],
+      generation_image: () => PIXEL,
+      regenerate_check: () => ({ identical: true, recorded_sha256: sha, regenerated_sha256: sha, file_sha256: sha }),
+    });
+    studio.modelDir = "/models/sd15";
+    const user = userEvent.setup();
+    render(Gallery, { project: MOTHS });
+    const field = await screen.findByTestId("regen-lora-0");
+    expect(field.closest("label")).toHaveTextContent("LoRA file for moth.safetensors (sha256 ababababab…, weight 0.8)");
+    await user.type(field, "~/lora/moth.safetensors");
+    await user.click(screen.getByTestId("regen-check"));
+    expect(calls.at(-1)).toMatchObject({
+      cmd: "regenerate_check",
+      args: { id: 5, modelDir: "/models/sd15", loraFiles: ["~/lora/moth.safetensors"] },
+    });
+    expect(await screen.findByTestId("regen-result")).toHaveTextContent("Identical");
+    studio.modelDir = "";
+  });
+
   test("a different regeneration says why", async () => {
     const sha = ITEMS[0].sha256;
     backend({
