@@ -174,9 +174,12 @@ fn kill_9_at_random_points_then_rerun_mints_every_item_exactly_once() {
 /// "cancelled" on stderr, and the next run finishes the job without redoing what was done.
 #[test]
 fn ctrl_c_cancels_publish_cleanly_and_a_rerun_finishes() {
+    // Big enough that generation outlasts the signal's way in: the 6-item, 2-stage 256²
+    // collection now publishes, mints included, in under a second, before a fixed-delay
+    // Ctrl-C arrives. 3 stages at 1024² take seconds.
     let creator = Keypair::new().pubkey();
     let dir = tempfile::tempdir().unwrap();
-    project_with_spec(dir.path(), &small_spec("Interrupted", ITEMS, STAGES, 256, "0.01", &creator));
+    project_with_spec(dir.path(), &small_spec("Interrupted", ITEMS, 3, 1024, "0.01", &creator));
     let mut child = publish_cmd_verbose(dir.path()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -186,17 +189,17 @@ fn ctrl_c_cancels_publish_cleanly_and_a_rerun_finishes() {
             let _ = tx.send(line);
         }
     });
-    // The plan line comes when generation starts; interrupt shortly after.
+    // The plan line comes when generation starts; interrupt at the first image made.
     let plan_line = rx.recv_timeout(Duration::from_secs(60)).expect("publish reports its plan");
     assert!(plan_line.contains("plan"), "{plan_line}");
-    std::thread::sleep(Duration::from_millis(700));
+    let first = rx.iter().find(|l| l.contains("generated #")).expect("publish reports each image it makes");
     // SAFETY: signalling our own child process by its id.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let status = child.wait().unwrap();
     // Every line up to the end of stderr: the reader thread ends (and the channel closes) at
     // EOF, so the last lines are not lost to a race with it.
     let rest: Vec<String> = rx.iter().collect();
-    assert_eq!(status.code(), Some(130), "exit status after Ctrl-C; stderr: {rest:?}");
+    assert_eq!(status.code(), Some(130), "exit status after Ctrl-C; stderr: {first} {rest:?}");
     assert!(rest.iter().any(|l| l.contains("cancelled")), "{rest:?}");
     let report = publish_to_end(dir.path());
     // Generation runs on every core, so the Ctrl-C may land once minting has begun: what

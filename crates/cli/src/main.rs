@@ -213,16 +213,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            if err.downcast_ref::<chrysalis_core::Cancelled>().is_some()
-                || matches!(
-                    err.downcast_ref::<chrysalis_core::ProjectError>(),
-                    Some(chrysalis_core::ProjectError::Cancelled(_))
-                )
-                || matches!(
-                    err.downcast_ref::<chrysalis_pipeline::PipelineError>(),
-                    Some(chrysalis_pipeline::PipelineError::Cancelled(_))
-                )
-            {
+            if is_cancelled(&err) {
                 eprintln!("cancelled");
                 return ExitCode::from(130);
             }
@@ -266,8 +257,48 @@ fn hint_for(err: &anyhow::Error) -> Option<String> {
     }
 }
 
+/// Whether `err` is a cancellation anywhere along its chain of causes: a Ctrl-C that lands
+/// inside a step (a pin, say) comes back wrapped in that step's error ("publishing stage 0
+/// images: cancelled …") and must still exit 130, not 1. `#[error(transparent)]` variants
+/// hide the inner `Cancelled` from the chain, so each crate's variant is matched by name.
+fn is_cancelled(err: &anyhow::Error) -> bool {
+    use chrysalis_storage::StorageError;
+    use chrysalis_storage::remote::PublishError;
+    let storage = |e: &StorageError| matches!(e, StorageError::Cancelled(_));
+    err.chain().any(|e| {
+        e.is::<chrysalis_core::Cancelled>()
+            || matches!(e.downcast_ref(), Some(chrysalis_core::ProjectError::Cancelled(_)))
+            || matches!(e.downcast_ref(), Some(chrysalis_pipeline::PipelineError::Cancelled(_)))
+            || matches!(e.downcast_ref(), Some(chrysalis_art::ArtError::Cancelled(_)))
+            || e.downcast_ref::<StorageError>().is_some_and(storage)
+            || matches!(
+                e.downcast_ref::<PublishError>(),
+                Some(PublishError::Cancelled(_)) | Some(PublishError::Storage(StorageError::Cancelled(_)))
+            )
+    })
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// A Ctrl-C caught inside the pin step comes back as "publishing …: cancelled": still a
+    /// cancellation (exit 130), however deep it sits; other failures are not.
+    #[test]
+    fn cancellations_are_found_through_wrapping_errors() {
+        use chrysalis_storage::StorageError;
+        use chrysalis_storage::remote::PublishError;
+        let publish =
+            |source| chrysalis_pipeline::PipelineError::Publish { what: "stage 0 images (local)".into(), source };
+        for cancelled in [
+            anyhow::Error::new(publish(PublishError::Cancelled(chrysalis_core::Cancelled))),
+            anyhow::Error::new(publish(PublishError::Storage(StorageError::Cancelled(chrysalis_core::Cancelled)))),
+            anyhow::Error::new(chrysalis_core::Cancelled).context("generating"),
+        ] {
+            assert!(super::is_cancelled(&cancelled), "{cancelled:#}");
+        }
+        let failed = anyhow::Error::new(publish(PublishError::NotFound { path: "x".into() }));
+        assert!(!super::is_cancelled(&failed), "{failed:#}");
+    }
     use super::{error_text, log_filter};
 
     /// Like our library errors: the cause in the message *and* as `source()`.
