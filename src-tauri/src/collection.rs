@@ -113,6 +113,7 @@ fn recipe_context(spec: &CollectionSpec) -> RecipeContext {
         procedural_engine_version: procedural::ENGINE_VERSION,
         diffusion_engine_version: chrysalis_art::diffusion::ENGINE_VERSION,
         model,
+        loras: Vec::new(),
     }
 }
 

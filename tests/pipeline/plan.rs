@@ -250,3 +250,100 @@ fn a_program_as_creator_is_refused_before_the_collection_is_created() {
     let journal = chrysalis_pipeline::journal::Journal::new(project.db());
     assert!(journal.collection("sandbox").unwrap().is_none(), "no collection was created");
 }
+
+/// `[[art.loras]]` in a diffusion collection: planning hashes each LoRA into every item's
+/// recipe (with its weight), generation merges it (the PNG's recipe names it), and a missing
+/// or wrong LoRA file is refused at planning, naming `art.loras`, before anything is made.
+#[test]
+fn a_diffusion_collection_merges_its_loras_into_every_item() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/art/tests/fixtures/diffusers/sd15");
+    let dir = tempfile::tempdir().unwrap();
+    let copy_dir = |from: &Path, to: &Path| {
+        for entry in walk(from) {
+            let rel = entry.strip_prefix(from).unwrap();
+            if rel.starts_with("lora") || rel.starts_with("fewstep") || rel.starts_with("reference.safetensors") {
+                continue;
+            }
+            std::fs::create_dir_all(to.join(rel).parent().unwrap()).unwrap();
+            std::fs::copy(&entry, to.join(rel)).unwrap();
+        }
+    };
+    copy_dir(&fixture, &dir.path().join("models/sd15"));
+    std::fs::create_dir_all(dir.path().join("lora")).unwrap();
+    let lora = fixture.join("lora/tiny_kohya.safetensors");
+    std::fs::copy(&lora, dir.path().join("lora/style.safetensors")).unwrap();
+    let spec = |loras: &str| {
+        format!(
+            r#"name = "Styled"
+symbol = "STY"
+size = 2
+seed = 3
+price = "0"
+
+[[creators]]
+address = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf"
+share_bps = 10000
+
+[art]
+engine = "diffusion"
+model = "models/sd15"
+prompt = "a moth"
+steps = 2
+guidance = 1.0
+scheduler = "ddim"
+width = 64
+height = 64
+{loras}
+
+[[traits]]
+name = "Wing"
+values = [{{ value = "Pale", count = 1, prompt = "pale" }}, {{ value = "Dark", count = 1, prompt = "dark" }}]
+
+[[stages]]
+name = "Adult"
+unlock = "mint"
+"#
+        )
+    };
+    let project =
+        project_with_spec(dir.path(), &spec(r#"loras = [{ file = "lora/style.safetensors", weight = 0.8 }]"#));
+    let planned =
+        plan_text(&std::fs::read_to_string(dir.path().join(SPEC_FILE)).unwrap(), Path::new(SPEC_FILE), dir.path())
+            .unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(std::fs::read(&lora).unwrap()))
+    };
+    for item in &planned.plan.items {
+        let chrysalis_core::recipe::EngineSpec::Diffusion(d) = &item.stages[0].recipe.engine else { panic!() };
+        assert_eq!(d.loras.len(), 1);
+        assert_eq!((d.loras[0].sha256.as_str(), d.loras[0].weight), (sha.as_str(), 0.8));
+    }
+    let options =
+        PublishOptions { only: Some(chrysalis_pipeline::publish::Only::Generate), ..PublishOptions::default() };
+    publish(&project, &options, None, &mut |_| {}, &CancelToken::new()).unwrap();
+    let png = std::fs::read(dir.path().join("build/stage-0/images/0.png")).unwrap();
+    let recipe = chrysalis_art::png_meta::recipe_from_png(&png).unwrap();
+    assert_eq!(recipe, planned.plan.items[0].stages[0].recipe);
+    // The image needs the LoRA: without its file the same recipe is refused, naming it.
+    let err = chrysalis_art::engine_for(&recipe, Some(&dir.path().join("models/sd15"))).err().expect("refused");
+    assert!(err.to_string().contains("style.safetensors"), "{err}");
+
+    // A missing LoRA file: refused at planning, naming the key and the file.
+    let dir2 = tempfile::tempdir().unwrap();
+    copy_dir(&fixture, &dir2.path().join("models/sd15"));
+    let project2 = project_with_spec(dir2.path(), &spec(r#"loras = [{ file = "lora/missing.safetensors" }]"#));
+    let err = publish(&project2, &options, None, &mut |_| {}, &CancelToken::new()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("art.loras") && msg.contains("missing.safetensors"), "{msg}");
+    nothing_generated(dir2.path());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}

@@ -552,7 +552,7 @@ fn diffusion_stages_are_img2img_from_the_previous_stage() {
     assert_eq!(spec.validate(), vec![]);
     assert!(matches!(plan(&spec, &ctx()), Err(PlanError::ModelMissing(m)) if m == "models/tiny"));
     let model = ModelRef { name: "tiny".into(), files: BTreeMap::from([("unet/x".into(), "ab".into())]) };
-    let ctx = RecipeContext { procedural_engine_version: 1, diffusion_engine_version: 3, model: Some(model.clone()) };
+    let ctx = RecipeContext { model: Some(model.clone()), diffusion_engine_version: 3, ..RecipeContext::procedural(1) };
     let p = plan(&spec, &ctx).unwrap();
     let item = &p.items[0];
     let s0 = &item.stages[0];
@@ -585,7 +585,7 @@ fn diffusion_stages_are_img2img_from_the_previous_stage() {
 #[test]
 fn a_diffusion_spec_chooses_the_device_class_its_recipes_record() {
     let model = ModelRef { name: "tiny".into(), files: BTreeMap::from([("unet/x".into(), "ab".into())]) };
-    let ctx = RecipeContext { procedural_engine_version: 1, diffusion_engine_version: 3, model: Some(model) };
+    let ctx = RecipeContext { model: Some(model), diffusion_engine_version: 3, ..RecipeContext::procedural(1) };
     let cpu = diffusion_spec();
     let text = cpu.to_toml();
     let gpu =
@@ -604,6 +604,14 @@ fn a_diffusion_spec_chooses_the_device_class_its_recipes_record() {
             assert_ne!(cs.recipe.hash(), gs.recipe.hash());
         }
     }
+    // LoRA entries are checked with the rest of the spec, each named by its index.
+    let loras = text.replace(
+        "scheduler = \"ddim\"",
+        "scheduler = \"ddim\"\nloras = [{ file = \" \" }, { file = \"b.safetensors\", weight = nan }]",
+    );
+    let with_loras = CollectionSpec::from_toml(&loras).unwrap();
+    has_problem(&with_loras, "art.loras[0].file", "is empty");
+    has_problem(&with_loras, "art.loras[1].weight", "not a finite number");
     let bad = text.replace("scheduler = \"ddim\"", "scheduler = \"ddim\"\ndevice = \"gpu\"");
     let err = CollectionSpec::from_toml(&bad).unwrap_err().to_string();
     assert!(err.contains("unknown variant `gpu`, expected `cpu` or `cuda`"), "{err}");

@@ -58,12 +58,19 @@ pub fn recipe_context(spec: &CollectionSpec, project_root: &Path) -> Result<Reci
     let mut ctx = RecipeContext::procedural(chrysalis_art::procedural::ENGINE_VERSION);
     if let ArtSpec::Diffusion(d) = &spec.art {
         let dir = project_root.join(&d.model);
-        let engine = chrysalis_art::diffusion::diffusion_engine(&dir).map_err(|e| PipelineError::Spec {
+        let spec_error = |field: String, e: &dyn std::fmt::Display| PipelineError::Spec {
             path: project_root.join(SPEC_FILE),
-            message: format!("art.model: {e}"),
-        })?;
+            message: format!("{field}: {e}"),
+        };
+        let engine =
+            chrysalis_art::diffusion::DiffusionEngine::load(&dir).map_err(|e| spec_error("art.model".into(), &e))?;
+        // A LoRA's error names its file.
+        let engine = engine
+            .with_loras(&crate::generate::lora_specs(spec, project_root), &Default::default())
+            .map_err(|e| spec_error("art.loras".into(), &e))?;
         ctx.diffusion_engine_version = chrysalis_art::diffusion::ENGINE_VERSION;
-        ctx.model = engine.model();
+        ctx.model = Some(engine.model_ref().clone());
+        ctx.loras = engine.folder().loras.clone();
     }
     Ok(ctx)
 }

@@ -119,7 +119,7 @@ fn plan_project_spec(root: &Path) -> Result<Planned, PipelineError> {
 fn readme(job: &ShardJob) -> String {
     let model = match &job.model {
         Some(m) => format!(
-            "\nThe images are made with the Stable Diffusion model at `{m}` (as collection.toml\nsays; a relative path is read from this folder). Copy the very same model folder there\nfirst: every image records the model's hash, and another model's images are refused.\n"
+            "\nThe images are made with the Stable Diffusion model at `{m}` (as collection.toml\nsays; a relative path is read from this folder). Copy the very same model folder there\nfirst (and any LoRA files `art.loras` names, at their paths): every image records the\nhashes, and another model's images are refused.\n"
         ),
         None => String::new(),
     };

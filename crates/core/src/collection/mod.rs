@@ -32,6 +32,6 @@ pub use plan::{
     UnlockPlan, item_name, item_seed, plan, stage_plans, validate_recipes,
 };
 pub use spec::{
-    ArtSpec, CollectionSpec, CreatorSpec, DiffusionArt, Growth, ParseError, Price, Problem, ProceduralArt, RuleKind,
-    RuleSpec, SpecError, StageSpec, TraitSpec, TraitValueSpec, Unlock, ValueRef,
+    ArtSpec, CollectionSpec, CreatorSpec, DiffusionArt, Growth, LoraFile, ParseError, Price, Problem, ProceduralArt,
+    RuleKind, RuleSpec, SpecError, StageSpec, TraitSpec, TraitValueSpec, Unlock, ValueRef,
 };

@@ -31,7 +31,9 @@ use sha2::{Digest, Sha256};
 use super::check::{self, Conflict};
 use super::solver;
 use super::spec::{ArtSpec, CollectionSpec, Growth, Problem, TraitValueSpec, Unlock, format_problems};
-use crate::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelRef, ProceduralSpec, RECIPE_FORMAT, Recipe};
+use crate::recipe::{
+    DType, DiffusionSpec, EngineSpec, InitImage, LoraRef, ModelRef, ProceduralSpec, RECIPE_FORMAT, Recipe,
+};
 
 /// Domain tag of the item seed hash.
 pub const ITEM_SEED_DOMAIN: &[u8] = b"chrysalis/item-seed/v1";
@@ -48,12 +50,14 @@ pub struct RecipeContext {
     /// The model `art.model` names, with its file hashes (diffusion specs only; the plan
     /// fails without it).
     pub model: Option<ModelRef>,
+    /// The LoRAs `art.loras` names, hashed, in order (diffusion specs; empty without any).
+    pub loras: Vec<LoraRef>,
 }
 
 impl RecipeContext {
     /// A context for procedural collections.
     pub fn procedural(engine_version: u32) -> Self {
-        Self { procedural_engine_version: engine_version, diffusion_engine_version: 0, model: None }
+        Self { procedural_engine_version: engine_version, diffusion_engine_version: 0, model: None, loras: Vec::new() }
     }
 }
 
@@ -360,7 +364,7 @@ pub(crate) fn build_recipe(
                 scheduler: d.scheduler,
                 dtype: d.dtype.unwrap_or(DType::F32),
                 init_image,
-                loras: Vec::new(),
+                loras: ctx.loras.clone(),
                 device: d.device.unwrap_or_default(),
             };
             (EngineSpec::Diffusion(spec), prompt, d.negative_prompt.clone(), stage as u32)

@@ -38,6 +38,7 @@ export type { InitImage } from "./InitImage";
 export type { ItemSummary } from "./ItemSummary";
 export type { JobsExport } from "./JobsExport";
 export type { LoraChoice } from "./LoraChoice";
+export type { LoraFile } from "./LoraFile";
 export type { LoraRef } from "./LoraRef";
 export type { MintEstimate } from "./MintEstimate";
 export type { MintLine } from "./MintLine";

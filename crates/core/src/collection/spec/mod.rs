@@ -154,8 +154,28 @@ pub struct DiffusionArt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub device: Option<DeviceClass>,
+    /// kohya-layout LoRA files merged into the model for every item, in order: the style
+    /// that holds a collection together. Each item's recipe records their hashes and weights.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<LoraFile>>", optional))]
+    pub loras: Vec<LoraFile>,
     pub width: u32,
     pub height: u32,
+}
+
+/// A LoRA file of a diffusion collection, relative to the project folder or absolute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct LoraFile {
+    pub file: String,
+    /// 1.0 applies it as trained (default).
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl ArtSpec {

@@ -125,6 +125,14 @@ fn art(spec: &CollectionSpec, p: &mut Problems) {
             if !d.guidance.is_finite() || d.guidance < 0.0 {
                 p.add("art.guidance".into(), format!("{} must be a finite number ≥ 0", d.guidance));
             }
+            for (i, l) in d.loras.iter().enumerate() {
+                if l.file.trim().is_empty() {
+                    p.add(format!("art.loras[{i}].file"), "is empty; give the LoRA's .safetensors file".into());
+                }
+                if !l.weight.is_finite() {
+                    p.add(format!("art.loras[{i}].weight"), format!("{} is not a finite number", l.weight));
+                }
+            }
         }
     }
 }
