@@ -154,18 +154,6 @@ fn model_dir(spec: &CollectionSpec, project_root: &Path) -> Option<PathBuf> {
     }
 }
 
-/// The LoRAs `art.loras` names, as files (relative to the project) at their weights.
-pub fn lora_specs(spec: &CollectionSpec, project_root: &Path) -> Vec<chrysalis_art::diffusion::LoraSpec> {
-    match &spec.art {
-        ArtSpec::Diffusion(d) => d
-            .loras
-            .iter()
-            .map(|l| chrysalis_art::diffusion::LoraSpec { path: project_root.join(&l.file), weight: l.weight })
-            .collect(),
-        ArtSpec::Procedural(_) => Vec::new(),
-    }
-}
-
 /// Loads the engine a spec needs once (diffusion loads and hashes its weights, and merges the
 /// spec's LoRAs; the recipe names the device class it runs on).
 pub fn load_engine(
@@ -173,7 +161,7 @@ pub fn load_engine(
     project_root: &Path,
     sample: &Recipe,
 ) -> Result<Box<dyn Engine>, PipelineError> {
-    let lora_files: Vec<PathBuf> = lora_specs(spec, project_root).into_iter().map(|l| l.path).collect();
+    let lora_files: Vec<PathBuf> = crate::plan::lora_specs(spec, project_root).into_iter().map(|l| l.path).collect();
     chrysalis_art::engine_on(sample, model_dir(spec, project_root).as_deref(), &lora_files, None)
         .map_err(|source| PipelineError::Art { index: 0, stage: 0, source })
 }

@@ -52,6 +52,18 @@ impl Planned {
     }
 }
 
+/// The LoRAs `art.loras` names, as files (relative to the project) at their weights.
+pub fn lora_specs(spec: &CollectionSpec, project_root: &Path) -> Vec<chrysalis_art::diffusion::LoraSpec> {
+    match &spec.art {
+        ArtSpec::Diffusion(d) => d
+            .loras
+            .iter()
+            .map(|l| chrysalis_art::diffusion::LoraSpec { path: project_root.join(&l.file), weight: l.weight })
+            .collect(),
+        ArtSpec::Procedural(_) => Vec::new(),
+    }
+}
+
 /// The recipe context for this build of Chrysalis: the procedural engine's version (and, for
 /// diffusion specs, the model found at `art.model`, hashed).
 pub fn recipe_context(spec: &CollectionSpec, project_root: &Path) -> Result<RecipeContext, PipelineError> {
@@ -66,7 +78,7 @@ pub fn recipe_context(spec: &CollectionSpec, project_root: &Path) -> Result<Reci
             chrysalis_art::diffusion::DiffusionEngine::load(&dir).map_err(|e| spec_error("art.model".into(), &e))?;
         // A LoRA's error names its file.
         let engine = engine
-            .with_loras(&crate::generate::lora_specs(spec, project_root), &Default::default())
+            .with_loras(&lora_specs(spec, project_root), &Default::default())
             .map_err(|e| spec_error("art.loras".into(), &e))?;
         ctx.diffusion_engine_version = chrysalis_art::diffusion::ENGINE_VERSION;
         ctx.model = Some(engine.model_ref().clone());
