@@ -15,8 +15,9 @@ diffusers_venv
 say "writing fixtures to ${OUT#"$ROOT"/}"
 mkdir -p "$OUT"
 "$DIFFUSERS_PY" "$ROOT/scripts/diffusers-reference/make_fixtures.py" --out "$OUT" "$@"
-# The LoRA fixture (sd15/lora/) is made from the sd15 model just written (rebuilding sd15
+# The LoRA and img2img fixtures (sd15/lora/, sd15/img2img/) are made from the sd15 model just written (rebuilding sd15
 # removes it).
 if [ -f "$OUT/sd15/model_index.json" ]; then
   "$DIFFUSERS_PY" "$ROOT/scripts/diffusers-reference/make_lora_fixture.py" --model "$OUT/sd15"
+  "$DIFFUSERS_PY" "$ROOT/scripts/diffusers-reference/make_img2img_fixture.py" --model "$OUT/sd15"
 fi

@@ -244,6 +244,57 @@ fn sd2_v_prediction_ddim_euler_and_euler_ancestral_runs_match_diffusers() {
     check_run(&f, "euler_a", Scheduler::EulerAncestral);
 }
 
+/// img2img (`scripts/diffusers-reference/make_img2img_fixture.py`): diffusers'
+/// `StableDiffusionImg2ImgPipeline` with DDIM at strength 0.6 from a source image and given
+/// noise. Both sides encode the source to the VAE posterior's mean; the run goes through the
+/// production path (`generate_with` with the source and the noise as starting latents), so
+/// the strength-to-timesteps mapping, the noising and the guided steps are all compared.
+#[test]
+fn sd15_img2img_matches_diffusers() {
+    let f = Fixture::load("sd15");
+    let dir = f.engine.folder().dir.join("img2img");
+    let reference = candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
+    let meta: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let source = image::open(dir.join("init.png")).unwrap().to_rgb8();
+    let strength = meta["strength"].as_f64().unwrap();
+    let init = chrysalis_core::recipe::InitImage { sha256: "00".repeat(32), strength };
+    let spec = f.engine.spec(
+        meta["steps"].as_u64().unwrap() as u32,
+        f.meta["guidance"].as_f64().unwrap(),
+        Scheduler::Ddim,
+        RecipeDType::F32,
+        Some(init),
+    );
+    let recipe = Recipe {
+        engine: EngineSpec::Diffusion(spec),
+        width: source.width(),
+        height: source.height(),
+        ..f.recipe(Scheduler::Ddim, 1)
+    };
+    let options = RunOptions { init_latents: Some(reference["noise"].clone()), step_noise: None };
+    let out = f
+        .engine
+        .generate_with(&recipe, Some(&source), &options, &mut |_: &GenProgress| {}, &CancelToken::new())
+        .unwrap();
+    check("sd15", "img2img run, final latents", &out.latents, &reference["latents"], TOL_RUN);
+    let theirs = to_u8(&reference["image"]);
+    let worst = out.image.image.as_raw().iter().zip(&theirs).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    eprintln!("sd15 img2img, 8-bit image: values differ by at most {worst}");
+    assert!(worst <= TOL_PIXEL, "sd15 img2img: an 8-bit value differs by {worst}");
+
+    // The comparison sees the strength: one step more of the schedule is far from diffusers.
+    let EngineSpec::Diffusion(spec) = &recipe.engine else { unreachable!() };
+    let mut stronger = spec.clone();
+    stronger.init_image.as_mut().unwrap().strength = 0.7;
+    let recipe = Recipe { engine: EngineSpec::Diffusion(stronger), ..recipe.clone() };
+    let other = f
+        .engine
+        .generate_with(&recipe, Some(&source), &options, &mut |_: &GenProgress| {}, &CancelToken::new())
+        .unwrap();
+    let err = rel_l2(&other.latents, &reference["latents"]);
+    assert!(err > 1000.0 * TOL_RUN, "strength 0.7 is only {err:.2e} from diffusers' 0.6 run");
+}
+
 #[test]
 fn the_fixtures_were_run_with_the_schedulers_timesteps() {
     // diffusers' own timesteps, as recorded, must be the ones our sampler visits; otherwise
