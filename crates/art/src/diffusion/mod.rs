@@ -23,7 +23,7 @@
 //!   0.42 / transformers 5 compute, to float rounding (relative L2 ~1e-6 for a whole guided
 //!   run). `tests/diffusers_equivalence.rs` holds it there against models and outputs
 //!   written by diffusers itself (`scripts/make-diffusers-fixtures.sh`) for DDIM, Euler and
-//!   Euler-ancestral; runs from given starting latents and per-step noise go through
+//!   Euler-ancestral, LoRAs and img2img; runs from given starting latents and per-step noise go through
 //!   [`DiffusionEngine::generate_with`] and [`RunOptions`] ([`latents`]).
 //! - **Devices** ([`device`]): the CPU, or an NVIDIA GPU in builds with the `cuda` feature
 //!   ([`DiffusionEngine::on_device`]). The recipe records the device class, since a CPU and
