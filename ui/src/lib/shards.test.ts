@@ -1,20 +1,7 @@
 import { describe, expect, test } from "vitest";
-import type { ImportReport, ShardCheck, ShardJob } from "./bindings";
+import type { ImportReport, ShardCheck } from "./bindings";
 import { checkView, folderName, importText, importTone, jobText, machinesProblem } from "./shards";
-
-const JOB: ShardJob = {
-  format: 1,
-  collection: "Moths of Night",
-  shard: { index: 1, count: 3 },
-  spec_sha256: "ab",
-  items: 12,
-  stages: 3,
-  shard_items: 4,
-  images: 12,
-  model: null,
-  chrysalis: "0.1.0",
-  command: "chrysalis publish --project . --only generate --shard 1/3",
-};
+import { SHARD_JOB as JOB } from "../test/fixtures";
 
 const CHECK: ShardCheck = { dir: "/jobs/moths-of-night-shard-1-of-3", job: JOB, found: 12, expected: 12, problem: null, notes: [] };
 

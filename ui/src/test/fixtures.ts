@@ -7,6 +7,7 @@ import type {
   ProjectInfo,
   Recipe,
   SamplingHintView,
+  ShardJob,
 } from "../lib/bindings";
 import type { Channel } from "@tauri-apps/api/core";
 
@@ -94,6 +95,21 @@ export const FLOW_RECIPE: Recipe = {
   stage: 1,
   prompt: "night moth",
   negative_prompt: "",
+};
+
+/** Shard job 1 of 3 of a 12-item, 3-stage collection, as `shard.json` holds it. */
+export const SHARD_JOB: ShardJob = {
+  format: 1,
+  collection: "Moths of Night",
+  shard: { index: 1, count: 3 },
+  spec_sha256: "ab",
+  items: 12,
+  stages: 3,
+  shard_items: 4,
+  images: 12,
+  model: null,
+  chrysalis: "0.1.0",
+  command: "chrysalis publish --project . --only generate --shard 1/3",
 };
 
 export function generation(id: number, recipe: Recipe = FLOW_RECIPE): GenerationView {

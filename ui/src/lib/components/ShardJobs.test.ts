@@ -4,7 +4,7 @@ import type { Channel } from "@tauri-apps/api/core";
 import { describe, expect, test, vi } from "vitest";
 import type { ImportReport, JobsExport, PipelineEvent, ShardCheck } from "../bindings";
 import { backend, fail } from "../../test/backend";
-import { channelSender, commandError, deferred } from "../../test/fixtures";
+import { channelSender, commandError, deferred, SHARD_JOB } from "../../test/fixtures";
 import ShardJobs from "./ShardJobs.svelte";
 
 const job = (k: number) => ({
@@ -18,19 +18,7 @@ const EXPORT: JobsExport = { collection: "Moths of Night", dest: "/home/ada/jobs
 const DIR = "/home/ada/jobs/moths-of-night-shard-1-of-3";
 const CHECK: ShardCheck = {
   dir: DIR,
-  job: {
-    format: 1,
-    collection: "Moths of Night",
-    shard: { index: 1, count: 3 },
-    spec_sha256: "ab",
-    items: 12,
-    stages: 3,
-    shard_items: 4,
-    images: 12,
-    model: null,
-    chrysalis: "0.1.0",
-    command: "chrysalis publish --project . --only generate --shard 1/3",
-  },
+  job: SHARD_JOB,
   found: 11,
   expected: 12,
   problem: null,
