@@ -442,12 +442,8 @@ struct RequestedRun {
 /// Makes the recipe a request describes (loading the model, and its LoRAs, for a diffusion
 /// request), with the model folder, LoRA files and device to run it with.
 fn recipe_for(request: &GenerateRequest) -> CommandResult<RequestedRun> {
-    let device = match &request.engine {
-        EngineChoice::Diffusion { device, .. } => Some(device_arg(device.as_deref())?),
-        EngineChoice::Procedural { .. } => None,
-    };
     let mut lora_files = Vec::new();
-    let (engine, model_dir) = match &request.engine {
+    let (engine, model_dir, device) = match &request.engine {
         EngineChoice::Procedural { style, params } => {
             let spec = match procedural::recipe(style, 0, 1, 1, 0, params.clone()).engine {
                 EngineSpec::Procedural(spec) => spec,
@@ -455,7 +451,7 @@ fn recipe_for(request: &GenerateRequest) -> CommandResult<RequestedRun> {
                     unreachable!("procedural::recipe makes procedural recipes")
                 }
             };
-            (EngineSpec::Procedural(spec), None)
+            (EngineSpec::Procedural(spec), None, None)
         }
         EngineChoice::Diffusion { model_dir, steps, guidance, scheduler, dtype, loras, device } => {
             let device = device_arg(device.as_deref())?;
@@ -475,7 +471,7 @@ fn recipe_for(request: &GenerateRequest) -> CommandResult<RequestedRun> {
                 .on_device(device)
                 .map_err(engine_error)?;
             // Strength is filled in by the gallery from the request's source image.
-            (EngineSpec::Diffusion(engine.spec(*steps, *guidance, *scheduler, *dtype, None)), Some(dir))
+            (EngineSpec::Diffusion(engine.spec(*steps, *guidance, *scheduler, *dtype, None)), Some(dir), Some(device))
         }
     };
     let recipe = Recipe {
@@ -529,14 +525,15 @@ pub struct DevicesView {
 #[tauri::command]
 pub async fn diffusion_devices() -> CommandResult<DevicesView> {
     blocking(|| {
-        let (devices, cuda_problem) = diffusion::available_devices();
+        let report = diffusion::available_devices();
         Ok(DevicesView {
-            devices: devices
+            devices: report
+                .devices
                 .into_iter()
                 .map(|d| DeviceView { id: d.id, label: d.label, free_bytes: d.free_bytes, total_bytes: d.total_bytes })
                 .collect(),
-            cuda_in_build: diffusion::cuda_compiled(),
-            cuda_problem,
+            cuda_in_build: report.cuda_in_build,
+            cuda_problem: report.cuda_problem,
         })
     })
     .await

@@ -451,31 +451,23 @@ struct SamplingView<'a> {
 }
 
 /// `chrysalis model-info`: what a model is and which sampling it expects.
-#[derive(Serialize)]
-struct DevicesView {
-    devices: Vec<chrysalis_art::diffusion::DeviceInfo>,
-    cuda_in_build: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cuda_problem: Option<String>,
-}
-
 /// `chrysalis devices`: where diffusion can run, with free memory.
 pub fn devices(out: &Output, _: DevicesArgs) -> anyhow::Result<ExitCode> {
-    let (devices, cuda_problem) = chrysalis_art::diffusion::available_devices();
+    let report = chrysalis_art::diffusion::available_devices();
     let gib = |b: Option<u64>| b.map_or("?".to_string(), |b| format!("{:.1}", b as f64 / (1u64 << 30) as f64));
-    let mut rows: Vec<(String, String)> = devices
+    let mut rows: Vec<(String, String)> = report
+        .devices
         .iter()
         .map(|d| (d.id.clone(), format!("{}: {} GiB free of {} GiB", d.label, gib(d.free_bytes), gib(d.total_bytes))))
         .collect();
-    let cuda_in_build = chrysalis_art::diffusion::cuda_compiled();
-    if !cuda_in_build {
+    if !report.cuda_in_build {
         rows.push(("cuda".into(), "not in this build (scripts/setup-cuda.sh --build makes one with CUDA)".into()));
     }
-    if let Some(p) = &cuda_problem {
+    if let Some(p) = &report.cuda_problem {
         rows.push(("cuda".into(), p.clone()));
     }
     let rows: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    out.data(&DevicesView { devices, cuda_in_build, cuda_problem }, &rows)?;
+    out.data(&report, &rows)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -101,10 +101,21 @@ pub struct DeviceInfo {
     pub total_bytes: Option<u64>,
 }
 
+/// What a device picker shows: where this build can run, and why there are no GPUs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DevicesReport {
+    /// The CPU first, then every CUDA device the driver reports.
+    pub devices: Vec<DeviceInfo>,
+    /// Whether this build has CUDA at all ([`cuda_compiled`]).
+    pub cuda_in_build: bool,
+    /// Why no GPU is listed although the build has CUDA (no driver, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cuda_problem: Option<String>,
+}
+
 /// The devices this build can run on: the CPU first, then every CUDA device the driver
-/// reports (none in a build without the `cuda` feature). `cuda_problem` says why there are
-/// no GPUs when the build has CUDA but the driver could not be asked.
-pub fn available_devices() -> (Vec<DeviceInfo>, Option<String>) {
+/// reports (none in a build without the `cuda` feature).
+pub fn available_devices() -> DevicesReport {
     let threads = candle_core::utils::get_num_threads();
     let mut devices = vec![DeviceInfo {
         id: ComputeDevice::Cpu.to_string(),
@@ -112,8 +123,8 @@ pub fn available_devices() -> (Vec<DeviceInfo>, Option<String>) {
         free_bytes: super::memory::available(),
         total_bytes: super::memory::total(),
     }];
-    let problem = cuda::list(&mut devices).err();
-    (devices, problem)
+    let cuda_problem = cuda::list(&mut devices).err();
+    DevicesReport { devices, cuda_in_build: cuda_compiled(), cuda_problem }
 }
 
 #[cfg(feature = "cuda")]
@@ -202,7 +213,7 @@ mod tests {
 
     #[test]
     fn the_cpu_is_always_listed_first_with_its_memory() {
-        let (devices, _) = available_devices();
+        let devices = available_devices().devices;
         assert_eq!(devices[0].id, "cpu");
         assert!(devices[0].label.starts_with("CPU ("), "{}", devices[0].label);
         if cfg!(target_os = "linux") {

@@ -57,7 +57,7 @@ use std::path::Path;
 use chrysalis_core::CancelToken;
 use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelRef, Recipe, Scheduler};
 
-pub use device::{ComputeDevice, DeviceInfo, available_devices, cuda_compiled};
+pub use device::{ComputeDevice, DeviceInfo, DevicesReport, available_devices, cuda_compiled};
 pub use error::DiffusionError;
 pub use hashing::HashCacheLocation;
 pub use hints::{ModelFamily, SamplingHint};
