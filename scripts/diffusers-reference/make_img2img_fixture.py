@@ -18,9 +18,7 @@ Seeded: a rerun writes identical bytes. Run through scripts/make-diffusers-fixtu
   ~/.cache/chrysalis/diffusers-venv/bin/python scripts/diffusers-reference/make_img2img_fixture.py
 """
 
-import argparse
 import json
-import pathlib
 
 import numpy as np
 import torch
@@ -30,6 +28,7 @@ from safetensors.torch import save_file
 import diffusers
 import transformers
 from diffusers import DDIMScheduler, StableDiffusionImg2ImgPipeline
+from sd15_fixture import open_sd15
 
 STRENGTH = 0.6
 STEPS = 10
@@ -48,17 +47,9 @@ def source_image():
 
 @torch.no_grad()
 def main():
-    root = pathlib.Path(__file__).resolve().parents[2]
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=pathlib.Path, default=root / "crates/art/tests/fixtures/diffusers/sd15")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    out = args.model / "img2img"
-    out.mkdir(exist_ok=True)
-    meta = json.loads((args.model / "reference.json").read_text())
+    model, out, meta = open_sd15(__doc__, "img2img")
 
-    pipe = StableDiffusionImg2ImgPipeline.from_pretrained(args.model, torch_dtype=torch.float32, safety_checker=None)
+    pipe = StableDiffusionImg2ImgPipeline.from_pretrained(model, torch_dtype=torch.float32, safety_checker=None)
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
     pipe.set_progress_bar_config(disable=True)
     image = source_image()

@@ -14,9 +14,7 @@ Seeded: a rerun writes identical bytes. Run through scripts/make-diffusers-fixtu
   ~/.cache/chrysalis/diffusers-venv/bin/python scripts/diffusers-reference/make_lora_fixture.py
 """
 
-import argparse
 import json
-import pathlib
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -25,6 +23,7 @@ import diffusers
 import peft
 import transformers
 from diffusers import DDIMScheduler, StableDiffusionPipeline
+from sd15_fixture import open_sd15
 
 RANK = 4
 ALPHA = 2.0
@@ -57,18 +56,10 @@ def kohya_lora(pipe, g):
 
 @torch.no_grad()
 def main():
-    root = pathlib.Path(__file__).resolve().parents[2]
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", type=pathlib.Path, default=root / "crates/art/tests/fixtures/diffusers/sd15")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-    out = args.model / "lora"
-    out.mkdir(exist_ok=True)
-    ref = load_file(args.model / "reference.safetensors")
-    meta = json.loads((args.model / "reference.json").read_text())
+    model, out, meta = open_sd15(__doc__, "lora")
+    ref = load_file(model / "reference.safetensors")
 
-    pipe = StableDiffusionPipeline.from_pretrained(args.model, torch_dtype=torch.float32, safety_checker=None)
+    pipe = StableDiffusionPipeline.from_pretrained(model, torch_dtype=torch.float32, safety_checker=None)
     lora = kohya_lora(pipe, torch.Generator().manual_seed(SEED))
     lora_file = out / "tiny_kohya.safetensors"
     # One metadata key: safetensors writes several in a varying order (a Rust HashMap).
