@@ -655,13 +655,8 @@ pub async fn regenerate_check(
             Ok((generation, prepared))
         })?;
         let mut streamer = Streamer { channel: &on_progress, last_preview: None };
-        let rendered = gallery::render_with_loras(
-            &prepared,
-            model_dir.as_deref(),
-            &lora_files,
-            &mut |p| streamer.send(p),
-            &cancel,
-        )?;
+        let rendered =
+            gallery::render_on(&prepared, model_dir.as_deref(), &lora_files, None, &mut |p| streamer.send(p), &cancel)?;
         let check = with_project(&project, |p| Ok(gallery::compare(p, &generation, &rendered)?))?;
         tracing::info!(id, identical = check.identical, "regenerate and check");
         Ok(RegenCheckView {

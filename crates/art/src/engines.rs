@@ -27,8 +27,10 @@ pub fn engine_for(recipe: &Recipe, model_dir: Option<&Path>) -> Result<Box<dyn E
 }
 
 /// The diffusion engine for `recipe` on `device`, or when `None` on the first device of the
-/// class the recipe was made on (the CPU, or `cuda:0`), with the LoRA `files` merged as in
-/// [`engine_with_loras`]. A recipe of a class this build cannot run is refused with
+/// class the recipe was made on (the CPU, or `cuda:0`), with the recipe's LoRAs merged from
+/// `lora_files` (one file per recipe LoRA, in its order, at the recipe's weights; each is
+/// checked against the recipe's SHA-256 when the engine runs; a count that differs from the
+/// recipe's is refused, naming the LoRAs it needs). A recipe of a class this build cannot run is refused with
 /// [`crate::diffusion::DiffusionError::DeviceClassMismatch`] before anything is loaded.
 pub fn engine_on(
     recipe: &Recipe,
@@ -50,18 +52,6 @@ pub fn engine_on(
     let engine = crate::diffusion::DiffusionEngine::load(dir)?;
     let engine = if specs.is_empty() { engine } else { engine.with_loras(&specs, &Default::default())? };
     Ok(Box::new(engine.on_device(device)?))
-}
-
-/// [`engine_for`], with the LoRA `files` a diffusion recipe names merged in at the recipe's
-/// weights (one file per recipe LoRA, in its order; each is checked against the recipe's
-/// SHA-256 when the engine runs). A count that differs from the recipe's is refused, naming
-/// the LoRAs the recipe needs.
-pub fn engine_with_loras(
-    recipe: &Recipe,
-    model_dir: Option<&Path>,
-    files: &[std::path::PathBuf],
-) -> Result<Box<dyn Engine>, ArtError> {
-    engine_on(recipe, model_dir, files, None)
 }
 
 /// The LoRA specs for `recipe` from `files` (one per recipe LoRA, in its order, at the

@@ -309,20 +309,9 @@ pub fn render(
     render_on(prepared, model_dir, &[], None, on_progress, cancel)
 }
 
-/// [`render`] for a recipe with LoRAs: `lora_files` are the recipe's LoRA files, in its
-/// order (see [`engines::engine_with_loras`]).
-pub fn render_with_loras(
-    prepared: &Prepared,
-    model_dir: Option<&Path>,
-    lora_files: &[PathBuf],
-    on_progress: &mut dyn FnMut(&GenProgress),
-    cancel: &CancelToken,
-) -> Result<Rendered, GalleryError> {
-    render_on(prepared, model_dir, lora_files, None, on_progress, cancel)
-}
-
-/// [`render_with_loras`] on `device` (`None`: the first device of the class the recipe
-/// names; see [`engines::engine_on`]).
+/// [`render`] for a recipe with LoRAs (`lora_files`: its LoRA files, in its order) on
+/// `device` (`None`: the first device of the class the recipe names); see
+/// [`engines::engine_on`].
 pub fn render_on(
     prepared: &Prepared,
     model_dir: Option<&Path>,

@@ -26,5 +26,5 @@ pub mod png_meta;
 pub mod procedural;
 
 pub use engine::{Attribute, Engine, GenProgress, GeneratedImage, RgbImage};
-pub use engines::{engine_for, engine_on, engine_with_loras, generate};
+pub use engines::{engine_for, engine_on, generate};
 pub use error::ArtError;
