@@ -37,7 +37,11 @@
 #   ROUNDS (1)     each round times every case once; the tables show means
 #   THREADS        threads for both tools (default: nproc): RAYON_NUM_THREADS for Chrysalis
 #                  (candle), torch.set_num_threads + OMP_NUM_THREADS for PyTorch
-#   CHRYSALIS_BIN  a chrysalis binary to use instead of building `cargo build --release`
+#   BACKENDS ("candle torch" when the binary has the libtorch backend, else "candle"):
+#                  Chrysalis' tensor libraries to time (`generate --backend`); each gets its
+#                  own rows beside the same diffusers runs. libtorch threads: OMP_NUM_THREADS
+#   CHRYSALIS_BIN  a chrysalis binary to use instead of building one (default: the libtorch
+#                  build of scripts/setup-torch.sh --build, which runs both backends)
 #   DIFFUSERS_VENV the pinned venv (see diffusers_venv in lib.sh; created on first use)
 #   KEEP_WORK=1    keep the scratch folder with every image and log
 #   QUICK=1        smoke run: the fixture-sized model, SIZES=256, STEPS="1 2", f32 and f16
@@ -83,11 +87,23 @@ diffusers_venv
 if [ -n "${CHRYSALIS_BIN:-}" ]; then
   bin="$CHRYSALIS_BIN"
 else
-  say "building chrysalis (release)"
-  (cd "$ROOT" && cargo build --release -q -p chrysalis-cli)
-  bin="$CARGO_TARGET_DIR/release/chrysalis"
+  say "building chrysalis with the libtorch backend (release; scripts/setup-torch.sh --build)"
+  "$ROOT/scripts/setup-torch.sh" --build >&2
+  bin="$CARGO_TARGET_DIR/release/chrysalis-torch"
 fi
 [ -x "$bin" ] || die "no chrysalis binary at $bin"
+has_torch=0
+"$bin" devices 2>/dev/null | grep -q libtorch && has_torch=1
+if [ "$has_torch" = 1 ]; then BACKENDS="${BACKENDS:-candle torch}"; torch_venv; else BACKENDS="${BACKENDS:-candle}"; fi
+ours_tools=()
+for b in $BACKENDS; do
+  case "$b" in
+    candle) ours_tools+=(chrysalis) ;;
+    torch) [ "$has_torch" = 1 ] || die "BACKENDS has torch but $bin has no libtorch backend (build one: scripts/setup-torch.sh --build)"
+      ours_tools+=(chrysalis-torch) ;;
+    *) die "BACKENDS: candle or torch, got '$b'" ;;
+  esac
+done
 # The precisions this binary's `generate --dtype` takes ("[possible values: f32, f16]").
 have_dtypes="$("$bin" generate --help | sed -n '/--dtype/,/possible values/p' | grep -o 'possible values: .*' | sed 's/possible values: //; s/[],[]/ /g' | xargs)"
 [ -n "$have_dtypes" ] || die "cannot read the --dtype values from '$bin generate --help'"
@@ -132,10 +148,12 @@ export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 TRANSFORMERS_VERBOSITY=error 
 # The command line for one image: tool dtype size steps png
 command_for() {
   local tool="$1" dtype="$2" size="$3" steps="$4" png="$5"
-  if [ "$tool" = chrysalis ]; then
-    printf '%s\0' env RAYON_NUM_THREADS="$THREADS" "$bin" generate --model "$model" --prompt "$PROMPT" \
+  if [ "$tool" != diffusers ]; then
+    local backend=()
+    [ "$tool" = chrysalis-torch ] && backend=(--backend torch)
+    printf '%s\0' env RAYON_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS" "$bin" generate --model "$model" --prompt "$PROMPT" \
       --negative "$NEGATIVE" --seed "$SEED" --steps "$steps" --guidance "$GUIDANCE" --scheduler ddim \
-      --dtype "$dtype" --size "$size" --out "$png" --json
+      --dtype "$dtype" --size "$size" --out "$png" --json "${backend[@]}"
   else
     printf '%s\0' env OMP_NUM_THREADS="$THREADS" "$DIFFUSERS_PY" "$ROOT/scripts/diffusers-reference/bench_diffusers.py" \
       --model "$model" --prompt "$PROMPT" --negative "$NEGATIVE" --seed "$SEED" --steps "$steps" \
@@ -184,10 +202,10 @@ awk -v l="${load_start%% *}" 'BEGIN{exit !(l > 0.5)}' &&
   say "warning: load average $load_start before starting: the cores are not idle, wall times will be noisy"
 
 say "warming up: one 256² 1-step image per tool (untimed)"
-run_one chrysalis f32 256 1 warmup
+for tool in "${ours_tools[@]}"; do run_one "$tool" f32 256 1 warmup; done
 run_one diffusers f32 256 1 warmup
 
-say "timing: sizes $SIZES, steps $STEPS, Chrysalis ${ours_dtypes[*]} (reduced precision at $LOWP_SIZES) against diffusers f32/$DIFFUSERS_LOWP, $ROUNDS round(s), $THREADS threads"
+say "timing: sizes $SIZES, steps $STEPS, Chrysalis (${BACKENDS}) ${ours_dtypes[*]} (reduced precision at $LOWP_SIZES) against diffusers f32/$DIFFUSERS_LOWP, $ROUNDS round(s), $THREADS threads"
 for ((r = 1; r <= ROUNDS; r++)); do
   for size in $SIZES; do
     for steps in $STEPS; do
@@ -195,11 +213,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
       for d in "${ours_dtypes[@]}"; do
         [ "$d" = f32 ] || [[ " $LOWP_SIZES " == *" $size "* ]] || continue
         t="$(theirs_dtype "$d")"
-        pair=("chrysalis $d")
-        [[ "$done_theirs" == *" $t "* ]] || pair+=("diffusers $t")
-        done_theirs+="$t "
+        pair=()
+        for tool in "${ours_tools[@]}"; do pair+=("$tool $d"); done
         # Odd rounds run Chrysalis first, even rounds diffusers.
-        if [ $((r % 2)) -eq 0 ] && [ ${#pair[@]} -eq 2 ]; then pair=("${pair[1]}" "${pair[0]}"); fi
+        if ! [[ "$done_theirs" == *" $t "* ]]; then
+          if [ $((r % 2)) -eq 0 ]; then pair=("diffusers $t" "${pair[@]}"); else pair+=("diffusers $t"); fi
+        fi
+        done_theirs+="$t "
         for p in "${pair[@]}"; do
           read -r tool dt <<<"$p"
           run_one "$tool" "$dt" "$size" "$steps" "$r"
@@ -214,7 +234,8 @@ load_end="$(cut -d' ' -f1-3 /proc/loadavg)"
 CPU_MODEL="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
   CORES="$(nproc)" THREADS="$THREADS" LOAD_START="$load_start" LOAD_END="$load_end" ARCH="$ARCH" \
   MODEL="$model" MODEL_BYTES="$model_bytes" OURS_VERSION="$("$bin" --version)" DIFFUSERS_LOWP="$DIFFUSERS_LOWP" \
-  ELAPSED="$(($(date +%s) - started))" ROUNDS="$ROUNDS" \
+  ELAPSED="$(($(date +%s) - started))" ROUNDS="$ROUNDS" OURS_TOOLS="${ours_tools[*]}" \
+  TORCH_LINKED="$([ "$has_torch" = 1 ] && "$TORCH_PY" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo -)" \
   "$DIFFUSERS_PY" - "$results" <<'PY'
 import csv, os, sys, datetime
 import importlib.metadata as md
@@ -252,22 +273,24 @@ ver = lambda p: md.version(p)
 print()
 print(f"{datetime.date.today().isoformat()}, {env['CPU_MODEL']}, {env['CORES']} cores, {env['THREADS']} threads per tool; "
       f"load average (1/5/15 min) {env['LOAD_START']} before, {env['LOAD_END']} after; {env['ROUNDS']} round(s), the run took {int(env['ELAPSED']) // 60} min")
-print(f"{env['OURS_VERSION']} (candle) beside diffusers {ver('diffusers')} / torch {ver('torch')} / transformers {ver('transformers')}; "
+print(f"{env['OURS_VERSION']} (candle; libtorch {env['TORCH_LINKED']} where it says torch) beside diffusers {ver('diffusers')} / torch {ver('torch')} / transformers {ver('transformers')}; "
       f"random {'SD 1.5-architecture' if env['ARCH'] == 'sd15' else 'fixture-sized (QUICK)'} model, f32 files ({int(env['MODEL_BYTES']) / 1e9:.2f} GB); "
       f"DDIM, guidance 7.5, batch 1, one process per image")
 print()
-print(f"| image | Chrysalis / diffusers | s/step (Chrysalis, diffusers) | × | CPU s/step | × | fixed s | image s, {b} steps | × | peak RSS GiB | × | diffusers in-pipeline: import + load s, pipeline s, callback s/step |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print(f"| image | Chrysalis backend | Chrysalis / diffusers | s/step (Chrysalis, diffusers) | × | CPU s/step | × | fixed s | image s, {b} steps | × | peak RSS GiB | × | diffusers in-pipeline: import + load s, pipeline s, callback s/step |")
+print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 sizes = sorted({k[2] for k in runs})
 for size in sizes:
     for dt in ["f32", "f16", "bf16"]:
         theirs = "f32" if dt == "f32" else env["DIFFUSERS_LOWP"]
-        o, t = side("chrysalis", dt, size), side("diffusers", theirs, size)
-        if not o or not t:
-            continue
-        print(f"| {size}² | {dt} / {theirs} | {f(o['per'])}, {f(t['per'])} | {x(o['per'], t['per'])} | {f(o['cpu_per'], 1)}, {f(t['cpu_per'], 1)} | {x(o['cpu_per'], t['cpu_per'])} | {f(o['fixed'], 1)}, {f(t['fixed'], 1)} "
-              f"| {f(o['whole'], 1)}, {f(t['whole'], 1)} | {x(o['whole'], t['whole'])} | {f(o['rss'])}, {f(t['rss'])} | {x(o['rss'], t['rss'])} "
-              f"| {f(t['pre'], 1)}, {f(t['pipe'], 1)}, {f(t['cb'])} |")
+        for tool in env["OURS_TOOLS"].split():
+            o, t = side(tool, dt, size), side("diffusers", theirs, size)
+            if not o or not t:
+                continue
+            backend = "libtorch" if tool == "chrysalis-torch" else "candle"
+            print(f"| {size}² | {backend} | {dt} / {theirs} | {f(o['per'])}, {f(t['per'])} | {x(o['per'], t['per'])} | {f(o['cpu_per'], 1)}, {f(t['cpu_per'], 1)} | {x(o['cpu_per'], t['cpu_per'])} | {f(o['fixed'], 1)}, {f(t['fixed'], 1)} "
+                  f"| {f(o['whole'], 1)}, {f(t['whole'], 1)} | {x(o['whole'], t['whole'])} | {f(o['rss'])}, {f(t['rss'])} | {x(o['rss'], t['rss'])} "
+                  f"| {f(t['pre'], 1)}, {f(t['pipe'], 1)}, {f(t['cb'])} |")
 print()
 print(f"× = Chrysalis / diffusers (below 1: Chrysalis is faster or smaller). s/step = (t({b}) - t({a})) / {b - a}; fixed = t({b}) - {b} × s/step "
       "(process start, load, prompt, VAE decode, PNG). CPU s/step is the same difference in user + system CPU seconds: "

@@ -70,6 +70,26 @@ npm_ci_cached() {
 # its place with DIFFUSERS_VENV. peft is what diffusers' load_lora_weights needs.
 DIFFUSERS_PINS=(torch==2.15.0 diffusers==0.42.1 transformers==5.25.0 safetensors==0.8.0 accelerate==1.16.0 numpy==2.4.6 peft==0.21.2)
 
+# The libtorch backend links the libtorch inside PyPI's torch wheel (tch 0.26's
+# LIBTORCH_USE_PYTORCH=1), and tch 0.26 is written against exactly libtorch 2.13: its C++
+# shim does not compile against 2.15's headers. So it has its own venv, apart from the
+# diffusers reference's (which follows diffusers' pins).
+TORCH_PINS=(torch==2.13.0)
+
+# Sets TORCH_PY to the libtorch venv's python, creating the venv if needed.
+torch_venv() {
+  local venv="${TORCH_VENV:-$HOME/.cache/chrysalis/torch-venv}" have
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating the libtorch venv in $venv (PyPI's torch wheel and its CUDA libraries: about 4 GB)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet "${TORCH_PINS[@]}"
+  fi
+  have="$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('torch'))" 2>/dev/null || echo missing)"
+  [ "${have%%+*}" = "${TORCH_PINS[0]##*==}" ] || die "$venv has torch $have, the libtorch backend needs ${TORCH_PINS[0]##*==} (remove the venv to recreate it)"
+  TORCH_VENV="$venv"
+  TORCH_PY="$venv/bin/python"
+}
+
 # Sets DIFFUSERS_PY to the venv's python, creating the venv if needed; warns about any
 # installed version that differs from its pin.
 diffusers_venv() {

@@ -1,4 +1,9 @@
 fn main() {
+    // With feature `torch`: put libtorch on the rpath (torch-sys reports where it is).
+    println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
+    if let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+    }
     // Our own commands get ACL permissions (`allow-create-project`, ...) so the capability
     // file can grant exactly the ones the window uses.
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(&[

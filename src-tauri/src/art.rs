@@ -28,7 +28,7 @@ use chrysalis_art::diffusion::{self, ComputeDevice, DiffusionEngine};
 use chrysalis_art::engine::{self as art_engine, GenProgress, RgbImage};
 use chrysalis_art::gallery::{self, Generation, Img2Img};
 use chrysalis_art::{png_meta, procedural};
-use chrysalis_core::recipe::{DType, EngineSpec, RECIPE_FORMAT, Scheduler};
+use chrysalis_core::recipe::{Backend, DType, EngineSpec, RECIPE_FORMAT, Scheduler};
 use chrysalis_core::{CancelToken, Recipe};
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -169,6 +169,11 @@ pub enum EngineChoice {
         #[serde(default)]
         #[ts(optional)]
         device: Option<String>,
+        /// The tensor library: `candle` (when absent) or `torch` (libtorch, CPU only, in
+        /// builds with it; see `diffusion_devices`).
+        #[serde(default)]
+        #[ts(optional)]
+        backend: Option<Backend>,
     },
 }
 
@@ -453,7 +458,7 @@ fn recipe_for(request: &GenerateRequest) -> CommandResult<RequestedRun> {
             };
             (EngineSpec::Procedural(spec), None, None)
         }
-        EngineChoice::Diffusion { model_dir, steps, guidance, scheduler, dtype, loras, device } => {
+        EngineChoice::Diffusion { model_dir, steps, guidance, scheduler, dtype, loras, device, backend } => {
             let device = device_arg(device.as_deref())?;
             let dir = model_dir_arg(model_dir)?;
             let mut specs = Vec::with_capacity(loras.len());
@@ -469,6 +474,8 @@ fn recipe_for(request: &GenerateRequest) -> CommandResult<RequestedRun> {
                 .with_loras(&specs, &Default::default())
                 .map_err(engine_error)?
                 .on_device(device)
+                .map_err(engine_error)?
+                .with_backend(backend.unwrap_or_default())
                 .map_err(engine_error)?;
             // Strength is filled in by the gallery from the request's source image.
             (EngineSpec::Diffusion(engine.spec(*steps, *guidance, *scheduler, *dtype, None)), Some(dir), Some(device))
@@ -519,9 +526,23 @@ pub struct DevicesView {
     pub cuda_in_build: bool,
     /// Why no GPU is listed although the build has CUDA (no driver, ...).
     pub cuda_problem: Option<String>,
+    /// Every tensor library diffusion can compute with, candle first, and whether this build
+    /// has it (the picker explains how to get one it lacks).
+    pub backends: Vec<BackendView>,
 }
 
-/// The devices diffusion can run on, with the memory free on each now.
+/// One entry of the Create screen's "Backend" picker.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BackendView {
+    /// What `EngineChoice::Diffusion.backend` takes: `candle`, `torch`.
+    pub id: Backend,
+    /// `candle`, `libtorch`.
+    pub label: String,
+    pub in_build: bool,
+}
+
+/// The devices diffusion can run on, with the memory free on each now, and the backends
+/// this build computes with.
 #[tauri::command]
 pub async fn diffusion_devices() -> CommandResult<DevicesView> {
     blocking(|| {
@@ -534,6 +555,11 @@ pub async fn diffusion_devices() -> CommandResult<DevicesView> {
                 .collect(),
             cuda_in_build: report.cuda_in_build,
             cuda_problem: report.cuda_problem,
+            backends: report
+                .backends
+                .into_iter()
+                .map(|b| BackendView { id: b.id, label: b.label.into(), in_build: b.in_build })
+                .collect(),
         })
     })
     .await

@@ -360,6 +360,59 @@ fn devices_are_offered_and_a_missing_gpu_is_refused_before_generating() {
     }
 }
 
+/// The Create screen's backend picker: candle always, libtorch with whether this build has
+/// it. In a build without libtorch a request for it is refused before anything is made,
+/// naming the build to make; libtorch on a GPU is refused in every build; candle (named or
+/// not) makes recipes without a backend key.
+#[test]
+fn backends_are_offered_and_a_missing_libtorch_is_refused_before_generating() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = studio();
+    app.ok("create_project", json!({ "dir": path_arg(tmp.path()) }));
+    let devices = app.ok("diffusion_devices", json!({}));
+    let torch_in_build = chrysalis_art::diffusion::torch_compiled();
+    assert_eq!(
+        devices["backends"],
+        json!([
+            { "id": "candle", "label": "candle", "in_build": true },
+            { "id": "torch", "label": "libtorch", "in_build": torch_in_build },
+        ]),
+        "{devices}"
+    );
+
+    let model = tmp.path().join("tiny-sd");
+    chrysalis_art::diffusion::testing::write_tiny_model(&model, 3).unwrap();
+    let request = |backend: Value, device: &str| {
+        json!({
+            "engine": { "kind": "diffusion", "model_dir": path_arg(&model), "steps": 2, "guidance": 1.0,
+                        "scheduler": "ddim", "dtype": "f32", "device": device, "backend": backend },
+            "prompt": "a moth", "negative_prompt": "", "seed": 5, "width": 64, "height": 64, "stage": 0,
+            "img2img": null,
+        })
+    };
+    // A name that is no backend does not reach the command (Tauri refuses the arguments).
+    let refused = app.call("generate", json!({ "request": request(json!("onnx"), "cpu"), "onProgress": CHANNEL }));
+    assert!(refused.unwrap_err().to_string().contains("onnx"));
+    if !torch_in_build {
+        let (kind, message) =
+            app.err("generate", json!({ "request": request(json!("torch"), "cpu"), "onProgress": CHANNEL }));
+        assert_eq!(kind, "engine");
+        assert!(message.contains("has no libtorch backend"), "{message}");
+        assert!(message.contains("scripts/setup-torch.sh"), "{message}");
+    }
+    let (kind, _) = app.err("generate", json!({ "request": request(json!("torch"), "cuda:0"), "onProgress": CHANNEL }));
+    assert_eq!(kind, "engine");
+    assert_eq!(app.ok("list_generations", json!({})).as_array().unwrap().len(), 0, "nothing was recorded");
+    for backend in [json!("candle"), Value::Null] {
+        let made = app.ok("generate", json!({ "request": request(backend, "cpu"), "onProgress": CHANNEL }));
+        assert!(made["recipe"]["engine"].get("backend").is_none(), "{made}");
+    }
+    if torch_in_build {
+        let made = app.ok("generate", json!({ "request": request(json!("torch"), "cpu"), "onProgress": CHANNEL }));
+        assert_eq!(made["recipe"]["engine"]["backend"], "torch", "{made}");
+    }
+}
+
 #[test]
 fn single_file_checkpoints_are_models() {
     let tmp = tempfile::tempdir().unwrap();

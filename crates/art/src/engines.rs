@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use chrysalis_core::recipe::{DeviceClass, EngineSpec};
+use chrysalis_core::recipe::{Backend, DeviceClass, EngineSpec};
 use chrysalis_core::{CancelToken, Recipe};
 
 use crate::diffusion::{ComputeDevice, DiffusionError};
@@ -47,11 +47,14 @@ pub fn engine_on(
         let engine = if crate::diffusion::cuda_compiled() { device.class() } else { DeviceClass::Cpu };
         return Err(DiffusionError::DeviceClassMismatch { recipe: spec.device, engine }.into());
     }
+    if spec.backend == Backend::Torch && !crate::diffusion::torch_compiled() {
+        return Err(DiffusionError::NoTorchInBuild { what: "this recipe was made with".into() }.into());
+    }
     let dir = model_dir.ok_or(ArtError::ModelDirRequired)?;
     let specs = lora_specs(recipe, lora_files)?;
     let engine = crate::diffusion::DiffusionEngine::load(dir)?;
     let engine = if specs.is_empty() { engine } else { engine.with_loras(&specs, &Default::default())? };
-    Ok(Box::new(engine.on_device(device)?))
+    Ok(Box::new(engine.on_device(device)?.with_backend(spec.backend)?))
 }
 
 /// The LoRA specs for `recipe` from `files` (one per recipe LoRA, in its order, at the

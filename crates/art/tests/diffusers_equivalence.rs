@@ -40,7 +40,7 @@ use chrysalis_art::diffusion::{
     ComputeDevice, DiffusionEngine, DiffusionError, HashCacheLocation, LoadOptions, LoraSpec, RunOptions,
 };
 use chrysalis_core::CancelToken;
-use chrysalis_core::recipe::{DType as RecipeDType, EngineSpec, RECIPE_FORMAT, Recipe, Scheduler};
+use chrysalis_core::recipe::{Backend, DType as RecipeDType, EngineSpec, RECIPE_FORMAT, Recipe, Scheduler};
 use serde_json::Value;
 
 const NO_CACHE: LoadOptions = LoadOptions { hash_cache: HashCacheLocation::Disabled };
@@ -69,12 +69,27 @@ fn test_device() -> ComputeDevice {
     std::env::var("CHRYSALIS_TEST_DEVICE").map_or(ComputeDevice::Cpu, |d| d.parse().expect("CHRYSALIS_TEST_DEVICE"))
 }
 
+/// The backend whole runs (`generate_with`) compute with: candle, or what
+/// `CHRYSALIS_TEST_BACKEND` names (`torch` in a build with the libtorch backend, as
+/// `scripts/test-torch.sh` runs them). The component checks call candle's modules directly
+/// either way; the runs cover every network of the chosen backend (text encoder, UNet and
+/// VAE decode in each run, the VAE encoder in img2img).
+fn test_backend() -> Backend {
+    match std::env::var("CHRYSALIS_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("candle") => Backend::Candle,
+        Ok("torch") => Backend::Torch,
+        Ok(other) => panic!("CHRYSALIS_TEST_BACKEND={other}: expected candle or torch"),
+    }
+}
+
 impl Fixture {
     fn load(kind: &'static str) -> Self {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diffusers").join(kind);
         let engine = DiffusionEngine::load_with(&dir, &NO_CACHE)
             .unwrap_or_else(|e| panic!("{kind}: the production loader refused diffusers' folder: {e}"))
             .on_device(test_device())
+            .unwrap_or_else(|e| panic!("{kind}: {e}"))
+            .with_backend(test_backend())
             .unwrap_or_else(|e| panic!("{kind}: {e}"));
         let reference = candle_core::safetensors::load(dir.join("reference.safetensors"), &Device::Cpu).unwrap();
         let meta = serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
@@ -520,6 +535,8 @@ fn a_lora_at_weight_zero_changes_nothing_and_recipes_must_name_the_loaded_loras(
         .with_loras(&[l.spec()], &NO_CACHE)
         .unwrap()
         .on_device(test_device())
+        .unwrap()
+        .with_backend(test_backend())
         .unwrap();
     let with = Fixture { kind: "sd15", engine: lora_engine, reference: HashMap::new(), meta: f.meta.clone() };
     for (recipe, engine) in [(with.recipe(Scheduler::Ddim, 1), &f.engine), (f.recipe(Scheduler::Ddim, 1), &with.engine)]
@@ -604,7 +621,7 @@ fn fewstep_model(run: &str) -> (tempfile::TempDir, DiffusionEngine) {
         dir.path().join("scheduler/scheduler_config.json"),
     )
     .unwrap();
-    let engine = DiffusionEngine::load_with(dir.path(), &NO_CACHE).unwrap();
+    let engine = DiffusionEngine::load_with(dir.path(), &NO_CACHE).unwrap().with_backend(test_backend()).unwrap();
     (dir, engine)
 }
 

@@ -13,7 +13,7 @@ use chrysalis_art::diffusion::{
 };
 use chrysalis_art::{ArtError, Engine, GenProgress, RgbImage};
 use chrysalis_core::CancelToken;
-use chrysalis_core::recipe::{DType, DeviceClass, EngineSpec, InitImage, RECIPE_FORMAT, Recipe, Scheduler};
+use chrysalis_core::recipe::{Backend, DType, DeviceClass, EngineSpec, InitImage, RECIPE_FORMAT, Recipe, Scheduler};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -255,6 +255,91 @@ fn recipes_record_their_device_class_and_run_only_on_it() {
     assert_eq!(engine.generate(&recipe, None, &mut |_| {}, &CancelToken::new()).unwrap().image, Job::default().run());
 }
 
+/// A candle recipe keeps no `backend` key (recipes from before libtorch hash the same); a
+/// libtorch recipe runs only on libtorch, and a build without it says how to get one.
+#[test]
+fn recipes_record_their_backend_and_run_only_on_it() {
+    let recipe = Job::default().recipe(tiny());
+    assert!(!recipe.canonical_json().contains("backend"), "{}", recipe.canonical_json());
+    let mut torch_recipe = recipe.clone();
+    let EngineSpec::Diffusion(spec) = &mut torch_recipe.engine else { unreachable!() };
+    spec.backend = Backend::Torch;
+    assert!(torch_recipe.canonical_json().contains(r#""backend":"torch""#));
+
+    // The candle engine refuses the libtorch recipe by name, whatever the build.
+    let err = tiny().generate(&torch_recipe, None, &mut |_| {}, &CancelToken::new()).unwrap_err();
+    assert!(
+        matches!(
+            diffusion_error(&err),
+            DiffusionError::BackendMismatch { recipe: Backend::Torch, engine: Backend::Candle }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("made with the libtorch backend") && err.to_string().contains("--backend torch"),
+        "{err}"
+    );
+
+    let loaded = || DiffusionEngine::load_with(tiny_dir(), &NO_CACHE).unwrap();
+    if !chrysalis_art::diffusion::torch_compiled() {
+        // Asked for, and through the factory for a libtorch recipe: refused before loading.
+        let err = loaded().with_backend(Backend::Torch).expect_err("no libtorch in this build");
+        assert!(matches!(err, DiffusionError::NoTorchInBuild { .. }), "{err}");
+        assert!(err.to_string().contains("scripts/setup-torch.sh --build"), "{err}");
+        let err = chrysalis_art::engine_on(&torch_recipe, Some(tiny_dir()), &[], None).err().expect("refused");
+        assert!(matches!(diffusion_error(&err), DiffusionError::NoTorchInBuild { .. }), "{err}");
+        return;
+    }
+    // With libtorch: its recipes say so, run through the factory, and candle's are refused.
+    let torch = loaded().with_backend(Backend::Torch).unwrap();
+    assert_eq!(Job::default().recipe(&torch), torch_recipe);
+    let engine = chrysalis_art::engine_on(&torch_recipe, Some(tiny_dir()), &[], None).unwrap();
+    let image = engine.generate(&torch_recipe, None, &mut |_| {}, &CancelToken::new()).unwrap().image;
+    assert_eq!(image, Job::default().run_on(&torch, None).unwrap());
+    let err = torch.generate(&recipe, None, &mut |_| {}, &CancelToken::new()).unwrap_err();
+    assert!(
+        matches!(
+            diffusion_error(&err),
+            DiffusionError::BackendMismatch { recipe: Backend::Candle, engine: Backend::Torch }
+        ),
+        "{err}"
+    );
+    // libtorch runs on the CPU only.
+    if let Ok(gpu) = loaded().on_device(ComputeDevice::Cuda(0)) {
+        assert!(gpu.with_backend(Backend::Torch).is_err());
+    }
+}
+
+/// libtorch's images are the same bytes on every run and at every thread count (its
+/// recipes must regenerate on another machine), for every scheduler and img2img, and they
+/// are candle's images to within rounding.
+#[cfg(feature = "torch")]
+#[test]
+fn libtorch_images_are_identical_across_runs_and_thread_counts_and_close_to_candle() {
+    let torch = DiffusionEngine::load_with(tiny_dir(), &NO_CACHE).unwrap().with_backend(Backend::Torch).unwrap();
+    let threads = tch::get_num_threads();
+    for job in [
+        Job::default(),
+        Job { scheduler: Scheduler::EulerAncestral, ..Job::default() },
+        Job { strength: Some(0.6), ..Job::default() },
+    ] {
+        let init = job.strength.map(|_| testing::test_image(job.size, job.size));
+        let a = job.run_on(&torch, init.as_ref()).unwrap();
+        let b = job.run_on(&torch, init.as_ref()).unwrap();
+        assert!(a.as_raw() == b.as_raw(), "{:?}: two libtorch runs differ", job.scheduler);
+        for n in [1, 3] {
+            tch::set_num_threads(n);
+            let c = job.run_on(&torch, init.as_ref()).unwrap();
+            tch::set_num_threads(threads);
+            assert!(a.as_raw() == c.as_raw(), "{:?}: libtorch on {n} threads gives other bytes", job.scheduler);
+        }
+        let candle = job.run();
+        let worst = a.as_raw().iter().zip(candle.as_raw()).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+        eprintln!("{:?}: libtorch vs candle, worst 8-bit difference {worst}", job.scheduler);
+        assert!(worst <= 1, "{:?}: libtorch and candle differ by {worst} levels", job.scheduler);
+    }
+}
+
 #[test]
 fn a_gpu_is_refused_clearly_where_the_build_or_machine_has_none() {
     let loaded = DiffusionEngine::load_with(tiny_dir(), &NO_CACHE).unwrap();
@@ -313,6 +398,41 @@ fn f16_is_deterministic_and_close_to_f32() {
         let d = mean_abs_diff(&a, &f32_img);
         assert!(d < 8.0, "f16 strays {d:.2} levels from f32");
     }
+}
+
+/// Engine version 2's pixels on the tiny model, for every sampler, img2img and f16 (candle,
+/// CPU): published recipes must regenerate to these bytes, so any change to the candle path
+/// that moves one bit fails here and needs engine version 3 instead (figures from the code
+/// before the pipeline learnt a second backend, and unchanged by it).
+#[test]
+fn candle_engine_version_2_pixels_are_pinned() {
+    let cases = [
+        (Job::default(), "2c783364f0cf227549f14ece5be488d95766d1f434f7a48dfaa1c9244833f186"),
+        (
+            Job { scheduler: Scheduler::Euler, ..Job::default() },
+            "90692a319de2364e93871237e345e498738314d36cd007a99d4ad3a4e1465857",
+        ),
+        (
+            Job { scheduler: Scheduler::EulerAncestral, ..Job::default() },
+            "2608421907393395ba82292d614d3e7756f96eb8a44c99e9ac6f81d35d957010",
+        ),
+        (
+            Job { strength: Some(0.6), ..Job::default() },
+            "94a3988ba385fc9020391ce5db2240949c99a21ce4f6e6e73dcf5e99f473da6a",
+        ),
+        (
+            Job { dtype: DType::F16, ..Job::default() },
+            "bda796d8c6b0ea6fee3ee183a1898ab614e66b5833b96b26b9924f789c78ca01",
+        ),
+    ];
+    let mut changed = Vec::new();
+    for (job, want) in cases {
+        let got = hex::encode(Sha256::digest(job.run().as_raw()));
+        if got != want {
+            changed.push(format!("{:?} {:?} strength {:?}: {got}", job.scheduler, job.dtype, job.strength));
+        }
+    }
+    assert!(changed.is_empty(), "the candle engine's pixels changed:\n{}", changed.join("\n"));
 }
 
 #[test]

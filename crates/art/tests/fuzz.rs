@@ -67,6 +67,7 @@ fn sample_recipes() -> Vec<Recipe> {
             init_image: None,
             loras: Vec::new(),
             device: Default::default(),
+            backend: Default::default(),
         }),
         seed: 42,
         width: 512,

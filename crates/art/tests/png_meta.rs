@@ -24,6 +24,7 @@ fn diffusion_recipe() -> Recipe {
             init_image: None,
             loras: Vec::new(),
             device: Default::default(),
+            backend: Default::default(),
         }),
         seed: 42,
         width: 512,

@@ -254,6 +254,7 @@ fn bad_input_gets_a_clear_error() {
         init_image: None,
         loras: Vec::new(),
         device: Default::default(),
+        backend: Default::default(),
     });
     assert!(matches!(err(diffusion.clone()), ArtError::WrongEngine { .. }));
     // The dispatcher needs a model folder for a diffusion recipe.

@@ -12,7 +12,7 @@ use chrysalis_art::diffusion::{ComputeDevice, SamplingHint};
 use chrysalis_art::engine::{Engine, GenProgress, RgbImage};
 use chrysalis_art::{png_meta, procedural};
 use chrysalis_core::CancelToken;
-use chrysalis_core::recipe::{DType, EngineSpec, InitImage, RECIPE_FORMAT, Recipe, Scheduler};
+use chrysalis_core::recipe::{Backend, DType, EngineSpec, InitImage, RECIPE_FORMAT, Recipe, Scheduler};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
@@ -57,6 +57,24 @@ impl From<DTypeArg> for DType {
         match d {
             DTypeArg::F32 => DType::F32,
             DTypeArg::F16 => DType::F16,
+        }
+    }
+}
+
+/// The tensor library diffusion computes with (`--backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// candle, pure Rust, in every build (default).
+    Candle,
+    /// libtorch (PyTorch's C++ core), CPU only, in builds made with scripts/setup-torch.sh.
+    Torch,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Candle => Backend::Candle,
+            BackendArg::Torch => Backend::Torch,
         }
     }
 }
@@ -136,6 +154,12 @@ pub struct GenerateArgs {
     /// regenerates bit for bit on the kind of device that made it.
     #[arg(long, value_name = "DEVICE", default_value = "cpu", value_parser = parse_device)]
     device: ComputeDevice,
+    /// The tensor library diffusion computes with: candle (default, every build) or torch
+    /// (libtorch, CPU only; builds made with scripts/setup-torch.sh --build; `chrysalis
+    /// devices` lists what this build has). The recipe records it: an image regenerates bit
+    /// for bit with the backend that made it.
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    backend: Option<BackendArg>,
 }
 
 /// `chrysalis devices`
@@ -299,6 +323,11 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
             recipe.negative_prompt = args.negative.clone();
             // Refuse bad styles, params, sizes and stages before announcing anything.
             procedural::ProceduralEngine::check(&recipe).map_err(art_error)?;
+            if args.backend == Some(BackendArg::Torch) {
+                bail!(
+                    "--backend torch is for the diffusion engine; procedural images are made the same way in every build (drop --backend, or pass --model PATH)"
+                );
+            }
             (Box::new(procedural::ProceduralEngine), recipe, None)
         }
         EngineKind::Diffusion => {
@@ -319,7 +348,10 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
                 .map_err(|e| art_error(e.into()))?
                 .with_run_options(options)
                 .on_device(args.device)
+                .map_err(|e| art_error(e.into()))?
+                .with_backend(args.backend.map_or(Backend::Candle, Backend::from))
                 .map_err(|e| art_error(e.into()))?;
+            let backend = diffusion.backend();
             let loras = diffusion.folder().loras.clone();
             let hint = diffusion.folder().hint.clone();
             let engine: Box<dyn Engine> = Box::new(diffusion);
@@ -343,6 +375,7 @@ pub fn generate(out: &Output, args: GenerateArgs, cancel: &CancelToken) -> anyho
                 init_image,
                 loras,
                 device: args.device.class(),
+                backend,
             };
             if let Some(warning) = outside_hint(&hint, &spec) {
                 eprintln!("note: {warning}");
@@ -450,8 +483,7 @@ struct SamplingView<'a> {
     note: Option<&'a str>,
 }
 
-/// `chrysalis model-info`: what a model is and which sampling it expects.
-/// `chrysalis devices`: where diffusion can run, with free memory.
+/// `chrysalis devices`: where diffusion can run, with free memory, and with which backends.
 pub fn devices(out: &Output, _: DevicesArgs) -> anyhow::Result<ExitCode> {
     let report = chrysalis_art::diffusion::available_devices();
     let gib = |b: Option<u64>| b.map_or("?".to_string(), |b| format!("{:.1}", b as f64 / (1u64 << 30) as f64));
@@ -466,11 +498,20 @@ pub fn devices(out: &Output, _: DevicesArgs) -> anyhow::Result<ExitCode> {
     if let Some(p) = &report.cuda_problem {
         rows.push(("cuda".into(), p.clone()));
     }
+    let have: Vec<&str> = report.backends.iter().filter(|b| b.in_build).map(|b| b.label).collect();
+    rows.push(("backends".into(), have.join(", ")));
+    for b in report.backends.iter().filter(|b| !b.in_build) {
+        rows.push((
+            b.label.into(),
+            format!("not in this build (scripts/setup-torch.sh --build makes one with {})", b.label),
+        ));
+    }
     let rows: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     out.data(&report, &rows)?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// `chrysalis model-info`: what a model is and which sampling it expects.
 pub fn model_info(out: &Output, args: ModelInfoArgs) -> anyhow::Result<ExitCode> {
     let engine = chrysalis_art::diffusion::DiffusionEngine::load(&args.model).map_err(|e| art_error(e.into()))?;
     let folder = engine.folder();
@@ -528,6 +569,9 @@ pub fn recipe(out: &Output, args: RecipeArgs) -> anyhow::Result<ExitCode> {
             rows.push(("Model", format!("{} ({})", d.model.name, d.model.short_hash())));
             rows.push(("Sampler", format!("{}, {} steps, CFG {}", d.scheduler.a1111_name(), d.steps, d.guidance)));
             rows.push(("Dtype", format!("{:?}", d.dtype).to_lowercase()));
+            if !d.backend.is_candle() {
+                rows.push(("Backend", d.backend.label().to_string()));
+            }
             if let Some(init) = &d.init_image {
                 rows.push(("Init image", format!("sha256 {} at strength {}", init.sha256, init.strength)));
             }

@@ -80,7 +80,8 @@ enum Command {
     /// guidance); `generate` uses those as its defaults.
     ModelInfo(art_cmds::ModelInfoArgs),
     /// List where diffusion can run (the CPU, and CUDA GPUs in builds with CUDA) with the
-    /// memory free on each; `generate --device` takes the first column.
+    /// memory free on each, and the backends this build has (candle; libtorch in builds with
+    /// it); `generate --device` takes the first column, `generate --backend` candle or torch.
     Devices(art_cmds::DevicesArgs),
     /// Re-run the recipe inside a Chrysalis PNG; with --check, fail unless the result is
     /// byte-for-byte identical. Ctrl-C cancels.

@@ -641,3 +641,105 @@ fn devices_are_listed_and_a_gpu_the_build_lacks_is_refused_by_name() {
         .failure()
         .stderr(predicate::str::contains("made on the CUDA"));
 }
+
+/// Backends: `devices` lists candle, and libtorch with whether this build has it (the
+/// devices report as before, one key more). In a build without libtorch, `generate --backend
+/// torch` is refused naming the build to make, before anything is written, and a recipe
+/// recording `"backend":"torch"` (edited into a PNG's recipe here) is refused by
+/// `regenerate` the same way. A build with libtorch makes and regenerates such an image.
+#[test]
+fn backends_are_listed_and_libtorch_the_build_lacks_is_refused_by_name() {
+    let out = chrysalis().args(["devices", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let view: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(view["devices"][0]["id"], "cpu", "{view}");
+    assert!(view["cuda_in_build"].is_boolean(), "{view}");
+    let torch_in_build = chrysalis_art::diffusion::torch_compiled();
+    assert_eq!(
+        view["backends"],
+        serde_json::json!([
+            { "id": "candle", "label": "candle", "in_build": true },
+            { "id": "torch", "label": "libtorch", "in_build": torch_in_build },
+        ]),
+        "{view}"
+    );
+    let text = chrysalis().arg("devices").assert().success();
+    if torch_in_build {
+        text.stdout(predicate::str::is_match(r"(?m)^backends\s+candle, libtorch$").unwrap());
+    } else {
+        text.stdout(predicate::str::is_match(r"(?m)^backends\s+candle$").unwrap().and(
+            predicate::str::is_match(r"(?m)^libtorch\s+not in this build \(scripts/setup-torch.sh --build").unwrap(),
+        ));
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("tiny-sd");
+    chrysalis_art::diffusion::testing::write_tiny_model(&model, 7).unwrap();
+    let model = model.to_str().unwrap();
+    let png = tmp.path().join("torch.png");
+    let base = ["generate", "--model", model, "--seed", "3", "--size", "64x64", "--steps", "2", "--out"];
+    chrysalis()
+        .args(base)
+        .arg(&png)
+        .args(["--backend", "onnx"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("invalid value 'onnx'").and(predicate::str::contains("candle, torch")));
+    chrysalis()
+        .args(["generate", "--style", "growth", "--size", "256", "--backend", "torch", "--out"])
+        .arg(&png)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--backend torch is for the diffusion engine"));
+    // libtorch runs on the CPU only, whatever the build.
+    chrysalis()
+        .args(base)
+        .arg(&png)
+        .args(["--backend", "torch", "--device", "cuda:0"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("CUDA").or(predicate::str::contains("libtorch")));
+    if !torch_in_build {
+        chrysalis().args(base).arg(&png).args(["--backend", "torch"]).assert().failure().stderr(
+            predicate::str::contains("has no libtorch backend")
+                .and(predicate::str::contains("scripts/setup-torch.sh"))
+                .and(predicate::str::contains("candle backend")),
+        );
+    }
+    assert!(!png.exists(), "nothing is written for a refused backend");
+
+    // candle, named: the recipe has no backend key (recipes from before libtorch hash the same).
+    chrysalis().args(base).arg(&png).args(["--backend", "candle"]).assert().success();
+    let out = chrysalis().args(["recipe", png.to_str().unwrap(), "--json"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("backend"), "a candle recipe has no backend key");
+    let mut recipe: chrysalis_core::Recipe = serde_json::from_slice(&out.stdout).unwrap();
+    let chrysalis_core::recipe::EngineSpec::Diffusion(spec) = &mut recipe.engine else { unreachable!() };
+    spec.backend = chrysalis_core::recipe::Backend::Torch;
+    assert!(recipe.canonical_json().contains(r#""backend":"torch""#));
+    let image = chrysalis_art::png_meta::decode_rgb(&std::fs::read(&png).unwrap(), "torch.png").unwrap();
+    let torch_png = tmp.path().join("claims-torch.png");
+    chrysalis_art::png_meta::write_png(&torch_png, &image, &recipe).unwrap();
+    chrysalis()
+        .args(["recipe", torch_png.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::is_match(r"(?m)^Backend\s+libtorch$").unwrap());
+    if torch_in_build {
+        let made = tmp.path().join("made-by-torch.png");
+        chrysalis().args(base).arg(&made).args(["--backend", "torch"]).assert().success();
+        chrysalis()
+            .args(["regenerate", made.to_str().unwrap(), "--model", model, "--check"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("identical"));
+    } else {
+        chrysalis()
+            .args(["regenerate", torch_png.to_str().unwrap(), "--model", model, "--check"])
+            .assert()
+            .failure()
+            .stderr(
+                predicate::str::contains("has no libtorch backend")
+                    .and(predicate::str::contains("scripts/setup-torch.sh")),
+            );
+    }
+}

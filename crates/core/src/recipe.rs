@@ -97,6 +97,43 @@ pub struct DiffusionSpec {
     #[serde(default, skip_serializing_if = "DeviceClass::is_cpu")]
     #[cfg_attr(feature = "ts", ts(as = "Option<DeviceClass>", optional))]
     pub device: DeviceClass,
+    /// The tensor library that computed it. Absent for candle (the built-in one), so recipes
+    /// written before the libtorch backend existed hash as they did.
+    #[serde(default, skip_serializing_if = "Backend::is_candle")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Backend>", optional))]
+    pub backend: Backend,
+}
+
+/// The tensor library a diffusion recipe runs on.
+///
+/// Part of the recipe for the same reason as [`DeviceClass`]: candle and libtorch compute the
+/// same network with different kernels (other GEMM blocking, convolution algorithms and
+/// summation orders), so their images agree to the eye and to about one 8-bit level, not to
+/// the byte. An image regenerates bit for bit only on the backend that made it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// candle, pure Rust, built into every Chrysalis.
+    #[default]
+    Candle,
+    /// libtorch (PyTorch's C++ core) through `tch`: an optional build feature, PyTorch's
+    /// CPU speed.
+    Torch,
+}
+
+impl Backend {
+    pub fn is_candle(&self) -> bool {
+        *self == Self::Candle
+    }
+
+    /// How people write it: `candle`, `libtorch`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Candle => "candle",
+            Self::Torch => "libtorch",
+        }
+    }
 }
 
 /// The kind of processor a diffusion recipe runs on.
@@ -399,6 +436,25 @@ mod tests {
         let EngineSpec::Diffusion(d) = &mut r.engine else { unreachable!() };
         d.loras[0].weight = f64::NAN;
         assert!(r.validate().unwrap_err().to_string().contains("a.safetensors"));
+    }
+
+    #[test]
+    fn the_backend_is_absent_for_candle_and_recorded_for_libtorch() {
+        let mut r = Recipe::from_json(DIFFUSION_JSON).unwrap();
+        let EngineSpec::Diffusion(d) = &mut r.engine else { unreachable!() };
+        assert_eq!(d.backend, Backend::Candle);
+        let candle = r.hash();
+        let EngineSpec::Diffusion(d) = &mut r.engine else { unreachable!() };
+        d.backend = Backend::Torch;
+        let json = r.canonical_json();
+        assert!(json.contains(r#""backend":"torch""#), "{json}");
+        assert_ne!(r.hash(), candle, "the backend is part of the recipe's identity");
+        assert_eq!(Recipe::from_json(&json).unwrap(), r);
+        // Written out explicitly, candle reads as the default.
+        let explicit = DIFFUSION_JSON.replace(r#""dtype":"f32""#, r#""backend":"candle","dtype":"f32""#);
+        assert_eq!(Recipe::from_json(&explicit).unwrap().hash(), candle);
+        let err = Recipe::from_json(&DIFFUSION_JSON.replace(r#""dtype":"f32""#, r#""backend":"onnx","dtype":"f32""#));
+        assert!(err.is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrysalis_core::collection::{
     self, CollectionSpec, ConflictKind, Growth, Plan, PlanError, RecipeContext, RuleKind, UnlockPlan, check, item_json,
     item_json_bytes, item_seed, plan,
 };
-use chrysalis_core::recipe::{DeviceClass, EngineSpec, ModelRef};
+use chrysalis_core::recipe::{Backend, DeviceClass, EngineSpec, ModelRef};
 use sha2::{Digest, Sha256};
 
 const EXAMPLE: &str = include_str!("../../../assets/collection.example.toml");
@@ -615,6 +615,47 @@ fn a_diffusion_spec_chooses_the_device_class_its_recipes_record() {
     let bad = text.replace("scheduler = \"ddim\"", "scheduler = \"ddim\"\ndevice = \"gpu\"");
     let err = CollectionSpec::from_toml(&bad).unwrap_err().to_string();
     assert!(err.contains("unknown variant `gpu`, expected `cpu` or `cuda`"), "{err}");
+}
+
+/// `backend = "torch"` in the art section goes into every item's recipe (and its hash), like
+/// `device`; left out (or `candle`), recipes keep no backend key. libtorch on a GPU is a pair
+/// no build runs: refused at the field, before planning.
+#[test]
+fn a_diffusion_spec_chooses_the_backend_its_recipes_record() {
+    let model = ModelRef { name: "tiny".into(), files: BTreeMap::from([("unet/x".into(), "ab".into())]) };
+    let ctx = RecipeContext { model: Some(model), diffusion_engine_version: 3, ..RecipeContext::procedural(1) };
+    let candle = diffusion_spec();
+    let text = candle.to_toml();
+    let with = |line: &str| text.replace("scheduler = \"ddim\"", &format!("scheduler = \"ddim\"\n{line}"));
+    let torch = CollectionSpec::from_toml(&with("backend = \"torch\"")).unwrap();
+    let ArtSpec::Diffusion(art) = &torch.art else { panic!() };
+    assert_eq!(art.backend, Some(Backend::Torch));
+    assert!(torch.validate().is_empty(), "{:?}", torch.validate());
+    assert!(torch.to_toml().contains("backend = \"torch\""), "the key survives a round trip");
+    let explicit = CollectionSpec::from_toml(&with("backend = \"candle\"")).unwrap();
+    let (candle_plan, torch_plan, explicit_plan) =
+        (plan(&candle, &ctx).unwrap(), plan(&torch, &ctx).unwrap(), plan(&explicit, &ctx).unwrap());
+    for ((c, t), e) in candle_plan.items.iter().zip(&torch_plan.items).zip(&explicit_plan.items) {
+        for ((cs, ts), es) in c.stages.iter().zip(&t.stages).zip(&e.stages) {
+            let (EngineSpec::Diffusion(cd), EngineSpec::Diffusion(td)) = (&cs.recipe.engine, &ts.recipe.engine) else {
+                panic!()
+            };
+            assert_eq!((cd.backend, td.backend), (Backend::Candle, Backend::Torch));
+            assert!(!cs.recipe.canonical_json().contains("backend"));
+            assert!(ts.recipe.canonical_json().contains(r#""backend":"torch""#));
+            assert_ne!(cs.recipe.hash(), ts.recipe.hash());
+            assert_eq!(cs.recipe.hash(), es.recipe.hash(), "backend = \"candle\" is the default");
+        }
+    }
+    // libtorch runs on the CPU only; the CPU named explicitly is fine.
+    has_problem(
+        &CollectionSpec::from_toml(&with("backend = \"torch\"\ndevice = \"cuda\"")).unwrap(),
+        "art.backend",
+        "CPU only",
+    );
+    assert!(CollectionSpec::from_toml(&with("backend = \"torch\"\ndevice = \"cpu\"")).unwrap().validate().is_empty());
+    let err = CollectionSpec::from_toml(&with("backend = \"onnx\"")).unwrap_err().to_string();
+    assert!(err.contains("unknown variant `onnx`, expected `candle` or `torch`"), "{err}");
 }
 
 // One test per conflict kind.

@@ -155,7 +155,8 @@ fn model_dir(spec: &CollectionSpec, project_root: &Path) -> Option<PathBuf> {
 }
 
 /// Loads the engine a spec needs once (diffusion loads and hashes its weights, and merges the
-/// spec's LoRAs; the recipe names the device class it runs on).
+/// spec's LoRAs; the recipe names the device class and the backend, candle or libtorch, it
+/// runs on: a libtorch recipe in a build without it is refused here, before generating).
 pub fn load_engine(
     spec: &CollectionSpec,
     project_root: &Path,
@@ -531,5 +532,66 @@ mod tests {
             content_root: hex::encode([7u8; 32]),
         };
         assert_eq!(out.content_root_bytes(), [7u8; 32]);
+    }
+
+    /// `backend = "torch"` in a collection reaches the engine that makes its images: the
+    /// engine loaded for the plan runs its (libtorch) recipes, which a candle engine would
+    /// refuse. A build without libtorch refuses the collection before generating anything,
+    /// naming the build to make.
+    #[test]
+    fn a_torch_collection_loads_a_libtorch_engine_or_names_the_missing_build() {
+        let home = tempfile::tempdir().unwrap();
+        chrysalis_art::diffusion::testing::write_tiny_model(&home.path().join("models/tiny"), 5).unwrap();
+        let spec = r#"name = "Tiny Moths"
+symbol = "TM"
+description = "Two tiny diffusion moths."
+size = 2
+seed = 1
+royalty_bps = 0
+price = "0"
+
+[[creators]]
+address = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf"
+share_bps = 10000
+
+[art]
+engine = "diffusion"
+model = "models/tiny"
+prompt = "a moth"
+steps = 2
+guidance = 0
+scheduler = "ddim"
+backend = "torch"
+width = 64
+height = 64
+
+[[traits]]
+name = "Wing"
+values = [{ value = "Pale", count = 1, prompt = "pale" }, { value = "Dark", count = 1, prompt = "dark" }]
+
+[[stages]]
+name = "Larva"
+unlock = "mint"
+"#;
+        let root = home.path();
+        let planned = crate::plan::plan_text(spec, &root.join(crate::SPEC_FILE), root).unwrap();
+        let item = &planned.plan.items[0];
+        let recipe = stage_recipe(root, item, 0).unwrap();
+        let chrysalis_core::recipe::EngineSpec::Diffusion(d) = &recipe.engine else { panic!("a diffusion recipe") };
+        assert_eq!(d.backend, chrysalis_core::recipe::Backend::Torch);
+        match load_engine(&planned.spec, root, &recipe) {
+            Ok(engine) if chrysalis_art::diffusion::torch_compiled() => {
+                let made = produce_image(engine.as_ref(), root, item, 0, None, &CancelToken::new()).unwrap();
+                assert!(made.made && root.join(&made.path).exists());
+            }
+            Err(e) if !chrysalis_art::diffusion::torch_compiled() => {
+                let message = e.to_string();
+                assert!(message.contains("no libtorch backend"), "{message}");
+                assert!(message.contains("scripts/setup-torch.sh"), "{message}");
+                assert!(!image_path(root, 0, 0).exists(), "nothing was generated");
+            }
+            Ok(_) => panic!("a build without libtorch loaded an engine for a libtorch collection"),
+            Err(e) => panic!("a build with libtorch refused a libtorch collection: {e}"),
+        }
     }
 }

@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import type { ModelInfo, Recipe } from "./bindings";
 import {
   afterGenerate,
+  backendChoices,
   defaultForm,
   deviceChoices,
   foldProgress,
@@ -120,6 +121,7 @@ describe("the create form", () => {
       scheduler: "euler",
       dtype: "f32",
       device: "cpu",
+      backend: "candle",
       loras: [],
     });
     expect([request.width, request.height]).toEqual([256, 320]);
@@ -245,6 +247,7 @@ describe("model sampling hints", () => {
       ],
       cuda_in_build: true,
       cuda_problem: null,
+      backends: [],
     };
     expect(deviceChoices(view)).toEqual({
       choices: [
@@ -254,7 +257,7 @@ describe("model sampling hints", () => {
       ],
       note: null,
     });
-    const cpuOnly = { devices: view.devices.slice(0, 1), cuda_in_build: false, cuda_problem: null };
+    const cpuOnly = { devices: view.devices.slice(0, 1), cuda_in_build: false, cuda_problem: null, backends: [] };
     expect(deviceChoices(cpuOnly).note).toContain("setup-cuda.sh");
     expect(deviceChoices({ ...view, cuda_problem: "no driver" }).note).toBe("GPU: no driver");
 
@@ -276,5 +279,50 @@ describe("model sampling hints", () => {
     expect(formFromRecipe(form, recipe("cuda")).device).toBe("cuda:1");
     expect(formFromRecipe({ ...form, device: "cpu" }, recipe("cuda")).device).toBe("cuda:0");
     expect(formFromRecipe(form, recipe()).device).toBe("cpu");
+  });
+
+  test("the backend picker offers candle, libtorch only in builds with it; settings keep the recipe's backend", () => {
+    const view = (torch: boolean) => ({
+      devices: [{ id: "cpu", label: "CPU (16 threads)", free_bytes: null, total_bytes: null }],
+      cuda_in_build: false,
+      cuda_problem: null,
+      backends: [
+        { id: "candle" as const, label: "candle", in_build: true },
+        { id: "torch" as const, label: "libtorch", in_build: torch },
+      ],
+    });
+    expect(backendChoices(view(true))).toEqual({
+      choices: [
+        { id: "candle", label: "candle", disabled: false },
+        { id: "torch", label: "libtorch", disabled: false },
+      ],
+      note: null,
+    });
+    const lacking = backendChoices(view(false));
+    expect(lacking.choices[1]).toEqual({ id: "torch", label: "libtorch (not in this build)", disabled: true });
+    expect(lacking.note).toContain("scripts/setup-torch.sh --build");
+
+    const form = { ...defaultForm(CATALOG, fixed(0)), engine: "diffusion" as const, model: MODEL };
+    expect(form.backend).toBe("candle");
+    expect(toRequest({ ...form, backend: "torch" }).engine).toMatchObject({ backend: "torch", device: "cpu" });
+    expect(problems({ ...form, backend: "torch" }, CATALOG)).toEqual({});
+    // libtorch runs on the CPU only: the form says so rather than sending a request that fails.
+    expect(problems({ ...form, backend: "torch", device: "cuda:0" }, CATALOG).backend).toContain("CPU only");
+    expect(problems({ ...form, device: "cuda:0" }, CATALOG).backend).toBeUndefined();
+    const recipe = (backend?: "torch" | "candle") => ({
+      ...FLOW_RECIPE,
+      engine: {
+        kind: "diffusion" as const,
+        engine_version: 2,
+        model: { name: "m", files: {} },
+        steps: 4,
+        guidance: 1,
+        scheduler: "ddim" as const,
+        dtype: "f32" as const,
+        ...(backend ? { backend } : {}),
+      },
+    });
+    expect(formFromRecipe(form, recipe("torch")).backend).toBe("torch");
+    expect(formFromRecipe({ ...form, backend: "torch" }, recipe()).backend).toBe("candle");
   });
 });

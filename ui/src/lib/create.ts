@@ -3,6 +3,7 @@
  *  seeds, and turning a gallery recipe back into a form ("use these settings"). */
 
 import type {
+  Backend,
   DevicesView,
   DType,
   EngineCatalog,
@@ -43,6 +44,8 @@ export interface CreateForm {
   dtype: DType;
   /** Where diffusion computes: `cpu` or `cuda:N` (see `deviceChoices`). */
   device: string;
+  /** The tensor library diffusion computes with (see `backendChoices`). */
+  backend: Backend;
   width: number;
   height: number;
   stage: number;
@@ -78,6 +81,7 @@ export function defaultForm(catalog: EngineCatalog, random: () => number = Math.
     scheduler: catalog.schedulers[0]?.id ?? "ddim",
     dtype: "f32",
     device: "cpu",
+    backend: "candle",
     width: 512,
     height: 512,
     stage: 0,
@@ -144,6 +148,9 @@ export function problems(form: CreateForm, catalog: EngineCatalog): Record<strin
     }
     if (form.init && !(form.strength > 0 && form.strength <= 1)) {
       out.strength = "Strength must be above 0 and at most 1.";
+    }
+    if (form.backend === "torch" && form.device !== "cpu") {
+      out.backend = "libtorch runs on the CPU only: choose the CPU as the device, or the candle backend for the GPU.";
     }
   }
   return out;
@@ -231,6 +238,7 @@ export function toRequest(form: CreateForm): GenerateRequest {
           scheduler: form.scheduler,
           dtype: form.dtype,
           device: form.device,
+          backend: form.backend,
           loras: form.loraPath.trim() === "" ? [] : [{ path: form.loraPath.trim(), weight: form.loraWeight }],
         };
   return {
@@ -286,6 +294,8 @@ export function formFromRecipe(form: CreateForm, recipe: Recipe, source: InitSou
     dtype: engine.dtype,
     // The recipe names a kind of device; keep the GPU chosen when it is one.
     device: engine.device === "cuda" ? (form.device.startsWith("cuda") ? form.device : "cuda:0") : "cpu",
+    // The backend is in the recipe (absent: candle): the same one makes the same image.
+    backend: engine.backend ?? "candle",
     init: engine.init_image ? source : null,
     strength: engine.init_image?.strength ?? form.strength,
     // The recipe names a LoRA by hash, not path: keep the file chosen, take the weight; a
@@ -374,3 +384,29 @@ export function deviceChoices(view: DevicesView): { choices: DeviceChoice[]; not
       : null;
   return { choices, note };
 }
+
+/** One entry of the Create screen's "Backend" picker; a backend the build lacks is shown
+ *  but cannot be chosen. */
+export interface BackendChoice {
+  id: Backend;
+  label: string;
+  disabled: boolean;
+}
+
+/** The backend picker's entries (candle first), and a note on what a missing one needs. */
+export function backendChoices(view: DevicesView): { choices: BackendChoice[]; note: string | null } {
+  const choices = view.backends.map((b) => ({
+    id: b.id,
+    label: b.in_build ? b.label : `${b.label} (not in this build)`,
+    disabled: !b.in_build,
+  }));
+  const torch = view.backends.find((b) => b.id === "torch");
+  const note =
+    torch && !torch.in_build
+      ? "libtorch: this build has none. A build with it (scripts/setup-torch.sh --build) computes with PyTorch's kernels, on the CPU."
+      : null;
+  return { choices, note };
+}
+
+/** What the backend picker offers before (or without) asking the app: candle alone. */
+export const CANDLE_ONLY: BackendChoice[] = [{ id: "candle", label: "candle", disabled: false }];

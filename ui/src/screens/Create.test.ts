@@ -157,6 +157,10 @@ describe("Create", () => {
         ],
         cuda_in_build: true,
         cuda_problem: null,
+        backends: [
+          { id: "candle", label: "candle", in_build: true },
+          { id: "torch", label: "libtorch", in_build: false },
+        ],
       }),
       generate: () => new Promise(() => {}),
     });
@@ -180,6 +184,12 @@ describe("Create", () => {
     await vi.waitFor(() => expect(device).toBeEnabled());
     expect(within(device).getByText("CUDA:0 NVIDIA H100 · 70.0 GiB free of 80.0 GiB")).toBeInTheDocument();
     await user.selectOptions(device, "cuda:0");
+    // The backend picker offers libtorch only in builds with it, and says how to get one.
+    const backendPicker = screen.getByTestId("backend");
+    expect(backendPicker).toBeEnabled();
+    expect(within(backendPicker).getByText("libtorch (not in this build)")).toBeDisabled();
+    expect(screen.getByTestId("backend-note")).toHaveTextContent("scripts/setup-torch.sh --build");
+    expect(backendPicker).toHaveValue("candle");
     await user.click(screen.getByTestId("generate-button"));
     const request = calls.find((c) => c.cmd === "generate")!.args.request as Record<string, unknown>;
     expect(request.img2img).toEqual({ parent_id: 3, strength: 0.6 });
@@ -188,6 +198,7 @@ describe("Create", () => {
       model_dir: "/models/tiny",
       scheduler: "ddim",
       device: "cuda:0",
+      backend: "candle",
       loras: [{ path: "~/lora/moth.safetensors", weight: 0.7 }],
     });
     expect([request.width, request.height]).toEqual([256, 256]);

@@ -13,7 +13,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrysalis_core::recipe::DeviceClass;
+use chrysalis_core::recipe::{Backend, DeviceClass};
 use serde::Serialize;
 
 use super::error::DiffusionError;
@@ -111,6 +111,18 @@ pub struct DevicesReport {
     /// Why no GPU is listed although the build has CUDA (no driver, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cuda_problem: Option<String>,
+    /// Every tensor library Chrysalis knows, candle first, and whether this build has it.
+    pub backends: Vec<BackendInfo>,
+}
+
+/// One tensor library the diffusion engine can compute with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackendInfo {
+    /// What `generate --backend` and recipes call it: `candle`, `torch`.
+    pub id: Backend,
+    /// How people say it: `candle`, `libtorch`.
+    pub label: &'static str,
+    pub in_build: bool,
 }
 
 /// The devices this build can run on: the CPU first, then every CUDA device the driver
@@ -124,7 +136,11 @@ pub fn available_devices() -> DevicesReport {
         total_bytes: super::memory::total(),
     }];
     let cuda_problem = cuda::list(&mut devices).err();
-    DevicesReport { devices, cuda_in_build: cuda_compiled(), cuda_problem }
+    let backends = [(Backend::Candle, true), (Backend::Torch, super::torch_compiled())]
+        .into_iter()
+        .map(|(id, in_build)| BackendInfo { id, label: id.label(), in_build })
+        .collect();
+    DevicesReport { devices, cuda_in_build: cuda_compiled(), cuda_problem, backends }
 }
 
 #[cfg(feature = "cuda")]

@@ -156,6 +156,23 @@ pub enum DiffusionError {
     )]
     DeviceClassMismatch { recipe: chrysalis_core::recipe::DeviceClass, engine: chrysalis_core::recipe::DeviceClass },
 
+    /// A recipe (or a request) for the libtorch backend, in a build without it.
+    #[error(
+        "this build of Chrysalis has no libtorch backend, which {what}: build one with `scripts/setup-torch.sh --build` (see DEVELOPERS.md, \"libtorch backend\") or use the candle backend"
+    )]
+    NoTorchInBuild { what: String },
+
+    /// A recipe made with one tensor library, asked to run on another: the pixels would
+    /// differ in their last bits, so the image would not regenerate.
+    #[error(
+        "this recipe was made with the {recipe} backend and regenerates bit for bit only there, but this engine runs {engine}: run it on {recipe} (`chrysalis regenerate` and the Gallery take the backend from the recipe; `generate --backend {flag}` makes new images with it)", recipe = recipe.label(), engine = engine.label(), flag = match recipe { chrysalis_core::recipe::Backend::Candle => "candle", chrysalis_core::recipe::Backend::Torch => "torch" }
+    )]
+    BackendMismatch { recipe: chrysalis_core::recipe::Backend, engine: chrysalis_core::recipe::Backend },
+
+    /// An error inside libtorch while running a model.
+    #[error("{context}: {detail}")]
+    Torch { context: String, detail: String },
+
     /// An error inside candle while running a model.
     #[error("{context}: {source}")]
     Candle {

@@ -49,15 +49,17 @@ pub mod single_file;
 #[doc(hidden)]
 pub mod testing;
 pub mod tokenizer;
+#[cfg(feature = "torch")]
+mod torch;
 pub mod unet;
 mod weights;
 
 use std::path::Path;
 
 use chrysalis_core::CancelToken;
-use chrysalis_core::recipe::{DType, DiffusionSpec, EngineSpec, InitImage, ModelRef, Recipe, Scheduler};
+use chrysalis_core::recipe::{Backend, DType, DiffusionSpec, EngineSpec, InitImage, ModelRef, Recipe, Scheduler};
 
-pub use device::{ComputeDevice, DeviceInfo, DevicesReport, available_devices, cuda_compiled};
+pub use device::{BackendInfo, ComputeDevice, DeviceInfo, DevicesReport, available_devices, cuda_compiled};
 pub use error::DiffusionError;
 pub use hashing::HashCacheLocation;
 pub use hints::{ModelFamily, SamplingHint};
@@ -78,6 +80,11 @@ use crate::engine::{ArtError, Attribute, Engine, GenProgress, GeneratedImage, Rg
 ///   config without `clip_sample` clips DDIM's x0 estimate to [-1, 1], and one without
 ///   `set_alpha_to_one` ends DDIM at alpha = 1, as diffusers' `DDIMScheduler` does by default.
 pub const ENGINE_VERSION: u32 = 2;
+
+/// Whether this build has the libtorch backend (cargo feature `torch`).
+pub fn torch_compiled() -> bool {
+    cfg!(feature = "torch")
+}
 
 /// What [`DiffusionEngine::generate_with`] made.
 pub struct DiffusionOutput {
@@ -103,6 +110,7 @@ pub struct DiffusionEngine {
     /// handle on it (a GPU's context, stream and cuBLAS handle are made once, here).
     device: ComputeDevice,
     candle_device: candle_core::Device,
+    backend: Backend,
 }
 
 impl DiffusionEngine {
@@ -117,6 +125,7 @@ impl DiffusionEngine {
             options: RunOptions::default(),
             device: ComputeDevice::Cpu,
             candle_device: candle_core::Device::Cpu,
+            backend: Backend::Candle,
         })
     }
 
@@ -126,6 +135,29 @@ impl DiffusionEngine {
     pub fn on_device(self, device: ComputeDevice) -> Result<Self, DiffusionError> {
         let candle_device = device.candle()?;
         Ok(Self { device, candle_device, ..self })
+    }
+
+    /// This engine computing with `backend` (candle unless asked). libtorch needs a build with
+    /// feature `torch` ([`torch_compiled`]) and runs on the CPU only; asked of a build without
+    /// it, or on a GPU, this says so by name.
+    pub fn with_backend(self, backend: Backend) -> Result<Self, DiffusionError> {
+        if backend == Backend::Torch {
+            if !torch_compiled() {
+                return Err(DiffusionError::NoTorchInBuild { what: "was asked for".into() });
+            }
+            if self.device != ComputeDevice::Cpu {
+                return Err(DiffusionError::DeviceUnavailable {
+                    device: self.device.to_string(),
+                    detail: "the libtorch backend runs on the CPU only; use the candle backend on a GPU".into(),
+                });
+            }
+        }
+        Ok(Self { backend, ..self })
+    }
+
+    /// The tensor library this engine computes with.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The device this engine computes on.
@@ -181,6 +213,7 @@ impl DiffusionEngine {
             init_image,
             loras: self.folder.loras.clone(),
             device: self.device.class(),
+            backend: self.backend,
         }
     }
 
@@ -255,6 +288,9 @@ impl DiffusionEngine {
                 supported: ENGINE_VERSION,
             });
         }
+        if spec.backend != self.backend {
+            return Err(DiffusionError::BackendMismatch { recipe: spec.backend, engine: self.backend }.into());
+        }
         if spec.device != self.device.class() {
             return Err(DiffusionError::DeviceClassMismatch { recipe: spec.device, engine: self.device.class() }.into());
         }
@@ -263,16 +299,19 @@ impl DiffusionEngine {
         cancel.check()?;
         // candle asserts in places; a panic in there must not take the app down.
         let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pipeline::run(
-                &self.folder,
-                recipe,
-                spec,
-                init,
-                options,
-                (self.device, &self.candle_device),
-                on_progress,
-                cancel,
-            )
+            let dtype = pipeline::to_dtype(spec.dtype);
+            let vae_dtype = pipeline::vae_dtype(&self.folder, dtype);
+            let candle = pipeline::CandleNetworks { model: &self.folder, dtype, vae_dtype, dev: &self.candle_device };
+            #[cfg(feature = "torch")]
+            let torch = torch::TorchNetworks::new(&self.folder, dtype, vae_dtype);
+            let nets: &dyn pipeline::Networks = match self.backend {
+                Backend::Candle => &candle,
+                #[cfg(feature = "torch")]
+                Backend::Torch => &torch,
+                #[cfg(not(feature = "torch"))]
+                Backend::Torch => unreachable!("with_backend refuses libtorch in a build without it"),
+            };
+            pipeline::run(&self.folder, recipe, spec, init, options, self.device, nets, on_progress, cancel)
         }));
         let out = match run {
             Ok(r) => r?,

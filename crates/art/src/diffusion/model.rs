@@ -479,15 +479,15 @@ impl ModelFolder {
         built: candle_core::Result<T>,
     ) -> Result<T, DiffusionError> {
         let model = built.map_err(|e| backend.explain(what, e))?;
-        let unused: Vec<String> = backend.unused().into_iter().filter(|n| !n.ends_with("position_ids")).collect();
-        if !unused.is_empty() {
-            tracing::warn!(
-                "{what}: {} tensors in the weights are not used by the architecture in its config (first: {})",
-                unused.len(),
-                unused[0]
-            );
-        }
+        warn_unused(backend, what);
         Ok(model)
+    }
+
+    /// The readers of the text encoder's, the UNet's and the VAE's weights (names mapped,
+    /// LoRAs merged, the VAE's `quant_conv` as stored), for another backend to build from.
+    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
+    pub(crate) fn weight_readers(&self) -> Result<[WeightsBackend; 3], DiffusionError> {
+        Ok([self.text.backend()?, self.unet.backend()?, self.vae.backend()?])
     }
 
     /// Builds the text encoder in `dtype` on `device`.
@@ -512,6 +512,18 @@ impl ModelFolder {
         let backend = Arc::new(backend);
         let vb = VarBuilder::from_backend(Box::new(Shared(backend.clone())), dtype, device.clone());
         Self::finish(&backend, "VAE", build_vae(vb, &self.vae_arch))
+    }
+}
+
+/// Logs the tensors of a component's files that the built model did not read.
+pub(crate) fn warn_unused(backend: &WeightsBackend, what: &str) {
+    let unused: Vec<String> = backend.unused().into_iter().filter(|n| !n.ends_with("position_ids")).collect();
+    if !unused.is_empty() {
+        tracing::warn!(
+            "{what}: {} tensors in the weights are not used by the architecture in its config (first: {})",
+            unused.len(),
+            unused[0]
+        );
     }
 }
 

@@ -152,6 +152,114 @@ pub(crate) fn validate(
     Ok(())
 }
 
+/// What the denoising loop needs of a tensor library: the three networks, with CPU `f32`
+/// candle tensors at the boundary (where the noise, the scheduler and the guidance mix live,
+/// identical for every backend). Each network is built when asked and dropped after use, so
+/// one is alive at a time.
+pub(crate) trait Networks {
+    /// Each prompt's token ids to `(1, n, hidden)` embeddings: builds, runs and drops the
+    /// text encoder.
+    fn encode_prompts(&self, prompts: &[&[u32]]) -> Result<Vec<Tensor>, DiffusionError>;
+    /// Builds the UNet, holding the prompt embeddings (cast and placed as it needs them).
+    fn unet<'a>(&'a self, contexts: &[Tensor]) -> Result<Box<dyn Denoiser + 'a>, DiffusionError>;
+    /// Pixels `(1, 3, h, w)` in [-1, 1] to the VAE's latent mean (not yet scaled).
+    fn encode_image(&self, x: &Tensor) -> Result<Tensor, DiffusionError>;
+    /// Latents (divided by the scaling factor) to pixels `(1, 3, h, w)` in about [-1, 1].
+    fn decode(&self, z: &Tensor) -> Result<Tensor, DiffusionError>;
+}
+
+/// A built UNet with its prompt embeddings.
+pub(crate) trait Denoiser {
+    /// The model's output for latents `x` (already scaled for the sampler) at timestep `t`,
+    /// one per prompt given to [`Networks::unet`], in that order.
+    fn predict(
+        &self,
+        x: &Tensor,
+        t: f64,
+        cancel: &CancelToken,
+        ctx: &dyn Fn() -> String,
+    ) -> Result<Vec<Tensor>, ArtError>;
+}
+
+/// The candle networks, on `dev`, in `dtype` (the VAE in `vae_dtype`).
+pub(crate) struct CandleNetworks<'a> {
+    pub model: &'a ModelFolder,
+    pub dtype: DType,
+    pub vae_dtype: DType,
+    pub dev: &'a Device,
+}
+
+fn to_cpu_f32(t: Tensor) -> candle_core::Result<Tensor> {
+    t.to_dtype(DType::F32).and_then(|t| t.to_device(&Device::Cpu))
+}
+
+impl Networks for CandleNetworks<'_> {
+    fn encode_prompts(&self, prompts: &[&[u32]]) -> Result<Vec<Tensor>, DiffusionError> {
+        let te = self.model.text_encoder(self.dtype, self.dev)?;
+        prompts
+            .iter()
+            .map(|ids| te.encode(ids).and_then(|e| to_cpu_f32(e).ctx(|| "reading the prompt embeddings".into())))
+            .collect()
+    }
+
+    fn unet<'a>(&'a self, contexts: &[Tensor]) -> Result<Box<dyn Denoiser + 'a>, DiffusionError> {
+        // Embeddings made in `dtype` on `dev` come back there exactly (f16 → f32 → f16).
+        let contexts = contexts
+            .iter()
+            .map(|c| c.to_device(self.dev).and_then(|c| c.to_dtype(self.dtype)))
+            .collect::<candle_core::Result<Vec<_>>>()
+            .ctx(|| "placing the prompt embeddings".into())?;
+        Ok(Box::new(CandleDenoiser { unet: self.model.unet(self.dtype, self.dev)?, contexts, nets: self }))
+    }
+
+    fn encode_image(&self, x: &Tensor) -> Result<Tensor, DiffusionError> {
+        let vae = self.model.vae(self.vae_dtype, self.dev)?;
+        // The "sample" is the mean: see `weights::tweak_vae_quant_conv`.
+        x.to_device(self.dev)
+            .and_then(|x| x.to_dtype(self.vae_dtype))
+            .and_then(|x| vae.encode(&x))
+            .and_then(|d| d.sample())
+            .and_then(to_cpu_f32)
+            .ctx(|| "encoding the init image with the VAE".into())
+    }
+
+    fn decode(&self, z: &Tensor) -> Result<Tensor, DiffusionError> {
+        let vae = self.model.vae(self.vae_dtype, self.dev)?;
+        z.to_device(self.dev)
+            .and_then(|z| z.to_dtype(self.vae_dtype))
+            .and_then(|z| vae.decode(&z))
+            .and_then(to_cpu_f32)
+            .ctx(|| "decoding the latents with the VAE".into())
+    }
+}
+
+struct CandleDenoiser<'a> {
+    unet: super::unet::Unet,
+    contexts: Vec<Tensor>,
+    nets: &'a CandleNetworks<'a>,
+}
+
+impl Denoiser for CandleDenoiser<'_> {
+    fn predict(
+        &self,
+        x: &Tensor,
+        t: f64,
+        cancel: &CancelToken,
+        ctx: &dyn Fn() -> String,
+    ) -> Result<Vec<Tensor>, ArtError> {
+        // The guidance passes run one after the other on batch 1 (see the module's docs).
+        let input = x.to_device(self.nets.dev).and_then(|x| x.to_dtype(self.nets.dtype)).ctx(ctx)?;
+        let mut out = Vec::with_capacity(self.contexts.len());
+        for (i, c) in self.contexts.iter().enumerate() {
+            if i > 0 {
+                cancel.check()?;
+            }
+            out.push(self.unet.forward(&input, t, c).and_then(to_cpu_f32).ctx(ctx)?);
+        }
+        Ok(out)
+    }
+}
+
 /// What a run made: the image and the final latents it was decoded from.
 pub(crate) struct RunResult {
     pub image: RgbImage,
@@ -171,12 +279,12 @@ pub(crate) fn run(
     spec: &DiffusionSpec,
     init: Option<&RgbImage>,
     options: &RunOptions,
-    (device, dev): (ComputeDevice, &Device),
+    device: ComputeDevice,
+    nets: &dyn Networks,
     on_progress: &mut dyn FnMut(&GenProgress),
     cancel: &CancelToken,
 ) -> Result<RunResult, ArtError> {
     validate(model, recipe, spec, init, device)?;
-    let cpu = Device::Cpu;
     let ds = model.vae_arch.downscale;
     let lshape = (1, 4, recipe.height as usize / ds, recipe.width as usize / ds);
     let guided = spec.guidance > 1.0;
@@ -185,7 +293,6 @@ pub(crate) fn run(
         if guided { Some(model.tokenizer.encode(&recipe.negative_prompt, "negative prompt")?) } else { None };
 
     let dtype = to_dtype(spec.dtype);
-    let vae_dtype = vae_dtype(model, dtype);
     let strength = spec.init_image.as_ref().map(|i| i.strength);
     let sampler = Sampler::new(spec.scheduler, &model.schedule, spec.steps as usize, strength);
     let n = sampler.timesteps().len();
@@ -195,15 +302,8 @@ pub(crate) fn run(
     cancel.check()?;
 
     // 1. Text: build the encoder, encode, drop it.
-    let (cond, uncond) = {
-        let te = model.text_encoder(dtype, dev)?;
-        let cond = te.encode(&cond_ids)?;
-        let uncond = match &uncond_ids {
-            Some(ids) => Some(te.encode(ids)?),
-            None => None,
-        };
-        (cond, uncond)
-    };
+    let prompts: Vec<&[u32]> = std::iter::once(cond_ids.as_slice()).chain(uncond_ids.as_deref()).collect();
+    let contexts = nets.encode_prompts(&prompts)?;
     cancel.check()?;
 
     // 2. Starting latents.
@@ -214,17 +314,8 @@ pub(crate) fn run(
     let scaling = model.vae_arch.scaling_factor;
     let mut latents = match (strength, init) {
         (Some(_), Some(img)) => {
-            let vae = model.vae(vae_dtype, dev)?;
-            let x =
-                image_to_tensor(img)?.to_device(dev).and_then(|x| x.to_dtype(vae_dtype)).ctx(|| "init image".into())?;
-            // The "sample" is the mean: see `weights::tweak_vae_quant_conv`.
-            let x0 = vae
-                .encode(&x)
-                .and_then(|d| d.sample())
-                .and_then(|z| z.to_dtype(DType::F32))
-                .and_then(|z| z.to_device(&cpu))
-                .and_then(|z| z * scaling)
-                .ctx(|| "encoding the init image with the VAE".into())?;
+            let x0 =
+                (nets.encode_image(&image_to_tensor(img)?)? * scaling).ctx(|| "scaling the init latents".into())?;
             sampler.add_noise(&x0, &noise).ctx(|| "noising the init latents".into())?
         }
         _ => sampler.initial_latents(&noise).ctx(|| "scaling the starting noise".into())?,
@@ -232,25 +323,17 @@ pub(crate) fn run(
     cancel.check()?;
 
     // 3. Denoise.
-    let unet = model.unet(dtype, dev)?;
+    let unet = nets.unet(&contexts)?;
     cancel.check()?;
     let mut ancestral = NormalRng::new(recipe.seed, Stream::Ancestral);
     for (i, &t) in sampler.timesteps().iter().enumerate() {
         cancel.check()?;
         let ctx = || format!("UNet step {} of {n} (timestep {t})", i + 1);
-        let input = sampler
-            .scale_model_input(&latents, i)
-            .and_then(|x| x.to_device(dev))
-            .and_then(|x| x.to_dtype(dtype))
-            .ctx(ctx)?;
-        let to_cpu_f32 = |o: Tensor| o.to_dtype(DType::F32).and_then(|o| o.to_device(&cpu));
-        let out_c = unet.forward(&input, t, &cond).and_then(to_cpu_f32).ctx(ctx)?;
-        let out = match &uncond {
-            Some(u) => {
-                cancel.check()?;
-                let out_u = unet.forward(&input, t, u).and_then(to_cpu_f32).ctx(ctx)?;
-                (&out_u + ((out_c - &out_u).ctx(ctx)? * spec.guidance).ctx(ctx)?).ctx(ctx)?
-            }
+        let input = sampler.scale_model_input(&latents, i).ctx(ctx)?;
+        let mut outs = unet.predict(&input, t, cancel, &ctx)?.into_iter();
+        let out_c = outs.next().expect("one output per prompt");
+        let out = match outs.next() {
+            Some(out_u) => (&out_u + ((out_c - &out_u).ctx(ctx)? * spec.guidance).ctx(ctx)?).ctx(ctx)?,
             None => out_c,
         };
         let step = match &options.step_noise {
@@ -278,15 +361,7 @@ pub(crate) fn run(
     cancel.check()?;
 
     // 4. Decode.
-    let vae = model.vae(vae_dtype, dev)?;
-    let img = (&latents / scaling)
-        .and_then(|z| z.to_device(dev))
-        .and_then(|z| z.to_dtype(vae_dtype))
-        .and_then(|z| vae.decode(&z))
-        .and_then(|x| x.to_dtype(DType::F32))
-        .and_then(|x| x.to_device(&cpu))
-        .ctx(|| "decoding the latents with the VAE".into())?;
-    drop(vae);
+    let img = nets.decode(&(&latents / scaling).ctx(|| "scaling the latents".into())?)?;
     let rgb = tensor_to_image(&img)?;
     on_progress(&GenProgress::new(total, total, "decoding"));
     Ok(RunResult { image: rgb, latents })

@@ -366,6 +366,7 @@ pub(crate) fn build_recipe(
                 init_image,
                 loras: ctx.loras.clone(),
                 device: d.device.unwrap_or_default(),
+                backend: d.backend.unwrap_or_default(),
             };
             (EngineSpec::Diffusion(spec), prompt, d.negative_prompt.clone(), stage as u32)
         }

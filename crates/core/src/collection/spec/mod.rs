@@ -34,7 +34,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::recipe::{DType, DeviceClass, Scheduler};
+use crate::recipe::{Backend, DType, DeviceClass, Scheduler};
 
 pub mod edit;
 mod validate;
@@ -154,6 +154,12 @@ pub struct DiffusionArt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub device: Option<DeviceClass>,
+    /// The tensor library that makes the images, `candle` when left out; `torch` (libtorch)
+    /// needs a build with it. Part of every item's recipe like `device`: candle's and
+    /// libtorch's images differ in their last bits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub backend: Option<Backend>,
     /// kohya-layout LoRA files merged into the model for every item, in order: the style
     /// that holds a collection together. Each item's recipe records their hashes and weights.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

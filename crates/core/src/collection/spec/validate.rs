@@ -10,6 +10,7 @@ use super::{
     ArtSpec, CollectionSpec, Growth, MAX_CREATORS, MAX_NAME_LEN, MAX_SIZE, MAX_STAGES, MAX_SYMBOL_LEN, Problem,
     STAGE_ATTRIBUTE, TOTAL_SHARES_BPS, TraitValueSpec, Unlock,
 };
+use crate::recipe::Backend;
 
 impl CollectionSpec {
     /// Every problem with the spec, each naming its field. Empty = valid. Engine specifics
@@ -124,6 +125,13 @@ fn art(spec: &CollectionSpec, p: &mut Problems) {
             }
             if !d.guidance.is_finite() || d.guidance < 0.0 {
                 p.add("art.guidance".into(), format!("{} must be a finite number ≥ 0", d.guidance));
+            }
+            // A pair no build can run: refused here rather than when generating.
+            if d.backend == Some(Backend::Torch) && d.device.is_some_and(|c| !c.is_cpu()) {
+                p.add(
+                    "art.backend".into(),
+                    "libtorch runs on the CPU only; leave `device` out (or set it to \"cpu\"), or use backend = \"candle\" on the GPU".into(),
+                );
             }
             for (i, l) in d.loras.iter().enumerate() {
                 if l.file.trim().is_empty() {
