@@ -50,6 +50,8 @@ impl From<SchedulerArg> for Scheduler {
 pub enum DTypeArg {
     F32,
     F16,
+    // bfloat16: fast with `--backend torch` on CPUs with AMX or AVX-512 BF16.
+    Bf16,
 }
 
 impl From<DTypeArg> for DType {
@@ -57,6 +59,7 @@ impl From<DTypeArg> for DType {
         match d {
             DTypeArg::F32 => DType::F32,
             DTypeArg::F16 => DType::F16,
+            DTypeArg::Bf16 => DType::Bf16,
         }
     }
 }
@@ -120,7 +123,8 @@ pub struct GenerateArgs {
     /// for LCM models, euler-ancestral for turbo models.
     #[arg(long, value_enum)]
     scheduler: Option<SchedulerArg>,
-    /// Weights precision (diffusion).
+    /// Weights precision (diffusion). bf16 needs `--backend torch` or a GPU, and is the fast
+    /// one on CPUs with AMX or AVX-512 BF16.
     #[arg(long, value_enum, default_value = "f32")]
     dtype: DTypeArg,
     /// Image size, WIDTHxHEIGHT (or one number for a square).

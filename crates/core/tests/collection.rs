@@ -654,6 +654,12 @@ fn a_diffusion_spec_chooses_the_backend_its_recipes_record() {
         "CPU only",
     );
     assert!(CollectionSpec::from_toml(&with("backend = \"torch\"\ndevice = \"cpu\"")).unwrap().validate().is_empty());
+    // bf16 needs libtorch (or a GPU): candle has no bf16 matrix product on the CPU.
+    has_problem(&CollectionSpec::from_toml(&with("dtype = \"bf16\"")).unwrap(), "art.dtype", "backend = \"torch\"");
+    for ok in ["dtype = \"bf16\"\nbackend = \"torch\"", "dtype = \"bf16\"\ndevice = \"cuda\""] {
+        let spec = CollectionSpec::from_toml(&with(ok)).unwrap();
+        assert!(spec.validate().is_empty(), "{ok}: {:?}", spec.validate());
+    }
     let err = CollectionSpec::from_toml(&with("backend = \"onnx\"")).unwrap_err().to_string();
     assert!(err.contains("unknown variant `onnx`, expected `candle` or `torch`"), "{err}");
 }

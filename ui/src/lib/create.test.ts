@@ -309,6 +309,10 @@ describe("model sampling hints", () => {
     // libtorch runs on the CPU only: the form says so rather than sending a request that fails.
     expect(problems({ ...form, backend: "torch", device: "cuda:0" }, CATALOG).backend).toContain("CPU only");
     expect(problems({ ...form, device: "cuda:0" }, CATALOG).backend).toBeUndefined();
+    // bf16 needs libtorch (or a GPU): candle on the CPU has no bf16 matrix product.
+    expect(problems({ ...form, dtype: "bf16" }, CATALOG).dtype).toContain("libtorch");
+    expect(problems({ ...form, dtype: "bf16", backend: "torch" }, CATALOG).dtype).toBeUndefined();
+    expect(problems({ ...form, dtype: "bf16", device: "cuda:0" }, CATALOG).dtype).toBeUndefined();
     const recipe = (backend?: "torch" | "candle") => ({
       ...FLOW_RECIPE,
       engine: {

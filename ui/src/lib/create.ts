@@ -152,6 +152,9 @@ export function problems(form: CreateForm, catalog: EngineCatalog): Record<strin
     if (form.backend === "torch" && form.device !== "cpu") {
       out.backend = "libtorch runs on the CPU only: choose the CPU as the device, or the candle backend for the GPU.";
     }
+    if (form.dtype === "bf16" && form.backend === "candle" && form.device === "cpu") {
+      out.dtype = "bf16 needs the libtorch backend or a GPU (candle has no bf16 matrix product on the CPU): choose f16 or f32, or libtorch.";
+    }
   }
   return out;
 }

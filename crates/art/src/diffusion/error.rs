@@ -169,6 +169,12 @@ pub enum DiffusionError {
     )]
     BackendMismatch { recipe: chrysalis_core::recipe::Backend, engine: chrysalis_core::recipe::Backend },
 
+    /// bf16 asked of candle on the CPU, which has no bf16 matrix product there.
+    #[error(
+        "bf16 runs on the libtorch backend (--backend torch) or a GPU: candle has no bf16 matrix product on the CPU; use f16 or f32 here"
+    )]
+    Bf16OnCandleCpu,
+
     /// An error inside libtorch while running a model.
     #[error("{context}: {detail}")]
     Torch { context: String, detail: String },

@@ -291,6 +291,9 @@ impl DiffusionEngine {
         if spec.backend != self.backend {
             return Err(DiffusionError::BackendMismatch { recipe: spec.backend, engine: self.backend }.into());
         }
+        if spec.dtype == DType::Bf16 && self.backend == Backend::Candle && self.device == ComputeDevice::Cpu {
+            return Err(DiffusionError::Bf16OnCandleCpu.into());
+        }
         if spec.device != self.device.class() {
             return Err(DiffusionError::DeviceClassMismatch { recipe: spec.device, engine: self.device.class() }.into());
         }

@@ -34,15 +34,17 @@ pub const MAX_SIDE: u32 = 2048;
 const LATENT_RGB: [[f32; 3]; 4] =
     [[0.3512, 0.2297, 0.3227], [0.3250, 0.4974, 0.2350], [-0.2829, 0.1762, 0.2721], [-0.2120, -0.2616, -0.7177]];
 
-/// The VAE runs in f32 when the model asks for it (`force_upcast`).
+/// The VAE runs in f32 under f16 when the model asks for it (`force_upcast`: SD's VAE
+/// overflows f16's range). bf16 has f32's range, so, as in diffusers, it is not upcast.
 pub(crate) fn vae_dtype(model: &ModelFolder, dtype: DType) -> DType {
-    if model.vae_arch.force_upcast { DType::F32 } else { dtype }
+    if model.vae_arch.force_upcast && dtype == DType::F16 { DType::F32 } else { dtype }
 }
 
 pub(crate) fn to_dtype(d: chrysalis_core::recipe::DType) -> DType {
     match d {
         chrysalis_core::recipe::DType::F32 => DType::F32,
         chrysalis_core::recipe::DType::F16 => DType::F16,
+        chrysalis_core::recipe::DType::Bf16 => DType::BF16,
     }
 }
 

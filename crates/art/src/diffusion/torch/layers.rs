@@ -196,16 +196,15 @@ impl LayerNorm {
 
 /// Multi-head attention over `(batch, tokens, heads·d)` inputs through ATen's fused
 /// `scaled_dot_product_attention` (softmax(q kᵀ/√d + mask) v), as diffusers' default
-/// attention processor calls it.
+/// attention processor calls it: in the run's dtype, since the fused CPU kernel accumulates
+/// scores and softmax in f32 for f16 and bf16 anyway (candle's path upcasts by hand).
 pub(crate) fn attention(q: &Tensor, k: &Tensor, v: &Tensor, heads: i64, mask: Option<&Tensor>) -> Tensor {
     let (b, n, c) = q.size3().expect("attention input is (batch, tokens, channels)");
     let split = |t: &Tensor| {
         let m = t.size()[1];
         t.view([b, m, heads, c / heads]).transpose(1, 2)
     };
-    // The scores are taken in f32 whatever the dtype (diffusers' `upcast_attention`).
-    let kind = q.kind();
-    let (q, k, v) = (split(q).to_kind(Kind::Float), split(k).to_kind(Kind::Float), split(v).to_kind(Kind::Float));
-    let out = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false);
-    out.to_kind(kind).transpose(1, 2).reshape([b, n, c])
+    let mask = mask.map(|m| m.to_kind(q.kind()));
+    let out = Tensor::scaled_dot_product_attention(&split(q), &split(k), &split(v), mask, 0.0, false, None, false);
+    out.transpose(1, 2).reshape([b, n, c])
 }

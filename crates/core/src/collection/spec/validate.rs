@@ -10,7 +10,7 @@ use super::{
     ArtSpec, CollectionSpec, Growth, MAX_CREATORS, MAX_NAME_LEN, MAX_SIZE, MAX_STAGES, MAX_SYMBOL_LEN, Problem,
     STAGE_ATTRIBUTE, TOTAL_SHARES_BPS, TraitValueSpec, Unlock,
 };
-use crate::recipe::Backend;
+use crate::recipe::{Backend, DType};
 
 impl CollectionSpec {
     /// Every problem with the spec, each naming its field. Empty = valid. Engine specifics
@@ -131,6 +131,13 @@ fn art(spec: &CollectionSpec, p: &mut Problems) {
                 p.add(
                     "art.backend".into(),
                     "libtorch runs on the CPU only; leave `device` out (or set it to \"cpu\"), or use backend = \"candle\" on the GPU".into(),
+                );
+            }
+            if d.dtype == Some(DType::Bf16) && d.backend != Some(Backend::Torch) && d.device.is_none_or(|c| c.is_cpu())
+            {
+                p.add(
+                    "art.dtype".into(),
+                    "bf16 runs with backend = \"torch\" (or on a GPU); candle has no bf16 matrix product on the CPU: use \"f16\" or \"f32\"".into(),
                 );
             }
             for (i, l) in d.loras.iter().enumerate() {
