@@ -235,7 +235,7 @@ CPU_MODEL="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" 
   CORES="$(nproc)" THREADS="$THREADS" LOAD_START="$load_start" LOAD_END="$load_end" ARCH="$ARCH" \
   MODEL="$model" MODEL_BYTES="$model_bytes" OURS_VERSION="$("$bin" --version)" DIFFUSERS_LOWP="$DIFFUSERS_LOWP" \
   ELAPSED="$(($(date +%s) - started))" ROUNDS="$ROUNDS" OURS_TOOLS="${ours_tools[*]}" \
-  TORCH_LINKED="$([ "$has_torch" = 1 ] && "$TORCH_PY" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo -)" \
+  TORCH_LINKED="$([ "$has_torch" = 1 ] && "$TORCH_PY" -c "import importlib.metadata as m; print(m.version('torch'))" 2>/dev/null || echo -)" \
   "$DIFFUSERS_PY" - "$results" <<'PY'
 import csv, os, sys, datetime
 import importlib.metadata as md

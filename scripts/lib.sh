@@ -70,22 +70,31 @@ npm_ci_cached() {
 # its place with DIFFUSERS_VENV. peft is what diffusers' load_lora_weights needs.
 DIFFUSERS_PINS=(torch==2.15.0 diffusers==0.42.1 transformers==5.25.0 safetensors==0.8.0 accelerate==1.16.0 numpy==2.4.6 peft==0.21.2)
 
-# The libtorch backend links the libtorch inside PyPI's torch wheel (tch 0.26's
-# LIBTORCH_USE_PYTORCH=1), and tch 0.26 is written against exactly libtorch 2.13: its C++
-# shim does not compile against 2.15's headers. So it has its own venv, apart from the
-# diffusers reference's (which follows diffusers' pins).
-TORCH_PINS=(torch==2.13.0)
+# The libtorch backend links the libtorch inside PyPI's torch wheel (torch-sys' LIBTORCH
+# pointed at the installed package: no Python import, so none of torch's Python
+# dependencies). tch 0.26 is written against exactly libtorch 2.13: its C++ shim does not
+# compile against 2.15's headers. PyPI's Linux wheel is the CUDA build, and its
+# libtorch_cpu.so links the CUDA runtime and CUPTI (the profiler), so those two come along
+# (cuda-toolkit's cudart and cupti extras, at torch's own pin); the rest of CUDA does not.
+TORCH_PIN="torch==2.13.0"
+TORCH_CUDA_PIN="cuda-toolkit[cudart,cupti]==13.0.3"
 
-# Sets TORCH_PY to the libtorch venv's python, creating the venv if needed.
+# Sets TORCH_PY, TORCH_VENV and LIBTORCH (the torch package folder, with include/ and lib/),
+# creating the venv if needed (about 1.3 GB).
 torch_venv() {
-  local venv="${TORCH_VENV:-$HOME/.cache/chrysalis/torch-venv}" have
+  local venv="${TORCH_VENV:-$HOME/.cache/chrysalis/torch-venv}" have missing
   if [ ! -x "$venv/bin/python" ]; then
-    say "creating the libtorch venv in $venv (PyPI's torch wheel and its CUDA libraries: about 4 GB)"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet "${TORCH_PINS[@]}"
+    say "creating the libtorch venv in $venv (PyPI's $TORCH_PIN wheel: about 1.3 GB)"
+    python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv"
+    "$venv/bin/pip" install --quiet --no-deps "$TORCH_PIN"
+    "$venv/bin/pip" install --quiet "$TORCH_CUDA_PIN"
   fi
   have="$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('torch'))" 2>/dev/null || echo missing)"
-  [ "${have%%+*}" = "${TORCH_PINS[0]##*==}" ] || die "$venv has torch $have, the libtorch backend needs ${TORCH_PINS[0]##*==} (remove the venv to recreate it)"
+  [ "${have%%+*}" = "${TORCH_PIN##*==}" ] || die "$venv has torch $have, the libtorch backend needs ${TORCH_PIN##*==} (remove the venv to recreate it)"
+  LIBTORCH="$(ls -d "$venv"/lib/python3*/site-packages/torch | head -1)"
+  [ -f "$LIBTORCH/lib/libtorch_cpu.so" ] || die "no libtorch_cpu.so under $LIBTORCH/lib"
+  missing="$(ldd "$LIBTORCH/lib/libtorch_cpu.so" | grep 'not found' || true)"
+  [ -z "$missing" ] || die "libtorch in $venv cannot load: $missing (pip install '$TORCH_CUDA_PIN' into it)"
   TORCH_VENV="$venv"
   TORCH_PY="$venv/bin/python"
 }

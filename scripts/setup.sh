@@ -14,8 +14,8 @@ pkgs=(build-essential pkg-config curl ca-certificates git libssl-dev
       libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 if [ $want_tests -eq 1 ]; then
   # Xvfb and WebKit's WebDriver for the end-to-end test of the real app; python3 + pip for
-  # Kubo's core library (CID cross-checks).
-  pkgs+=(xvfb xauth webkit2gtk-driver python3 python3-pip)
+  # Kubo's core library (CID cross-checks); python3-venv for the libtorch backend's wheel.
+  pkgs+=(xvfb xauth webkit2gtk-driver python3 python3-pip python3-venv)
 fi
 apt_install "${pkgs[@]}"
 

@@ -39,6 +39,8 @@ run_step() {
 run_step layering scripts/check-layering.sh
 run_step format cargo fmt --all --check
 run_step rust cargo test --workspace --locked
+# The optional libtorch diffusion backend (feature `torch`, PyPI's torch 2.13 wheel).
+run_step libtorch scripts/test-torch.sh --ci
 # svelte-check first: the screens' types come from Rust (ts-rs), so a stale call fails here.
 run_step ui bash -c 'cd ui && npm run --silent check && npm test --silent'
 [ -x scripts/e2e.sh ] && run_step e2e scripts/e2e.sh
