@@ -542,39 +542,9 @@ mod tests {
     fn a_torch_collection_loads_a_libtorch_engine_or_names_the_missing_build() {
         let home = tempfile::tempdir().unwrap();
         chrysalis_art::diffusion::testing::write_tiny_model(&home.path().join("models/tiny"), 5).unwrap();
-        let spec = r#"name = "Tiny Moths"
-symbol = "TM"
-description = "Two tiny diffusion moths."
-size = 2
-seed = 1
-royalty_bps = 0
-price = "0"
-
-[[creators]]
-address = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf"
-share_bps = 10000
-
-[art]
-engine = "diffusion"
-model = "models/tiny"
-prompt = "a moth"
-steps = 2
-guidance = 0
-scheduler = "ddim"
-backend = "torch"
-width = 64
-height = 64
-
-[[traits]]
-name = "Wing"
-values = [{ value = "Pale", count = 1, prompt = "pale" }, { value = "Dark", count = 1, prompt = "dark" }]
-
-[[stages]]
-name = "Larva"
-unlock = "mint"
-"#;
+        let spec = crate::test_specs::tiny_diffusion_collection("backend = \"torch\"\nwidth = 64\nheight = 64");
         let root = home.path();
-        let planned = crate::plan::plan_text(spec, &root.join(crate::SPEC_FILE), root).unwrap();
+        let planned = crate::plan::plan_text(&spec, &root.join(crate::SPEC_FILE), root).unwrap();
         let item = &planned.plan.items[0];
         let recipe = stage_recipe(root, item, 0).unwrap();
         let chrysalis_core::recipe::EngineSpec::Diffusion(d) = &recipe.engine else { panic!("a diffusion recipe") };

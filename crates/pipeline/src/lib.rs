@@ -79,6 +79,45 @@ pub mod shard_jobs;
 pub mod studio;
 pub mod verify;
 
+#[cfg(test)]
+pub(crate) mod test_specs {
+    /// A two-item, one-stage diffusion collection over the tiny model at `models/tiny`, with
+    /// `art_lines` added to its `[art]` table (size, backend, ...).
+    pub(crate) fn tiny_diffusion_collection(art_lines: &str) -> String {
+        format!(
+            r#"name = "Tiny Moths"
+symbol = "TM"
+description = "Two tiny diffusion moths."
+size = 2
+seed = 1
+royalty_bps = 0
+price = "0"
+
+[[creators]]
+address = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf"
+share_bps = 10000
+
+[art]
+engine = "diffusion"
+model = "models/tiny"
+prompt = "a moth"
+steps = 2
+guidance = 0
+scheduler = "ddim"
+{art_lines}
+
+[[traits]]
+name = "Wing"
+values = [{{ value = "Pale", count = 1, prompt = "pale" }}, {{ value = "Dark", count = 1, prompt = "dark" }}]
+
+[[stages]]
+name = "Larva"
+unlock = "mint"
+"#
+        )
+    }
+}
+
 use serde::{Deserialize, Serialize};
 
 pub use chain::{Chain, ChainOptions};

@@ -346,37 +346,8 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let project = Project::create(home.path(), Some("diffusion")).unwrap();
         chrysalis_art::diffusion::testing::write_tiny_model(&home.path().join("models/tiny"), 5).unwrap();
-        let spec = r#"name = "Tiny Moths"
-symbol = "TM"
-description = "Two tiny diffusion moths."
-size = 2
-seed = 1
-royalty_bps = 0
-price = "0"
-
-[[creators]]
-address = "AQRPaiSTBjFWRB2p9goEdYQER8inVm9JJF13Ri2kjAtf"
-share_bps = 10000
-
-[art]
-engine = "diffusion"
-model = "models/tiny"
-prompt = "a moth"
-steps = 2
-guidance = 0
-scheduler = "ddim"
-width = 256
-height = 256
-
-[[traits]]
-name = "Wing"
-values = [{ value = "Pale", count = 1, prompt = "pale" }, { value = "Dark", count = 1, prompt = "dark" }]
-
-[[stages]]
-name = "Larva"
-unlock = "mint"
-"#;
-        std::fs::write(home.path().join(SPEC_FILE), spec).unwrap();
+        let spec = crate::test_specs::tiny_diffusion_collection("width = 256\nheight = 256");
+        std::fs::write(home.path().join(SPEC_FILE), &spec).unwrap();
         let dest = home.path().join("jobs");
         let export = export(&project, &dest, 2, &CancelToken::new()).unwrap();
         assert_eq!(export.model.as_deref(), Some("models/tiny"));

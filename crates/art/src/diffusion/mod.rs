@@ -52,6 +52,7 @@ pub mod tokenizer;
 #[cfg(feature = "torch")]
 mod torch;
 pub mod unet;
+mod unet_layout;
 mod weights;
 
 use std::path::Path;

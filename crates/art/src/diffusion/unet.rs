@@ -30,6 +30,8 @@ use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, GroupNorm, LayerNorm, Linear, VarBuilder};
 use candle_transformers::models::stable_diffusion::unet_2d::UNet2DConditionModelConfig;
 
+use super::unet_layout;
+
 /// diffusers' `Transformer2DModel` normalises its input with this epsilon (fixed, not the
 /// UNet's `norm_eps`).
 const TRANSFORMER_GROUP_NORM_EPS: f64 = 1e-6;
@@ -375,92 +377,83 @@ impl Unet {
         out_channels: usize,
         cfg: &UNet2DConditionModelConfig,
     ) -> candle_core::Result<Self> {
-        let blocks = &cfg.blocks;
-        let n = blocks.len();
-        if n == 0 {
+        let Some(layout) = unet_layout::layout(cfg) else {
             candle_core::bail!("the UNet config has no blocks");
-        }
-        let ch: Vec<usize> = blocks.iter().map(|b| b.out_channels).collect();
-        let temb = ch[0] * 4;
-        let level = |i: usize, output_scale_factor: f64| LevelSpec {
+        };
+        let spec = |l: &unet_layout::Level, output_scale_factor: f64| LevelSpec {
             cfg,
-            channels: ch[i],
-            temb,
-            transformer_depth: blocks[i].use_cross_attn,
-            heads: blocks[i].attention_head_dim,
+            channels: l.channels,
+            temb: layout.temb,
+            transformer_depth: l.transformer_depth,
+            heads: l.heads,
             output_scale_factor,
+        };
+        let layers = |vb: &VarBuilder, l: &unet_layout::Level| {
+            let s = spec(l, 1.0);
+            l.layer_inputs
+                .iter()
+                .enumerate()
+                .map(|(j, &cin)| s.layer(vb, j, cin))
+                .collect::<candle_core::Result<Vec<_>>>()
         };
 
         let vb_down = vb.pp("down_blocks");
-        let mut down = Vec::with_capacity(n);
-        for i in 0..n {
+        let mut down = Vec::with_capacity(layout.down.len());
+        for (i, l) in layout.down.iter().enumerate() {
             let vb_i = vb_down.pp(i);
-            let spec = level(i, 1.0);
-            let input = if i == 0 { ch[0] } else { ch[i - 1] };
-            let layers = (0..cfg.layers_per_block)
-                .map(|j| spec.layer(&vb_i, j, if j == 0 { input } else { ch[i] }))
-                .collect::<candle_core::Result<_>>()?;
-            let downsample = if i + 1 < n {
-                let p = cfg.downsample_padding;
-                Some(conv(vb_i.pp("downsamplers").pp("0").pp("conv"), ch[i], ch[i], 3, 2, p)?)
+            let downsample = if l.resample {
+                let (c, p) = (l.channels, cfg.downsample_padding);
+                Some(conv(vb_i.pp("downsamplers").pp("0").pp("conv"), c, c, 3, 2, p)?)
             } else {
                 None
             };
-            down.push(DownBlock { layers, downsample, pad_before_downsample: cfg.downsample_padding == 0 });
+            down.push(DownBlock {
+                layers: layers(&vb_i, l)?,
+                downsample,
+                pad_before_downsample: cfg.downsample_padding == 0,
+            });
         }
 
-        // The mid block: two ResNets around a transformer with the deepest level's heads and
-        // depth (depth 1 when that level has no transformer).
+        // The mid block: two ResNets around a transformer with the deepest level's heads.
         let vb_mid = vb.pp("mid_block");
-        let mid_spec = LevelSpec { transformer_depth: None, ..level(n - 1, cfg.mid_block_scale_factor) };
-        let mid_resnet1 = mid_spec.layer(&vb_mid, 0, ch[n - 1])?.resnet;
-        let mid_resnet2 = mid_spec.layer(&vb_mid, 1, ch[n - 1])?.resnet;
-        let mid_depth = blocks[n - 1].use_cross_attn.unwrap_or(1);
+        let mid = &layout.mid;
+        let mid_spec = LevelSpec { transformer_depth: None, ..spec(mid, cfg.mid_block_scale_factor) };
+        let mid_resnet1 = mid_spec.layer(&vb_mid, 0, mid.layer_inputs[0])?.resnet;
+        let mid_resnet2 = mid_spec.layer(&vb_mid, 1, mid.layer_inputs[1])?.resnet;
         let mid_attention = Transformer2D::new(
             vb_mid.pp("attentions").pp(0),
-            ch[n - 1],
-            blocks[n - 1].attention_head_dim,
-            mid_depth,
+            mid.channels,
+            mid.heads,
+            mid.transformer_depth.unwrap_or(1),
             cfg,
         )?;
 
         let vb_up = vb.pp("up_blocks");
-        let mut up = Vec::with_capacity(n);
-        for i in 0..n {
-            // Up block i mirrors down block n-1-i, consuming its skips in reverse.
-            let level_i = n - 1 - i;
+        let mut up = Vec::with_capacity(layout.up.len());
+        for (i, l) in layout.up.iter().enumerate() {
             let vb_i = vb_up.pp(i);
-            let spec = level(level_i, 1.0);
-            let from_below = if i == 0 { ch[n - 1] } else { ch[level_i + 1] };
-            let skip_last = ch[level_i.saturating_sub(1)];
-            let layers = (0..=cfg.layers_per_block)
-                .map(|j| {
-                    let input = if j == 0 { from_below } else { ch[level_i] };
-                    let skip = if j == cfg.layers_per_block { skip_last } else { ch[level_i] };
-                    spec.layer(&vb_i, j, input + skip)
-                })
-                .collect::<candle_core::Result<_>>()?;
-            let upsample = if i + 1 < n {
-                Some(conv(vb_i.pp("upsamplers").pp("0").pp("conv"), ch[level_i], ch[level_i], 3, 1, 1)?)
+            let upsample = if l.resample {
+                Some(conv(vb_i.pp("upsamplers").pp("0").pp("conv"), l.channels, l.channels, 3, 1, 1)?)
             } else {
                 None
             };
-            up.push(UpBlock { layers, upsample });
+            up.push(UpBlock { layers: layers(&vb_i, l)?, upsample });
         }
+        let base = layout.base;
 
         Ok(Self {
-            conv_in: conv(vb.pp("conv_in"), in_channels, ch[0], 3, 1, 1)?,
-            time_channels: ch[0],
+            conv_in: conv(vb.pp("conv_in"), in_channels, base, 3, 1, 1)?,
+            time_channels: base,
             flip_sin_to_cos: cfg.flip_sin_to_cos,
             freq_shift: cfg.freq_shift,
-            time_embedding: TimestepMlp::new(vb.pp("time_embedding"), ch[0], temb)?,
+            time_embedding: TimestepMlp::new(vb.pp("time_embedding"), base, layout.temb)?,
             down,
             mid_resnet1,
             mid_attention,
             mid_resnet2,
             up,
-            conv_norm_out: candle_nn::group_norm(cfg.norm_num_groups, ch[0], cfg.norm_eps, vb.pp("conv_norm_out"))?,
-            conv_out: conv(vb.pp("conv_out"), ch[0], out_channels, 3, 1, 1)?,
+            conv_norm_out: candle_nn::group_norm(cfg.norm_num_groups, base, cfg.norm_eps, vb.pp("conv_norm_out"))?,
+            conv_out: conv(vb.pp("conv_out"), base, out_channels, 3, 1, 1)?,
             center_input_sample: cfg.center_input_sample,
         })
     }

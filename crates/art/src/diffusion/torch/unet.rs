@@ -8,6 +8,7 @@ use tch::{Kind, Tensor};
 
 use super::layers::{Conv2d, GroupNorm, LayerNorm, Linear, Weights, attention};
 use crate::diffusion::error::DiffusionError;
+use crate::diffusion::unet_layout;
 
 const TRANSFORMER_GROUP_NORM_EPS: f64 = 1e-6;
 const LAYER_NORM_EPS: f64 = 1e-5;
@@ -283,86 +284,82 @@ impl Unet {
         cfg: &UNet2DConditionModelConfig,
         kind: Kind,
     ) -> Result<Self, DiffusionError> {
-        let blocks = &cfg.blocks;
-        let n = blocks.len();
-        let ch: Vec<usize> = blocks.iter().map(|b| b.out_channels).collect();
-        let temb = ch[0] * 4;
-        let level = |i: usize, output_scale_factor: f64| LevelSpec {
+        let Some(layout) = unet_layout::layout(cfg) else {
+            return Err(DiffusionError::Torch {
+                context: "building the UNet".into(),
+                detail: "the config has no blocks".into(),
+            });
+        };
+        let spec = |l: &unet_layout::Level, output_scale_factor: f64| LevelSpec {
             cfg,
-            channels: ch[i],
-            temb,
-            transformer_depth: blocks[i].use_cross_attn,
-            heads: blocks[i].attention_head_dim,
+            channels: l.channels,
+            temb: layout.temb,
+            transformer_depth: l.transformer_depth,
+            heads: l.heads,
             output_scale_factor,
+        };
+        let layers = |w: &Weights, l: &unet_layout::Level| {
+            let s = spec(l, 1.0);
+            l.layer_inputs.iter().enumerate().map(|(j, &cin)| s.layer(w, j, cin)).collect::<Result<Vec<_>, _>>()
         };
 
         let wd = w.pp("down_blocks");
-        let mut down = Vec::with_capacity(n);
-        for i in 0..n {
+        let mut down = Vec::with_capacity(layout.down.len());
+        for (i, l) in layout.down.iter().enumerate() {
             let wi = wd.pp(i);
-            let spec = level(i, 1.0);
-            let input = if i == 0 { ch[0] } else { ch[i - 1] };
-            let layers = (0..cfg.layers_per_block)
-                .map(|j| spec.layer(&wi, j, if j == 0 { input } else { ch[i] }))
-                .collect::<Result<_, _>>()?;
-            let downsample = if i + 1 < n {
-                let p = cfg.downsample_padding;
-                Some(Conv2d::new(&wi.pp("downsamplers").pp(0).pp("conv"), ch[i], ch[i], 3, 2, p)?)
+            let downsample = if l.resample {
+                let (c, p) = (l.channels, cfg.downsample_padding);
+                Some(Conv2d::new(&wi.pp("downsamplers").pp(0).pp("conv"), c, c, 3, 2, p)?)
             } else {
                 None
             };
-            down.push(DownBlock { layers, downsample, pad_before_downsample: cfg.downsample_padding == 0 });
+            down.push(DownBlock {
+                layers: layers(&wi, l)?,
+                downsample,
+                pad_before_downsample: cfg.downsample_padding == 0,
+            });
         }
 
         let wm = w.pp("mid_block");
-        let mid = LevelSpec { transformer_depth: None, ..level(n - 1, cfg.mid_block_scale_factor) };
-        let mid_resnet1 = mid.resnet(&wm.pp("resnets").pp(0), ch[n - 1])?;
-        let mid_resnet2 = mid.resnet(&wm.pp("resnets").pp(1), ch[n - 1])?;
+        let mid = &layout.mid;
+        let mid_spec = LevelSpec { transformer_depth: None, ..spec(mid, cfg.mid_block_scale_factor) };
+        let mid_resnet1 = mid_spec.resnet(&wm.pp("resnets").pp(0), mid.layer_inputs[0])?;
+        let mid_resnet2 = mid_spec.resnet(&wm.pp("resnets").pp(1), mid.layer_inputs[1])?;
         let mid_attention = Transformer2D::new(
             &wm.pp("attentions").pp(0),
-            ch[n - 1],
-            blocks[n - 1].attention_head_dim,
-            blocks[n - 1].use_cross_attn.unwrap_or(1),
+            mid.channels,
+            mid.heads,
+            mid.transformer_depth.unwrap_or(1),
             cfg,
         )?;
 
         let wu = w.pp("up_blocks");
-        let mut up = Vec::with_capacity(n);
-        for i in 0..n {
-            let level_i = n - 1 - i;
+        let mut up = Vec::with_capacity(layout.up.len());
+        for (i, l) in layout.up.iter().enumerate() {
             let wi = wu.pp(i);
-            let spec = level(level_i, 1.0);
-            let from_below = if i == 0 { ch[n - 1] } else { ch[level_i + 1] };
-            let skip_last = ch[level_i.saturating_sub(1)];
-            let layers = (0..=cfg.layers_per_block)
-                .map(|j| {
-                    let input = if j == 0 { from_below } else { ch[level_i] };
-                    let skip = if j == cfg.layers_per_block { skip_last } else { ch[level_i] };
-                    spec.layer(&wi, j, input + skip)
-                })
-                .collect::<Result<_, _>>()?;
-            let upsample = if i + 1 < n {
-                Some(Conv2d::new(&wi.pp("upsamplers").pp(0).pp("conv"), ch[level_i], ch[level_i], 3, 1, 1)?)
+            let upsample = if l.resample {
+                Some(Conv2d::new(&wi.pp("upsamplers").pp(0).pp("conv"), l.channels, l.channels, 3, 1, 1)?)
             } else {
                 None
             };
-            up.push(UpBlock { layers, upsample });
+            up.push(UpBlock { layers: layers(&wi, l)?, upsample });
         }
+        let (base, temb) = (layout.base, layout.temb);
 
         Ok(Self {
-            conv_in: Conv2d::new(&w.pp("conv_in"), in_channels, ch[0], 3, 1, 1)?,
-            time_channels: ch[0],
+            conv_in: Conv2d::new(&w.pp("conv_in"), in_channels, base, 3, 1, 1)?,
+            time_channels: base,
             flip_sin_to_cos: cfg.flip_sin_to_cos,
             freq_shift: cfg.freq_shift,
-            time_linear_1: Linear::new(&w.pp("time_embedding").pp("linear_1"), ch[0], temb)?,
+            time_linear_1: Linear::new(&w.pp("time_embedding").pp("linear_1"), base, temb)?,
             time_linear_2: Linear::new(&w.pp("time_embedding").pp("linear_2"), temb, temb)?,
             down,
             mid_resnet1,
             mid_attention,
             mid_resnet2,
             up,
-            conv_norm_out: GroupNorm::new(&w.pp("conv_norm_out"), cfg.norm_num_groups, ch[0], cfg.norm_eps)?,
-            conv_out: Conv2d::new(&w.pp("conv_out"), ch[0], out_channels, 3, 1, 1)?,
+            conv_norm_out: GroupNorm::new(&w.pp("conv_norm_out"), cfg.norm_num_groups, base, cfg.norm_eps)?,
+            conv_out: Conv2d::new(&w.pp("conv_out"), base, out_channels, 3, 1, 1)?,
             center_input_sample: cfg.center_input_sample,
             kind,
         })
