@@ -399,6 +399,7 @@ fn backends_are_offered_and_a_missing_libtorch_is_refused_before_generating() {
         assert_eq!(kind, "engine");
         assert!(message.contains("has no libtorch backend"), "{message}");
         assert!(message.contains("scripts/setup-torch.sh"), "{message}");
+        assert!(message.contains("scripts/studio.sh --torch"), "the app's own build is named: {message}");
     }
     let (kind, _) = app.err("generate", json!({ "request": request(json!("torch"), "cuda:0"), "onProgress": CHANNEL }));
     assert_eq!(kind, "engine");

@@ -300,7 +300,7 @@ describe("model sampling hints", () => {
     });
     const lacking = backendChoices(view(false));
     expect(lacking.choices[1]).toEqual({ id: "torch", label: "libtorch (not in this build)", disabled: true });
-    expect(lacking.note).toContain("scripts/setup-torch.sh --build");
+    expect(lacking.note).toContain("scripts/studio.sh --torch");
 
     const form = { ...defaultForm(CATALOG, fixed(0)), engine: "diffusion" as const, model: MODEL };
     expect(form.backend).toBe("candle");

@@ -406,7 +406,7 @@ export function backendChoices(view: DevicesView): { choices: BackendChoice[]; n
   const torch = view.backends.find((b) => b.id === "torch");
   const note =
     torch && !torch.in_build
-      ? "libtorch: this build has none. A build with it (scripts/setup-torch.sh --build) computes with PyTorch's kernels, on the CPU."
+      ? "libtorch: this build has none. The app built with it (scripts/studio.sh --torch) computes with PyTorch's kernels, on the CPU: faster than candle."
       : null;
   return { choices, note };
 }

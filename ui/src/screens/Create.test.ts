@@ -188,7 +188,7 @@ describe("Create", () => {
     const backendPicker = screen.getByTestId("backend");
     expect(backendPicker).toBeEnabled();
     expect(within(backendPicker).getByText("libtorch (not in this build)")).toBeDisabled();
-    expect(screen.getByTestId("backend-note")).toHaveTextContent("scripts/setup-torch.sh --build");
+    expect(screen.getByTestId("backend-note")).toHaveTextContent("scripts/studio.sh --torch");
     expect(backendPicker).toHaveValue("candle");
     await user.click(screen.getByTestId("generate-button"));
     const request = calls.find((c) => c.cmd === "generate")!.args.request as Record<string, unknown>;

@@ -158,7 +158,7 @@ pub enum DiffusionError {
 
     /// A recipe (or a request) for the libtorch backend, in a build without it.
     #[error(
-        "this build of Chrysalis has no libtorch backend, which {what}: build one with `scripts/setup-torch.sh --build` (see DEVELOPERS.md, \"libtorch backend\") or use the candle backend"
+        "this build of Chrysalis has no libtorch backend, which {what}: build one with `scripts/setup-torch.sh --build` (the CLI) or `scripts/studio.sh --torch` (the app; see DEVELOPERS.md, \"libtorch backend\"), or use the candle backend"
     )]
     NoTorchInBuild { what: String },
 
