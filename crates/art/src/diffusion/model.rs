@@ -82,6 +82,15 @@ struct Parts {
     name: String,
 }
 
+/// A model's three networks, as [`ModelFolder::weight_reader`] names them.
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    TextEncoder,
+    Unet,
+    Vae,
+}
+
 /// Parameter counts, from the architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Params {
@@ -483,11 +492,15 @@ impl ModelFolder {
         Ok(model)
     }
 
-    /// The readers of the text encoder's, the UNet's and the VAE's weights (names mapped,
-    /// LoRAs merged, the VAE's `quant_conv` as stored), for another backend to build from.
+    /// The reader of one component's weights (names mapped, LoRAs merged, the VAE's
+    /// `quant_conv` as stored), for another backend to build from.
     #[cfg_attr(not(feature = "torch"), allow(dead_code))]
-    pub(crate) fn weight_readers(&self) -> Result<[WeightsBackend; 3], DiffusionError> {
-        Ok([self.text.backend()?, self.unet.backend()?, self.vae.backend()?])
+    pub(crate) fn weight_reader(&self, part: Part) -> Result<WeightsBackend, DiffusionError> {
+        match part {
+            Part::TextEncoder => self.text.backend(),
+            Part::Unet => self.unet.backend(),
+            Part::Vae => self.vae.backend(),
+        }
     }
 
     /// Builds the text encoder in `dtype` on `device`.

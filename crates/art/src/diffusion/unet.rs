@@ -51,11 +51,8 @@ fn conv(
     candle_nn::conv2d(cin, cout, kernel, Conv2dConfig { padding, stride, ..Default::default() }, vb)
 }
 
-/// The sinusoidal timestep embedding of "Attention Is All You Need" (Vaswani et al. 2017)
-/// as diffusers' `get_timestep_embedding` lays it out: for `half = channels / 2` frequencies
-/// `f_i = exp(−ln(10000) · i / (half − freq_shift))`, the vector `[sin(t·f), cos(t·f)]`
-/// (`[cos, sin]` when `flip_sin_to_cos`). Always computed in f32 (`t·f` reaches ~1000 rad,
-/// where f16 has no digits left for the phase), then cast to the model's dtype.
+/// The timestep's sinusoid ([`unet_layout::timestep_sinusoid`]) as a `(batch, channels)`
+/// f32 tensor, cast to the model's dtype by the caller.
 fn timestep_embedding(
     t: f64,
     batch: usize,
@@ -64,16 +61,7 @@ fn timestep_embedding(
     freq_shift: f64,
     device: &Device,
 ) -> candle_core::Result<Tensor> {
-    let half = channels / 2;
-    let mut row = vec![0f32; channels];
-    for i in 0..half {
-        let freq = (-(10000f32.ln()) * i as f32 / (half as f32 - freq_shift as f32)).exp();
-        let phase = t as f32 * freq;
-        let (first, second) = if flip_sin_to_cos { (phase.cos(), phase.sin()) } else { (phase.sin(), phase.cos()) };
-        row[i] = first;
-        row[half + i] = second;
-    }
-    // An odd `channels` leaves the last entry 0, as diffusers pads it.
+    let row = unet_layout::timestep_sinusoid(t, channels, flip_sin_to_cos, freq_shift);
     Tensor::from_vec(row, (1, channels), device)?.repeat((batch, 1))
 }
 

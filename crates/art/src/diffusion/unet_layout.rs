@@ -2,7 +2,7 @@
 //! every backend that builds one (candle's [`super::unet`], libtorch's `torch::unet`): how
 //! wide each level is, what each ResNet layer takes in (up-block layers also take the skip
 //! they are concatenated with), where the transformers are, and where the resolution
-//! changes. The backends only turn this plan into layers.
+//! changes; and the timestep's sinusoid. The backends only turn these into tensors and layers.
 
 use candle_transformers::models::stable_diffusion::unet_2d::UNet2DConditionModelConfig;
 
@@ -77,6 +77,25 @@ pub(crate) fn layout(cfg: &UNet2DConditionModelConfig) -> Option<Layout> {
         })
         .collect();
     Some(Layout { base: ch[0], temb: ch[0] * 4, down, mid, up })
+}
+
+/// The sinusoidal timestep embedding of "Attention Is All You Need" (Vaswani et al. 2017)
+/// as diffusers' `get_timestep_embedding` lays it out: for `half = channels / 2` frequencies
+/// `f_i = exp(−ln(10000) · i / (half − freq_shift))`, the vector `[sin(t·f), cos(t·f)]`
+/// (`[cos, sin]` when `flip_sin_to_cos`). Always computed in f32 (`t·f` reaches ~1000 rad,
+/// where f16 has no digits left for the phase); the UNet casts it to its dtype.
+pub(crate) fn timestep_sinusoid(t: f64, channels: usize, flip_sin_to_cos: bool, freq_shift: f64) -> Vec<f32> {
+    let half = channels / 2;
+    let mut row = vec![0f32; channels];
+    for i in 0..half {
+        let freq = (-(10000f32.ln()) * i as f32 / (half as f32 - freq_shift as f32)).exp();
+        let phase = t as f32 * freq;
+        let (first, second) = if flip_sin_to_cos { (phase.cos(), phase.sin()) } else { (phase.sin(), phase.cos()) };
+        row[i] = first;
+        row[half + i] = second;
+    }
+    // An odd `channels` leaves the last entry 0, as diffusers pads it.
+    row
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ use chrysalis_core::CancelToken;
 use tch::Kind;
 
 use super::error::DiffusionError;
-use super::model::{ModelFolder, warn_unused};
+use super::model::{ModelFolder, Part, warn_unused};
 use super::pipeline::{Denoiser, Networks};
 use crate::engine::ArtError;
 use layers::{Weights, from_candle, to_candle};
@@ -89,7 +89,7 @@ impl<'a> TorchNetworks<'a> {
 
     fn vae(&self, encoder: bool, decoder: bool) -> Result<vae::Vae, DiffusionError> {
         reproducible_gemms()?;
-        let [_, _, files] = self.model.weight_readers()?;
+        let files = self.model.weight_reader(Part::Vae)?;
         let arch = &self.model.vae_arch;
         let v =
             vae::Vae::new(&Weights::new(&files, self.vae_kind), &arch.config, arch.has_quant_conv, encoder, decoder)?;
@@ -113,7 +113,7 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, DiffusionError> {
 impl Networks for TorchNetworks<'_> {
     fn encode_prompts(&self, prompts: &[&[u32]]) -> Result<Vec<Tensor>, DiffusionError> {
         reproducible_gemms()?;
-        let [files, _, _] = self.model.weight_readers()?;
+        let files = self.model.weight_reader(Part::TextEncoder)?;
         let te = clip::ClipTextModel::new(&Weights::new(&files, self.kind), &self.model.text_arch.clip)?;
         warn_unused(&files, "text encoder");
         prompts.iter().map(|ids| to_candle(&guarded("running the text encoder", || te.forward(ids))?)).collect()
@@ -121,7 +121,7 @@ impl Networks for TorchNetworks<'_> {
 
     fn unet<'b>(&'b self, contexts: &[Tensor]) -> Result<Box<dyn Denoiser + 'b>, DiffusionError> {
         reproducible_gemms()?;
-        let [_, files, _] = self.model.weight_readers()?;
+        let files = self.model.weight_reader(Part::Unet)?;
         let arch = &self.model.unet_arch;
         let unet = unet::Unet::new(
             &Weights::new(&files, self.kind),

@@ -14,17 +14,10 @@ const TRANSFORMER_GROUP_NORM_EPS: f64 = 1e-6;
 const LAYER_NORM_EPS: f64 = 1e-5;
 const FF_MULT: usize = 4;
 
-/// diffusers' `get_timestep_embedding`, in f32 (see the candle UNet for the layout).
+/// The timestep's sinusoid ([`unet_layout::timestep_sinusoid`]) as a `(batch, channels)`
+/// f32 tensor.
 fn timestep_embedding(t: f64, batch: i64, channels: usize, flip_sin_to_cos: bool, freq_shift: f64) -> Tensor {
-    let half = channels / 2;
-    let mut row = vec![0f32; channels];
-    for i in 0..half {
-        let freq = (-(10000f32.ln()) * i as f32 / (half as f32 - freq_shift as f32)).exp();
-        let phase = t as f32 * freq;
-        let (first, second) = if flip_sin_to_cos { (phase.cos(), phase.sin()) } else { (phase.sin(), phase.cos()) };
-        row[i] = first;
-        row[half + i] = second;
-    }
+    let row = unet_layout::timestep_sinusoid(t, channels, flip_sin_to_cos, freq_shift);
     Tensor::from_slice(&row).view([1, channels as i64]).repeat([batch, 1])
 }
 
