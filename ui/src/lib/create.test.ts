@@ -34,6 +34,23 @@ const MODEL: ModelInfo = {
   sampling: STANDARD_SAMPLING,
 };
 
+/** A 4-step DDIM diffusion recipe, with `extra` (device, backend) in its engine spec. */
+function diffusionRecipe(extra: { device?: "cuda" | "cpu"; backend?: "torch" | "candle" }) {
+  return {
+    ...FLOW_RECIPE,
+    engine: {
+      kind: "diffusion" as const,
+      engine_version: 2,
+      model: { name: "m", files: {} },
+      steps: 4,
+      guidance: 1,
+      scheduler: "ddim" as const,
+      dtype: "f32" as const,
+      ...extra,
+    },
+  };
+}
+
 describe("the create form", () => {
   test("starts on the first style with a drawn seed", () => {
     const form = defaultForm(CATALOG, fixed(0.5));
@@ -263,19 +280,7 @@ describe("model sampling hints", () => {
 
     const form = { ...defaultForm(CATALOG, fixed(0)), engine: "diffusion" as const, model: MODEL, device: "cuda:1" };
     expect(toRequest(form).engine).toMatchObject({ device: "cuda:1" });
-    const recipe = (device?: "cuda" | "cpu") => ({
-      ...FLOW_RECIPE,
-      engine: {
-        kind: "diffusion" as const,
-        engine_version: 2,
-        model: { name: "m", files: {} },
-        steps: 4,
-        guidance: 1,
-        scheduler: "ddim" as const,
-        dtype: "f32" as const,
-        ...(device ? { device } : {}),
-      },
-    });
+    const recipe = (device?: "cuda" | "cpu") => diffusionRecipe(device ? { device } : {});
     expect(formFromRecipe(form, recipe("cuda")).device).toBe("cuda:1");
     expect(formFromRecipe({ ...form, device: "cpu" }, recipe("cuda")).device).toBe("cuda:0");
     expect(formFromRecipe(form, recipe()).device).toBe("cpu");
@@ -313,19 +318,7 @@ describe("model sampling hints", () => {
     expect(problems({ ...form, dtype: "bf16" }, CATALOG).dtype).toContain("libtorch");
     expect(problems({ ...form, dtype: "bf16", backend: "torch" }, CATALOG).dtype).toBeUndefined();
     expect(problems({ ...form, dtype: "bf16", device: "cuda:0" }, CATALOG).dtype).toBeUndefined();
-    const recipe = (backend?: "torch" | "candle") => ({
-      ...FLOW_RECIPE,
-      engine: {
-        kind: "diffusion" as const,
-        engine_version: 2,
-        model: { name: "m", files: {} },
-        steps: 4,
-        guidance: 1,
-        scheduler: "ddim" as const,
-        dtype: "f32" as const,
-        ...(backend ? { backend } : {}),
-      },
-    });
+    const recipe = (backend?: "torch" | "candle") => diffusionRecipe(backend ? { backend } : {});
     expect(formFromRecipe(form, recipe("torch")).backend).toBe("torch");
     expect(formFromRecipe({ ...form, backend: "torch" }, recipe()).backend).toBe("candle");
   });
