@@ -5,7 +5,7 @@ import { describe, expect, test, vi } from "vitest";
 import type { PipelineEvent, PublishStatus } from "../lib/bindings";
 import { studio } from "../lib/studio.svelte";
 import { backend, fail } from "../test/backend";
-import { channelSender, commandError, deferred, MOTHS } from "../test/fixtures";
+import { channelSender, commandError, deferred, MOTHS, SHARD_JOB } from "../test/fixtures";
 import Publish from "./Publish.svelte";
 
 const EMPTY: PublishStatus = { has_spec: false, planned: null, images_ready: 0, files_ready: 0, stages: [], pins: [], complete: false };
@@ -183,16 +183,8 @@ describe("Publish", () => {
     const calls = backend({
       publish_status: () => READY,
       shard_job: () => ({
-        format: 1,
-        collection: "Moths of Night",
+        ...SHARD_JOB,
         shard: { index: 2, count: 3 },
-        spec_sha256: "ab",
-        items: 12,
-        stages: 3,
-        shard_items: 4,
-        images: 12,
-        model: null,
-        chrysalis: "0.1.0",
         command: "chrysalis publish --project . --only generate --shard 2/3",
       }),
       shard_run: (args) => {
